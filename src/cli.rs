@@ -1,0 +1,1 @@
+//! Command line (work in progress).

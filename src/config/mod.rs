@@ -1,0 +1,1 @@
+//! ldirectord.cf → typed configuration (work in progress).

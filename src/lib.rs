@@ -1,0 +1,16 @@
+//! ldirectord-rs: a drop-in successor to ldirectord, the Linux Director Daemon.
+//!
+//! # Layout
+//!
+//! The data flows one way: config → checks → health → desired state → diff →
+//! netlink.
+//!
+//! - [`config`]: `ldirectord.cf` → pest pairs → a typed, fully resolved
+//!   [`config::Config`]. Knows nothing of checks or IPVS.
+//! - [`ipvs`]: the IPVS generic-netlink family, a backend trait and an
+//!   in-memory backend. A leaf: imports nothing else of this crate.
+//! - [`cli`]: the command line (upstream's synopsis plus our verbs).
+
+pub mod cli;
+pub mod config;
+pub mod ipvs;
