@@ -1,1 +1,286 @@
-//! Command line (work in progress).
+//! The command line: upstream's synopsis
+//! `ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status`,
+//! plus our verbs. Owns argument parsing, config-file lookup and exit
+//! codes; the work of each verb lives elsewhere.
+//!
+//! Exit codes (upstream's): 0 success; 1 config file not found (and
+//! `reload` with no daemon); 2 configuration error; 255 usage error.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use crate::config::{self, names::Lookup, Options};
+
+/// The version line scripts look for, then ours.
+pub const VERSION_TEXT: &str = concat!(
+    "Linux Director v1.186-ha (ldirectord-rs ",
+    env!("CARGO_PKG_VERSION"),
+    ")\n",
+    "A drop-in successor to ldirectord, the Linux Director Daemon.\n",
+    "Compatible with the configuration files, commands and exit codes of\n",
+    "ldirectord v1.186-ha (resource-agents 4.x).\n",
+    "\n",
+    "This program is free software; you may redistribute it under the\n",
+    "terms of the MIT or Apache-2.0 licence.\n",
+);
+
+const USAGE: &str = "\
+Usage:
+    ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status
+    ldirectord [configfile] configtest|check|list
+    ldirectord -t [configfile]
+    ldirectord -h|--help
+    ldirectord -v|--version
+
+Options:
+    -d, --debug    Don't daemonize; log to stderr.
+    -t             Test the configuration: print every error (exit 2), or the
+                   resolved configuration as canonical ldirectord.cf (exit 0).
+    -h, --help     Print this help.
+    -v, --version  Print the version.
+
+The configuration file is looked up as /etc/ha.d/<configfile>, then
+/etc/ha.d/conf/<configfile>, then <configfile> as given; the default is
+ldirectord.cf. See ldirectord(8).
+";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ldirectord",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    override_usage = "ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status"
+)]
+struct Args {
+    #[arg(short = 'd', long = "debug")]
+    debug: bool,
+    #[arg(short = 't')]
+    test: bool,
+    #[arg(short = 'h', long = "help", short_alias = '?')]
+    help: bool,
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    /// `[configfile] command`
+    #[arg(trailing_var_arg = false)]
+    rest: Vec<String>,
+}
+
+/// The commands of the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Start,
+    Stop,
+    Restart,
+    TryRestart,
+    Reload,
+    ForceReload,
+    Status,
+    /// `-t` / `configtest`.
+    ConfigTest,
+    /// Run every check once and report.
+    Check,
+    /// Print the kernel's IPVS table.
+    List,
+}
+
+impl Verb {
+    fn from_name(s: &str) -> Option<Verb> {
+        Some(match s {
+            "start" => Verb::Start,
+            "stop" => Verb::Stop,
+            "restart" => Verb::Restart,
+            "try-restart" => Verb::TryRestart,
+            "reload" => Verb::Reload,
+            "force-reload" => Verb::ForceReload,
+            "status" => Verb::Status,
+            "configtest" => Verb::ConfigTest,
+            "check" => Verb::Check,
+            "list" => Verb::List,
+            _ => return None,
+        })
+    }
+}
+
+/// A parsed invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub debug: bool,
+    pub verb: Verb,
+    /// The config argument as given (default `ldirectord.cf`).
+    pub config_arg: String,
+}
+
+/// Where an invocation ends before a verb runs.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Early {
+    Help,
+    Version,
+    Usage(String),
+}
+
+/// Parse arguments (without the program name).
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Early> {
+    let argv: Vec<OsString> = std::iter::once(OsString::from("ldirectord"))
+        .chain(args)
+        .collect();
+    let a = Args::try_parse_from(argv).map_err(|e| Early::Usage(e.to_string()))?;
+    if a.help {
+        return Err(Early::Help);
+    }
+    if a.version {
+        return Err(Early::Version);
+    }
+    let (config_arg, verb) = if a.test {
+        match a.rest.as_slice() {
+            [] => (None, Verb::ConfigTest),
+            [c] => (Some(c.clone()), Verb::ConfigTest),
+            _ => {
+                return Err(Early::Usage(
+                    "-t takes at most one configuration file".into(),
+                ))
+            }
+        }
+    } else {
+        match a.rest.as_slice() {
+            [v] => (None, verb(v)?),
+            [c, v] => (Some(c.clone()), verb(v)?),
+            [] => return Err(Early::Usage("no command given".into())),
+            _ => return Err(Early::Usage("too many arguments".into())),
+        }
+    };
+    Ok(Invocation {
+        debug: a.debug,
+        verb,
+        config_arg: config_arg.unwrap_or_else(|| "ldirectord.cf".into()),
+    })
+}
+
+fn verb(s: &str) -> Result<Verb, Early> {
+    Verb::from_name(s).ok_or_else(|| Early::Usage(format!("unknown command \"{s}\"")))
+}
+
+/// Upstream's lookup: `/etc/ha.d/<c>`, `/etc/ha.d/conf/<c>`, then `<c>`.
+pub fn find_config(arg: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("LDIRECTORD_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/ha.d"));
+    [
+        base.join(arg),
+        base.join("conf").join(arg),
+        PathBuf::from(arg),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+/// How names are resolved: the system resolver, unless
+/// `LDIRECTORD_RESOLVE=hosts` restricts it to /etc/hosts (no DNS queries).
+pub fn lookup_from_env() -> Lookup {
+    match std::env::var("LDIRECTORD_RESOLVE").as_deref() {
+        Ok("hosts") => Lookup::HostsFile,
+        _ => Lookup::System,
+    }
+}
+
+/// Run the command line; returns the process exit code.
+pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
+    let inv = match parse(args) {
+        Ok(inv) => inv,
+        Err(Early::Help) => {
+            print!("{USAGE}");
+            return 0;
+        }
+        Err(Early::Version) => {
+            print!("{VERSION_TEXT}");
+            return 0;
+        }
+        Err(Early::Usage(msg)) => {
+            // Upstream (pod2usage) prints the synopsis to stdout, exit 255.
+            eprintln!("ldirectord: {}", msg.lines().next().unwrap_or(""));
+            print!("{USAGE}");
+            return 255;
+        }
+    };
+    let Some(path) = find_config(&inv.config_arg) else {
+        eprintln!("Config file {} not found", inv.config_arg);
+        return 1;
+    };
+    let opts = Options {
+        lookup: lookup_from_env(),
+        ..Options::default()
+    };
+    // Upstream parses the configuration before it dispatches any command,
+    // so every command exits 2 on a configuration error.
+    let loaded = match config::load_file(&path, &opts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let mut stderr = std::io::stderr().lock();
+    for w in &loaded.warnings {
+        let _ = stderr.write_all(w.render(&path, &loaded.source).as_bytes());
+    }
+    drop(stderr);
+    match inv.verb {
+        Verb::ConfigTest => {
+            print!("{}", config::canonical::render(&loaded.config));
+            0
+        }
+        other => not_implemented(other, &path),
+    }
+}
+
+/// Verbs whose implementation has not landed say so plainly and fail
+/// (LSB: 3 = unimplemented feature; `status` 4 = status unknown).
+fn not_implemented(verb: Verb, path: &Path) -> i32 {
+    eprintln!(
+        "ldirectord: the {verb:?} command is not implemented in this build yet \
+         (configuration {} is valid)",
+        path.display()
+    );
+    if verb == Verb::Status {
+        4
+    } else {
+        3
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Invocation, Early> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn upstream_synopsis() {
+        let i = p(&["start"]).unwrap();
+        assert_eq!(
+            (i.verb, i.config_arg.as_str(), i.debug),
+            (Verb::Start, "ldirectord.cf", false)
+        );
+        let i = p(&["-d", "my.cf", "reload"]).unwrap();
+        assert_eq!(
+            (i.verb, i.config_arg.as_str(), i.debug),
+            (Verb::Reload, "my.cf", true)
+        );
+        let i = p(&["--", "my.cf", "force-reload"]).unwrap();
+        assert_eq!(
+            (i.verb, i.config_arg.as_str()),
+            (Verb::ForceReload, "my.cf")
+        );
+        assert_eq!(p(&["-t"]).unwrap().verb, Verb::ConfigTest);
+        assert_eq!(p(&["-t", "x.cf"]).unwrap().config_arg, "x.cf");
+        assert_eq!(p(&["x.cf", "configtest"]).unwrap().verb, Verb::ConfigTest);
+        assert!(matches!(p(&[]), Err(Early::Usage(_))));
+        assert!(matches!(p(&["bogus"]), Err(Early::Usage(_))));
+        assert!(matches!(p(&["-v"]), Err(Early::Version)));
+        assert!(matches!(p(&["-h"]), Err(Early::Help)));
+    }
+}

@@ -1,0 +1,289 @@
+//! [`Config`] → canonical ldirectord.cf text (`ldirectord -t`).
+//!
+//! The output is resolved (host and port names are numbers, ranges are
+//! expanded, each virtual shows its effective timeouts and scheduler) and
+//! minimal elsewhere (a value is written only where it differs from what
+//! the file would inherit), so that parsing the output gives back the same
+//! [`Config`]. Pure: no I/O.
+
+use std::fmt::Write;
+
+use super::model::*;
+
+/// Render `config` as ldirectord.cf.
+pub fn render(config: &Config) -> String {
+    let mut out = String::new();
+    let g = &config.global;
+    let d = Global::default();
+    let _ = writeln!(out, "# Resolved configuration of {}", config.path.display());
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    if let Some(t) = g.checktimeout {
+        line(format!("checktimeout={t}"));
+    }
+    if let Some(t) = g.negotiatetimeout {
+        line(format!("negotiatetimeout={t}"));
+    }
+    if g.checkinterval != d.checkinterval {
+        line(format!("checkinterval={}", g.checkinterval));
+    }
+    if g.checkcount != d.checkcount {
+        line(format!("checkcount={}", g.checkcount));
+    }
+    if g.failurecount != d.failurecount {
+        line(format!("failurecount={}", g.failurecount));
+    }
+    if g.risecount != d.risecount {
+        line(format!("risecount={}", g.risecount));
+    }
+    if let Some(f) = &g.fallback {
+        line(format!("fallback={}", fallback(f)));
+    }
+    if let Some(f) = &g.fallback6 {
+        line(format!("fallback6={}", fallback(f)));
+    }
+    if let Some(c) = &g.fallbackcommand {
+        line(format!("fallbackcommand={c}"));
+    }
+    if g.autoreload {
+        line("autoreload=yes".into());
+    }
+    if let Some(c) = &g.callback {
+        line(format!("callback=\"{c}\""));
+    }
+    if g.logfile != d.logfile {
+        match &g.logfile {
+            LogTarget::File(p) => line(format!("logfile=\"{}\"", p.display())),
+            LogTarget::Syslog(f) => line(format!("logfile=\"{f}\"")),
+        }
+    }
+    for e in &g.execute {
+        line(format!("execute={e}"));
+    }
+    if g.fork {
+        line("fork=yes".into());
+    }
+    if g.supervised {
+        line("supervised=yes".into());
+    }
+    line(format!("quiescent={}", yn(g.quiescent)));
+    if g.readdquiescent {
+        line("readdquiescent=yes".into());
+    }
+    if let Some(e) = &g.emailalert {
+        line(format!("emailalert={e}"));
+    }
+    if g.emailalertfreq != 0 {
+        line(format!("emailalertfreq={}", g.emailalertfreq));
+    }
+    if g.emailalertstatus != d.emailalertstatus {
+        line(format!(
+            "emailalertstatus={}",
+            alert_status(g.emailalertstatus)
+        ));
+    }
+    if let Some(f) = &g.emailalertfrom {
+        line(format!("emailalertfrom={f}"));
+    }
+    if let Some(s) = &g.smtp {
+        line(format!("smtp={s}"));
+    }
+    if !g.cleanstop {
+        line("cleanstop=no".into());
+    }
+    if let Some(m) = &g.maintenancedir {
+        line(format!("maintenancedir={}", m.display()));
+    }
+    for v in &config.virtuals {
+        out.push('\n');
+        virtual_block(&mut out, v, g);
+    }
+    out
+}
+
+fn yn(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn fallback(f: &Fallback) -> String {
+    match f.port {
+        Some(p) => format!("{}:{p} {}", bracketed(&f.addr), f.forward.as_str()),
+        None => format!("{} {}", bracketed(&f.addr), f.forward.as_str()),
+    }
+}
+
+fn alert_status(s: AlertStatus) -> String {
+    if s == AlertStatus::NONE {
+        return "none".into();
+    }
+    if s == AlertStatus::ALL {
+        return "all".into();
+    }
+    [
+        (AlertStatus::STARTING, "starting"),
+        (AlertStatus::RUNNING, "running"),
+        (AlertStatus::STOPPING, "stopping"),
+        (AlertStatus::RELOADING, "reloading"),
+    ]
+    .iter()
+    .filter(|(bit, _)| s.contains(*bit))
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+fn virtual_block(out: &mut String, v: &Virtual, g: &Global) {
+    let six = if v.family() == Family::V6 { "6" } else { "" };
+    let _ = writeln!(out, "virtual{six}={}", v.key.service());
+    let mut line = |s: String| {
+        out.push_str("    ");
+        out.push_str(&s);
+        out.push('\n');
+    };
+    for r in &v.reals {
+        let mut s = format!("real{six}={}", bracketed(&r.addr));
+        if r.port != 0 {
+            let _ = write!(s, ":{}", r.port);
+        }
+        let _ = write!(s, " {} {}", r.forward.as_str(), r.weight);
+        if let (Some(req), Some(recv)) = (&r.request, &r.receive) {
+            let _ = write!(s, " \"{req}\", \"{recv}\"");
+        }
+        if r.lower != 0 {
+            let _ = write!(s, " l:{}", r.lower);
+        }
+        if r.upper != 0 {
+            let _ = write!(s, " u:{}", r.upper);
+        }
+        line(s);
+    }
+    match v.key {
+        VirtualKey::Addr { protocol, .. } => line(format!("protocol={}", protocol.as_str())),
+        VirtualKey::Fwmark { .. } => line("protocol=fwm".into()),
+    }
+    let default_service = match v.key {
+        VirtualKey::Fwmark { .. } => Service::None,
+        VirtualKey::Addr { port, .. } => Service::from_port(port),
+    };
+    // Written only when it is not the port's default, so that an ftp/sip
+    // service derived from the port keeps its (empty) login on re-reading.
+    if v.service != default_service {
+        line(format!("service={}", v.service));
+    }
+    match v.checktype {
+        CheckType::Combined(n) => line(format!("checktype={n}")),
+        t => line(format!("checktype={}", t.as_str())),
+    }
+    if v.checkcommand != "/bin/true" {
+        line(format!("checkcommand=\"{}\"", v.checkcommand));
+    }
+    if let Some(p) = v.checkport {
+        line(format!("checkport={p}"));
+    }
+    line(format!("checktimeout={}", v.checktimeout));
+    line(format!("negotiatetimeout={}", v.negotiatetimeout));
+    if v.checkinterval != g.checkinterval {
+        line(format!("checkinterval={}", v.checkinterval));
+    }
+    if v.checkcount != g.checkcount {
+        line(format!("checkcount={}", v.checkcount));
+    }
+    if v.failurecount != g.failurecount {
+        line(format!("failurecount={}", v.failurecount));
+    }
+    if v.risecount != g.risecount {
+        line(format!("risecount={}", v.risecount));
+    }
+    if v.request != "/" {
+        line(format!("request=\"{}\"", v.request));
+    }
+    if !v.receive.is_empty() {
+        line(format!("receive=\"{}\"", v.receive));
+    }
+    if v.httpmethod != HttpMethod::Get {
+        line(format!("httpmethod={}", v.httpmethod.as_str()));
+    }
+    if let Some(h) = &v.virtualhost {
+        line(format!("virtualhost={h}"));
+    }
+    for (name, value) in [
+        ("login", &v.login),
+        ("passwd", &v.passwd),
+        ("database", &v.database),
+        ("secret", &v.secret),
+    ] {
+        if !value.is_empty() {
+            line(format!("{name}=\"{value}\""));
+        }
+    }
+    if let Some(l) = &v.load {
+        line(format!("load=\"{l}\""));
+    }
+    line(format!("scheduler={}", v.scheduler));
+    if let Some(p) = v.persistent {
+        line(format!("persistent={p}"));
+    }
+    if let Some(m) = v.netmask {
+        line(format!("netmask={m}"));
+    }
+    if let Some(f) = &v.schedflags {
+        line(format!("schedflags={f}"));
+    }
+    if v.ops {
+        line("ops=yes".into());
+    }
+    if v.quiescent != g.quiescent {
+        line(format!("quiescent={}", yn(v.quiescent)));
+    }
+    if v.cleanstop != g.cleanstop {
+        line(format!("cleanstop={}", yn(v.cleanstop)));
+    }
+    let inherited = match v.family() {
+        Family::V4 => &g.fallback,
+        Family::V6 => &g.fallback6,
+    };
+    if v.fallback != *inherited {
+        if let Some(f) = &v.fallback {
+            line(format!("fallback{six}={}", fallback(f)));
+        }
+    }
+    if v.fallbackcommand != g.fallbackcommand {
+        if let Some(c) = &v.fallbackcommand {
+            line(format!("fallbackcommand=\"{c}\""));
+        }
+    }
+    if v.emailalert != g.emailalert {
+        if let Some(e) = &v.emailalert {
+            line(format!("emailalert={e}"));
+        }
+    }
+    if v.emailalertfreq != g.emailalertfreq {
+        line(format!("emailalertfreq={}", v.emailalertfreq));
+    }
+    if v.emailalertstatus != g.emailalertstatus {
+        line(format!(
+            "emailalertstatus={}",
+            alert_status(v.emailalertstatus)
+        ));
+    }
+    if v.smtp != g.smtp {
+        if let Some(s) = &v.smtp {
+            line(format!("smtp={s}"));
+        }
+    }
+    if let Some(m) = &v.monitorfile {
+        line(format!("monitorfile=\"{}\"", m.display()));
+    }
+    if let Some(s) = &v.servicename {
+        line(format!("servicename={s}"));
+    }
+    if let Some(c) = &v.comment {
+        line(format!("comment={c}"));
+    }
+}

@@ -1,0 +1,1581 @@
+//! [`RawFile`] → [`Config`]: gives every directive upstream's meaning,
+//! applies defaults and global → virtual inheritance, resolves names, and
+//! collects **every** error and warning of the file (upstream stops at the
+//! first).
+//!
+//! How values are chosen, for each virtual:
+//! 1. a directive in the virtual's block;
+//! 2. else the global directive (wherever it stands in the file: globals
+//!    after a block still apply to it, as upstream);
+//! 3. else upstream's default (`set_defaults`, and the per-virtual defaults
+//!    of `read_config`).
+//!
+//! Timeouts follow upstream's mutual fallback (reference §f.7):
+//! `checktimeout` = first set of v.checktimeout, v.negotiatetimeout,
+//! g.checktimeout, g.negotiatetimeout, 5; `negotiatetimeout` = first set of
+//! v.negotiatetimeout, v.checktimeout, g.negotiatetimeout, g.checktimeout, 30.
+//!
+//! Value syntax follows upstream's regular expressions (digits are the
+//! first run of digits, `5s` is 5, …) except where upstream misreads a file;
+//! each such place is marked `COMPAT:` and listed in ldirectord(8).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::diag::Diagnostic;
+use super::model::*;
+use super::names::{self, Lookup};
+use super::parser::{BlockLine, Pos, RawBlock, RawDirective, RawFile, RawItem};
+
+/// Knobs of the resolution that come from the environment.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub lookup: Lookup,
+    /// `$HOSTNAME` as upstream uses it for the ftp/sip login defaults.
+    pub hostname: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            lookup: Lookup::System,
+            hostname: system_hostname(),
+        }
+    }
+}
+
+/// `$ENV{HOSTNAME}` or `uname -n`, as upstream.
+pub fn system_hostname() -> String {
+    if let Ok(h) = std::env::var("HOSTNAME") {
+        if !h.is_empty() {
+            return h;
+        }
+    }
+    // SAFETY: uname fills a zeroed struct; nodename is NUL-terminated.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) == 0 {
+            return std::ffi::CStr::from_ptr(u.nodename.as_ptr())
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    "localhost".to_string()
+}
+
+/// Directives that upstream accepts only in the global section.
+pub const GLOBAL_ONLY: &[&str] = &[
+    "autoreload",
+    "callback",
+    "logfile",
+    "execute",
+    "fork",
+    "supervised",
+    "readdquiescent",
+    "emailalertfrom",
+    "maintenancedir",
+];
+
+/// Directives accepted in both places.
+pub const SHARED: &[&str] = &[
+    "checktimeout",
+    "negotiatetimeout",
+    "checkinterval",
+    "checkcount",
+    "failurecount",
+    "risecount",
+    "fallback",
+    "fallback6",
+    "fallbackcommand",
+    "quiescent",
+    "emailalert",
+    "emailalertfreq",
+    "emailalertstatus",
+    "cleanstop",
+    "smtp",
+];
+
+/// Directives accepted only inside a virtual block.
+pub const BLOCK_ONLY: &[&str] = &[
+    "real",
+    "real6",
+    "request",
+    "receive",
+    "checktype",
+    "checkcommand",
+    "checkport",
+    "login",
+    "passwd",
+    "database",
+    "secret",
+    "load",
+    "scheduler",
+    "persistent",
+    "schedflags",
+    "netmask",
+    "protocol",
+    "ops",
+    "service",
+    "httpmethod",
+    "virtualhost",
+    "monitorfile",
+    "servicename",
+    "comment",
+];
+
+/// Resolve a parsed file. Returns the configuration when there is no
+/// error, and every diagnostic (errors and warnings) in line order.
+pub fn resolve(raw: &RawFile, path: &Path, opts: &Options) -> (Option<Config>, Vec<Diagnostic>) {
+    let mut cx = Cx {
+        diags: Vec::new(),
+        opts,
+    };
+    let global = cx.globals(raw);
+    let mut virtuals = Vec::new();
+    let mut seen: std::collections::HashMap<VirtualKey, usize> = Default::default();
+    for item in &raw.items {
+        if let RawItem::Virtual(block) = item {
+            if let Some(v) = cx.virtual_block(block, &global) {
+                if let Some(first) = seen.get(&v.key) {
+                    cx.err(
+                        block.pos,
+                        format!(
+                            "duplicate virtual server {} (first defined at line {first})",
+                            v.key.id()
+                        ),
+                    );
+                } else {
+                    seen.insert(v.key, v.line);
+                    virtuals.push(v);
+                }
+            }
+        }
+    }
+    let mut diags = cx.diags;
+    diags.sort_by_key(|d| (d.line, d.col));
+    if diags.iter().any(Diagnostic::is_error) {
+        return (None, diags);
+    }
+    let config = Config {
+        path: path.to_path_buf(),
+        global: global.global,
+        virtuals,
+    };
+    (Some(config), diags)
+}
+
+struct Cx<'o> {
+    diags: Vec<Diagnostic>,
+    opts: &'o Options,
+}
+
+/// The global section, plus what is needed to resolve virtuals.
+struct Globals {
+    global: Global,
+}
+
+fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("valid regex"))
+}
+
+/// Upstream's `/(\d+)/`: the first run of digits anywhere in the value.
+fn first_digits(text: &str) -> Option<&str> {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"\d+").find(text).map(|m| m.as_str())
+}
+
+/// Upstream's `/^…\s*=\s*"(.*)"/`: the text between the first quote (which
+/// must open the value) and the last quote on the line.
+fn quoted(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix('"')?;
+    let end = rest.rfind('"')?;
+    Some(&rest[..end])
+}
+
+/// `"x"` → `x`; anything else unchanged (upstream's optional quotes).
+fn unquote(text: &str) -> &str {
+    quoted(text).unwrap_or(text)
+}
+
+impl Cx<'_> {
+    fn err(&mut self, pos: Pos, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::error(pos.line, pos.col, msg));
+    }
+
+    fn warn(&mut self, pos: Pos, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::warning(pos.line, pos.col, msg));
+    }
+
+    /// A positive count or interval (`checkinterval=`, `failurecount=`,
+    /// timeouts): upstream's first digit run, which must not be 0.
+    fn positive(&mut self, d: &RawDirective, what: &str) -> Option<u32> {
+        let Some(digits) = first_digits(d.text()) else {
+            self.err(d.value_pos(), what.to_string());
+            return None;
+        };
+        match digits.parse::<u32>() {
+            Ok(0) => {
+                self.err(d.value_pos(), what.to_string());
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.err(d.value_pos(), format!("{what}: {digits} is too large"));
+                None
+            }
+        }
+    }
+
+    fn yes_no(&mut self, d: &RawDirective) -> Option<bool> {
+        // COMPAT: trailing blanks, a CR (CRLF files) and, on global lines,
+        // a ` # comment` are not part of the value here; upstream rejects
+        // `quiescent = yes # c`.
+        match d.text() {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => {
+                let name = &d.name;
+                self.err(d.value_pos(), format!("{name} must be 'yes' or 'no'"));
+                None
+            }
+        }
+    }
+
+    /// `"…"` required and non-empty (request, receive, login, …).
+    fn quoted_nonempty(&mut self, d: &RawDirective, empty_msg: &str) -> Option<String> {
+        match quoted(d.text()) {
+            Some("") => {
+                self.err(d.value_pos(), empty_msg.to_string());
+                None
+            }
+            Some(s) => Some(s.to_string()),
+            None => {
+                self.err(
+                    d.value_pos(),
+                    format!(
+                        "{} needs a value in double quotes, e.g. {}=\"{}\"",
+                        d.name,
+                        d.name,
+                        d.text()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn nonempty(&mut self, d: &RawDirective, msg: &str) -> Option<String> {
+        if d.text().is_empty() {
+            self.err(d.value_pos(), msg.to_string());
+            None
+        } else {
+            Some(d.text().to_string())
+        }
+    }
+
+    fn emailalert(&mut self, d: &RawDirective) -> Option<String> {
+        // Upstream strips one pair of enclosing quotes.
+        let v = unquote(d.text());
+        if v.is_empty() {
+            self.err(d.value_pos(), "no email address specified");
+            return None;
+        }
+        Some(v.to_string())
+    }
+
+    fn emailalertfreq(&mut self, d: &RawDirective) -> Option<u32> {
+        // Upstream: `emailalertfreq\s*=\s*(\d*)`, so digits must open the
+        // value; 0 is allowed (never repeat).
+        static R: OnceLock<Regex> = OnceLock::new();
+        match re(&R, r"^\d+")
+            .find(d.text())
+            .map(|m| m.as_str().parse::<u32>())
+        {
+            Some(Ok(n)) => Some(n),
+            _ => {
+                self.err(d.value_pos(), "invalid email alert frequency");
+                None
+            }
+        }
+    }
+
+    fn emailalertstatus(&mut self, d: &RawDirective) -> Option<AlertStatus> {
+        static R: OnceLock<Regex> = OnceLock::new();
+        let parts: Vec<&str> = re(&R, r"\s*,\s*").split(d.text()).collect();
+        let none = parts.contains(&"none");
+        let mut status = 0u8;
+        for p in parts.iter().filter(|p| **p != "none") {
+            status |= match *p {
+                "all" => AlertStatus::ALL.0,
+                "starting" => AlertStatus::STARTING.0,
+                "running" => AlertStatus::RUNNING.0,
+                "stopping" => AlertStatus::STOPPING.0,
+                "reloading" => AlertStatus::RELOADING.0,
+                other => {
+                    self.err(
+                        d.value_pos(),
+                        format!("invalid email alert status at: \"{other}\""),
+                    );
+                    return None;
+                }
+            };
+            if none {
+                self.err(
+                    d.value_pos(),
+                    format!("invalid email alert status: \"{p}\" specified with \"none\""),
+                );
+                return None;
+            }
+        }
+        Some(AlertStatus(status))
+    }
+
+    fn smtp(&mut self, d: &RawDirective) -> Option<String> {
+        // Upstream keeps the first `[0-9A-Za-z._+-]+` run and drops a
+        // `:port`. COMPAT: we keep `host:port` and use that port.
+        static R: OnceLock<Regex> = OnceLock::new();
+        match re(&R, r"^[0-9A-Za-z._+-]+(:\d{1,5})?").find(d.text()) {
+            Some(m) => Some(m.as_str().to_string()),
+            None => {
+                self.err(d.value_pos(), "invalid SMTP server address");
+                None
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ globals
+
+    fn globals(&mut self, raw: &RawFile) -> Globals {
+        let mut g = Global::default();
+        let mut execute_seen = std::collections::HashSet::new();
+        for item in &raw.items {
+            let d = match item {
+                RawItem::Global(d) => d,
+                RawItem::Junk { text, pos } => {
+                    self.err(*pos, format!("Unknown command \"{text}\""));
+                    continue;
+                }
+                RawItem::Stray { text, pos } => {
+                    self.err(
+                        *pos,
+                        format!(
+                            "Unknown command \"{}\": an indented line must belong to a \
+                             virtual= block and be indented by at least 4 spaces or a tab",
+                            text.trim_start()
+                        ),
+                    );
+                    continue;
+                }
+                RawItem::Virtual(_) => continue,
+            };
+            let name = d.name.as_str();
+            if !d.has_eq && name != "supervised" {
+                self.unknown(d, false);
+                continue;
+            }
+            match name {
+                "checktimeout" => {
+                    if let Some(n) = self.positive(d, "invalid check timeout value") {
+                        g.checktimeout = Some(n)
+                    }
+                }
+                "negotiatetimeout" => {
+                    if let Some(n) = self.positive(d, "invalid negotiate timeout value") {
+                        g.negotiatetimeout = Some(n)
+                    }
+                }
+                "connecttimeout" => self.err(
+                    d.pos,
+                    "connecttimeout directive deprecated in favour of negotiatetimeout",
+                ),
+                "timeout" => self.err(
+                    d.pos,
+                    "timeout directive deprecated in favour of checktimeout and negotiatetimeout",
+                ),
+                "checkinterval" => {
+                    if let Some(n) = self.positive(d, "invalid check interval value") {
+                        g.checkinterval = n
+                    }
+                }
+                "checkcount" => {
+                    if let Some(n) = self.positive(d, "invalid check count value") {
+                        g.checkcount = n;
+                        self.warn(d.pos, CHECKCOUNT_DEPRECATED);
+                    }
+                }
+                "failurecount" => {
+                    if let Some(n) = self.positive(d, "invalid failure count value") {
+                        g.failurecount = n
+                    }
+                }
+                "risecount" => {
+                    if let Some(n) = self.positive(d, "invalid rise count value") {
+                        g.risecount = n
+                    }
+                }
+                "fallback" | "fallback6" => {
+                    let family = if name == "fallback" {
+                        Family::V4
+                    } else {
+                        Family::V6
+                    };
+                    // COMPAT: upstream resolves a port name for tcp and for
+                    // udp and fails unless both exist; any protocol will do
+                    // here, the port is used for whichever the virtual has.
+                    if let Some(f) = self.fallback(d, family, None, None) {
+                        match family {
+                            Family::V4 => g.fallback = Some(f),
+                            Family::V6 => g.fallback6 = Some(f),
+                        }
+                    }
+                }
+                "fallbackcommand" => {
+                    // Global value: quotes are kept (the shell removes them).
+                    if let Some(v) = self.nonempty(d, "invalid fallback command") {
+                        g.fallbackcommand = Some(v)
+                    }
+                }
+                "autoreload" => {
+                    if let Some(b) = self.yes_no(d) {
+                        g.autoreload = b
+                    }
+                }
+                "callback" => {
+                    if let Some(v) = self.quoted_nonempty(d, "no callback command specified") {
+                        g.callback = Some(v)
+                    }
+                }
+                "logfile" => {
+                    if let Some(v) = self.quoted_nonempty(d, "no logfile specified") {
+                        if v.starts_with('/') {
+                            g.logfile = LogTarget::File(PathBuf::from(v));
+                        } else if SYSLOG_FACILITIES.contains(&v.as_str()) {
+                            g.logfile = LogTarget::Syslog(v);
+                        } else {
+                            self.err(
+                                d.value_pos(),
+                                format!(
+                                    "unable to open logfile: {v} (neither an absolute path nor a \
+                                     syslog facility: {})",
+                                    SYSLOG_FACILITIES.join(", ")
+                                ),
+                            );
+                        }
+                    }
+                }
+                "execute" => {
+                    if let Some(v) = self.nonempty(d, "no configuration file specified for execute")
+                    {
+                        // COMPAT: upstream passes the raw value to the shell,
+                        // which removes quotes; we run without a shell.
+                        let v = unquote(&v).to_string();
+                        if execute_seen.insert(v.clone()) {
+                            g.execute.push(v);
+                        }
+                    }
+                }
+                "fork" => {
+                    if let Some(b) = self.yes_no(d) {
+                        g.fork = b
+                    }
+                }
+                "supervised" => {
+                    if !d.has_eq {
+                        g.supervised = true;
+                        self.warn(
+                            d.pos,
+                            "please update your config not to use a bare supervised directive",
+                        );
+                    } else if let Some(b) = self.yes_no(d) {
+                        g.supervised = b
+                    }
+                }
+                "quiescent" => {
+                    if let Some(b) = self.yes_no(d) {
+                        g.quiescent = b
+                    }
+                }
+                "readdquiescent" => {
+                    if let Some(b) = self.yes_no(d) {
+                        g.readdquiescent = b
+                    }
+                }
+                "emailalert" => {
+                    if let Some(v) = self.emailalert(d) {
+                        g.emailalert = Some(v)
+                    }
+                }
+                "emailalertfreq" => {
+                    if let Some(n) = self.emailalertfreq(d) {
+                        g.emailalertfreq = n
+                    }
+                }
+                "emailalertstatus" => {
+                    if let Some(s) = self.emailalertstatus(d) {
+                        g.emailalertstatus = s
+                    }
+                }
+                "emailalertfrom" => {
+                    if let Some(v) = self.nonempty(d, "no email from address specified") {
+                        g.emailalertfrom = Some(v)
+                    }
+                }
+                "cleanstop" => {
+                    if let Some(b) = self.yes_no(d) {
+                        g.cleanstop = b
+                    }
+                }
+                "smtp" => {
+                    if let Some(v) = self.smtp(d) {
+                        g.smtp = Some(v)
+                    }
+                }
+                "maintenancedir" => {
+                    if let Some(v) = self.nonempty(d, "maintenance directory not specified") {
+                        // COMPAT: upstream keeps the quotes and then looks
+                        // for a directory whose name has quotes in it.
+                        let dir = PathBuf::from(unquote(&v));
+                        if !dir.is_dir() {
+                            self.warn(d.value_pos(), "maintenance directory does not exist");
+                        }
+                        g.maintenancedir = Some(dir);
+                    }
+                }
+                _ => self.unknown(d, false),
+            }
+        }
+        Globals { global: g }
+    }
+
+    fn unknown(&mut self, d: &RawDirective, in_block: bool) {
+        let name = d.name.as_str();
+        let hint = if in_block && GLOBAL_ONLY.contains(&name) {
+            format!(
+                ": {name} is a global directive; write it in column 0, outside the virtual block"
+            )
+        } else if !in_block && BLOCK_ONLY.contains(&name) {
+            format!(": {name} belongs inside a virtual block (indent it under a virtual= line)")
+        } else if !in_block && (name == "virtual" || name == "virtual6") {
+            format!(": {name} needs a value, e.g. {name}=192.0.2.10:80")
+        } else if in_block && (name == "virtual" || name == "virtual6") {
+            format!(": {name}= must start in column 0")
+        } else if !d.has_eq
+            && (SHARED.contains(&name) || BLOCK_ONLY.contains(&name) || GLOBAL_ONLY.contains(&name))
+        {
+            format!(": {name} needs a value ({name}=…)")
+        } else {
+            String::new()
+        };
+        self.err(d.pos, format!("Unknown command \"{name}\"{hint}"));
+    }
+
+    /// upstream `parse_fallback`: `host[:port] [gate|masq|ipip]`.
+    fn fallback(
+        &mut self,
+        d: &RawDirective,
+        family: Family,
+        protocol: Option<Protocol>,
+        vport: Option<u16>,
+    ) -> Option<Fallback> {
+        let text = d.text();
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        let (hostport, fwd) = match tokens.as_slice() {
+            [hp] => (*hp, None),
+            [hp, f] => (*hp, Some(*f)),
+            _ => {
+                self.err(d.value_pos(), format!("invalid fallback server: {text}"));
+                return None;
+            }
+        };
+        let forward = match fwd {
+            None => Forward::Gate,
+            Some(f) => match Forward::from_name(f) {
+                Some(f) => f,
+                None => {
+                    self.err(d.value_pos(), "forward method must be gate, masq or ipip");
+                    return None;
+                }
+            },
+        };
+        static R: OnceLock<Regex> = OnceLock::new();
+        let caps = re(&R, r"^(.*?)(?::(\d+|[A-Za-z0-9_-]+))?$").captures(hostport)?;
+        let server = caps.get(1).map_or("", |m| m.as_str());
+        let port_text = caps.get(2).map(|m| m.as_str());
+        let ipversion = match family {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        };
+        let Some(addr) = names::host(server, family, self.opts.lookup) else {
+            self.err(
+                d.value_pos(),
+                format!(
+                    "invalid {ipversion} address or could not resolve for fallback server: {server}"
+                ),
+            );
+            return None;
+        };
+        let port = match port_text {
+            None => vport,
+            Some(p) => match names::port(p, protocol.map(Protocol::as_str)) {
+                Some(0) | None => {
+                    self.err(d.value_pos(), "invalid port for fallback server");
+                    return None;
+                }
+                Some(n) => Some(n),
+            },
+        };
+        Some(Fallback {
+            addr,
+            port,
+            forward,
+        })
+    }
+
+    // ----------------------------------------------------------- virtuals
+
+    fn virtual_block(&mut self, block: &RawBlock, g: &Globals) -> Option<Virtual> {
+        let family = if block.v6 { Family::V6 } else { Family::V4 };
+        let vtext = block.value.as_ref().map_or("", |v| v.text.as_str());
+        let vpos = block.value.as_ref().map_or(block.pos, |v| v.pos);
+        let addr = self.virtual_address(vtext, vpos, family);
+
+        let mut b = Builder::new(family, &addr, &self.opts.hostname);
+        let mut ok = addr.is_some();
+        let mut reals_todo: Vec<&RawDirective> = Vec::new();
+        let mut fallback_d: Option<&RawDirective> = None;
+        let mut service_pos = block.pos;
+
+        for line in &block.lines {
+            let d = match line {
+                BlockLine::Directive(d) => d,
+                BlockLine::Junk { text, pos } => {
+                    self.err(*pos, format!("Unknown command \"{text}\""));
+                    ok = false;
+                    continue;
+                }
+            };
+            if !d.has_eq {
+                self.unknown(d, true);
+                ok = false;
+                continue;
+            }
+            let before = self.error_count();
+            self.block_directive(d, &mut b, family, &mut reals_todo, &mut fallback_d);
+            if d.name == "service" {
+                service_pos = d.value_pos();
+            }
+            ok &= self.error_count() == before;
+        }
+
+        let (host_text, port_text, fwmark) = addr?;
+        let protocol = b.protocol;
+
+        // Resolve the virtual's address now that the protocol is final.
+        let key = match fwmark {
+            Some(mark) => VirtualKey::Fwmark { family, mark },
+            None => {
+                let protocol = protocol.unwrap_or(Protocol::Tcp);
+                let ip = names::host(&host_text, family, self.opts.lookup);
+                let port = names::port(&port_text, Some(protocol.as_str()));
+                match (ip, port) {
+                    (Some(addr), Some(port)) => VirtualKey::Addr {
+                        protocol,
+                        addr,
+                        port,
+                    },
+                    _ => {
+                        self.err(vpos, "invalid address for virtual service");
+                        return None;
+                    }
+                }
+            }
+        };
+        let vport = key.port();
+        let service = b.service.unwrap_or(match key {
+            VirtualKey::Fwmark { .. } => Service::None,
+            VirtualKey::Addr { port, .. } => Service::from_port(port),
+        });
+
+        let fallback = match fallback_d {
+            Some(d) => {
+                let proto = protocol.map(Protocol::as_str);
+                let f = self.fallback(d, family, protocol, Some(vport));
+                ok &= f.is_some();
+                let _ = proto;
+                f
+            }
+            None => match family {
+                Family::V4 => g.global.fallback.clone(),
+                Family::V6 => g.global.fallback6.clone(),
+            },
+        };
+
+        let mut reals = Vec::new();
+        for d in reals_todo {
+            let before = self.error_count();
+            self.real(d, family, &mut reals);
+            ok &= self.error_count() == before;
+        }
+
+        if service == Service::Oracle
+            && matches!(b.checktype, CheckType::Negotiate | CheckType::Combined(_))
+        {
+            self.err(
+                service_pos,
+                "service oracle is not supported: ldirectord-rs has no Oracle client \
+                 (one needs Oracle's proprietary client library); use checktype=connect \
+                 or checktype=external for this virtual service",
+            );
+            ok = false;
+        }
+
+        if !ok {
+            return None;
+        }
+
+        let gg = &g.global;
+        let checktimeout = b
+            .checktimeout
+            .or(b.negotiatetimeout)
+            .or(gg.checktimeout)
+            .or(gg.negotiatetimeout)
+            .unwrap_or(DEFAULT_CHECKTIMEOUT);
+        let negotiatetimeout = b
+            .negotiatetimeout
+            .or(b.checktimeout)
+            .or(gg.negotiatetimeout)
+            .or(gg.checktimeout)
+            .unwrap_or(DEFAULT_NEGOTIATETIMEOUT);
+        let is_udp = matches!(
+            key,
+            VirtualKey::Addr {
+                protocol: Protocol::Udp,
+                ..
+            }
+        );
+
+        Some(Virtual {
+            key,
+            line: block.pos.line,
+            service,
+            checktype: b.checktype,
+            checkcommand: b.checkcommand,
+            checkport: b.checkport,
+            checktimeout,
+            negotiatetimeout,
+            checkinterval: b.checkinterval.unwrap_or(gg.checkinterval),
+            checkcount: b.checkcount.unwrap_or(gg.checkcount),
+            failurecount: b.failurecount.unwrap_or(gg.failurecount),
+            risecount: b.risecount.unwrap_or(gg.risecount),
+            request: b.request,
+            receive: b.receive,
+            httpmethod: b.httpmethod,
+            virtualhost: b.virtualhost,
+            login: b.login,
+            passwd: b.passwd,
+            database: b.database,
+            secret: b.secret,
+            scheduler: b.scheduler,
+            persistent: b.persistent,
+            netmask: b.netmask,
+            schedflags: b.schedflags,
+            // Upstream emits -o only for udp services.
+            ops: b.ops && is_udp,
+            quiescent: b.quiescent.unwrap_or(gg.quiescent),
+            cleanstop: b.cleanstop.unwrap_or(gg.cleanstop),
+            fallback,
+            fallbackcommand: b.fallbackcommand.or_else(|| gg.fallbackcommand.clone()),
+            emailalert: b.emailalert.or_else(|| gg.emailalert.clone()),
+            emailalertfreq: b.emailalertfreq.unwrap_or(gg.emailalertfreq),
+            emailalertstatus: b.emailalertstatus.unwrap_or(gg.emailalertstatus),
+            smtp: b.smtp.or_else(|| gg.smtp.clone()),
+            monitorfile: b.monitorfile,
+            servicename: b.servicename,
+            comment: b.comment,
+            load: b.load,
+            reals,
+        })
+    }
+
+    fn error_count(&self) -> usize {
+        self.diags.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// The value of `virtual=`/`virtual6=`: (host text, port text, fwmark).
+    fn virtual_address(
+        &mut self,
+        text: &str,
+        pos: Pos,
+        family: Family,
+    ) -> Option<(String, String, Option<u32>)> {
+        static V4: OnceLock<Regex> = OnceLock::new();
+        static HOST: OnceLock<Regex> = OnceLock::new();
+        static V6: OnceLock<Regex> = OnceLock::new();
+        static MARK: OnceLock<Regex> = OnceLock::new();
+        static BARE_V4: OnceLock<Regex> = OnceLock::new();
+        let v4 = re(&V4, r"^(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)");
+        let host = re(&HOST, r"^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)");
+        let v6 = re(&V6, r"^\[([0-9A-Fa-f:.]+)\]:([0-9A-Za-z_-]+)");
+        let mark = re(&MARK, r"^(\d+)(\s|$)");
+        let bare_v4 = re(&BARE_V4, r"^\d+\.\d+\.\d+\.\d+(\s|$)");
+
+        let (host_text, port_text, fwmark, end) =
+            if let (Family::V4, Some(c)) = (family, v4.captures(text)) {
+                (c[1].to_string(), c[2].to_string(), None, c.get(0)?.end())
+            } else if let Some(c) = host.captures(text) {
+                (c[1].to_string(), c[2].to_string(), None, c.get(0)?.end())
+            } else if bare_v4.is_match(text) {
+                // COMPAT: upstream reads `virtual=192.0.2.1` as firewall mark 192.
+                self.err(
+                    pos,
+                    format!(
+                        "invalid address for virtual server: \"{}\" has no port; write \
+                     virtual={}:PORT, or a bare number for a firewall mark",
+                        text.split_whitespace().next().unwrap_or(""),
+                        text.split_whitespace().next().unwrap_or("")
+                    ),
+                );
+                return None;
+            } else if let Some(c) = mark.captures(text) {
+                match c[1].parse::<u32>() {
+                    Ok(m) if m > 0 => (String::new(), String::new(), Some(m), c.get(1)?.end()),
+                    _ => {
+                        self.err(
+                            pos,
+                            "invalid firewall mark: it must be between 1 and 4294967295",
+                        );
+                        return None;
+                    }
+                }
+            } else if let Some(c) = v6.captures(text) {
+                if family == Family::V4 {
+                    self.err(
+                        pos,
+                        "cannot specify an IPv6 address here. please use \"virtual6\" instead.",
+                    );
+                    return None;
+                }
+                if c[1].parse::<std::net::Ipv6Addr>().is_err() {
+                    self.err(pos, "invalid ipv6 address for virtual server");
+                    return None;
+                }
+                (
+                    format!("[{}]", &c[1]),
+                    c[2].to_string(),
+                    None,
+                    c.get(0)?.end(),
+                )
+            } else {
+                self.err(pos, "invalid address for virtual server");
+                return None;
+            };
+        let rest = text[end..].trim();
+        if !rest.is_empty() {
+            self.warn(
+                Pos {
+                    line: pos.line,
+                    col: pos.col + text[..end].chars().count() + 1,
+                },
+                format!("ignoring \"{rest}\" after the virtual service address (as upstream does)"),
+            );
+        }
+        Some((host_text, port_text, fwmark))
+    }
+
+    fn block_directive<'a>(
+        &mut self,
+        d: &'a RawDirective,
+        b: &mut Builder,
+        family: Family,
+        reals: &mut Vec<&'a RawDirective>,
+        fallback: &mut Option<&'a RawDirective>,
+    ) {
+        let v = d.text();
+        let at = d.value_pos();
+        match d.name.as_str() {
+            "real" | "real6" => {
+                let v6 = d.name == "real6";
+                if v6 != (family == Family::V6) {
+                    let want = if family == Family::V4 {
+                        "real"
+                    } else {
+                        "real6"
+                    };
+                    self.err(
+                        d.pos,
+                        format!(
+                            "cannot specify \"{}\" here.  please use \"{want}\" instead",
+                            d.name
+                        ),
+                    );
+                    return;
+                }
+                reals.push(d);
+            }
+            "request" => {
+                if let Some(s) = self.quoted_nonempty(d, "no request string specified") {
+                    b.request = slash(&s);
+                }
+            }
+            "receive" => {
+                if let Some(s) = self.quoted_nonempty(d, "invalid receive string") {
+                    b.receive = s;
+                }
+            }
+            "checktype" => {
+                b.checktype = match self.checktype(d) {
+                    Some(t) => t,
+                    None => return,
+                }
+            }
+            "checkcommand" => {
+                let s = unquote(v);
+                if s.is_empty() {
+                    self.err(at, "invalid check command");
+                } else {
+                    b.checkcommand = s.to_string();
+                }
+            }
+            "checktimeout" => b.checktimeout = self.positive(d, "invalid check timeout"),
+            "negotiatetimeout" => {
+                b.negotiatetimeout = self.positive(d, "invalid negotiate timeout")
+            }
+            "connecttimeout" => self.err(
+                d.pos,
+                "connecttimeout directive deprecated in favour of negotiatetimeout",
+            ),
+            "checkcount" => {
+                b.checkcount = self.positive(d, "invalid check count");
+                if b.checkcount.is_some() {
+                    self.warn(d.pos, CHECKCOUNT_DEPRECATED);
+                }
+            }
+            "failurecount" => b.failurecount = self.positive(d, "invalid failure count"),
+            "risecount" => b.risecount = self.positive(d, "invalid rise count"),
+            "checkinterval" => b.checkinterval = self.positive(d, "invalid checkinterval"),
+            "checkport" => match first_digits(v).map(str::parse::<u32>) {
+                None => self.err(at, "invalid port"),
+                Some(Ok(n)) if (1..=65535).contains(&n) => b.checkport = Some(n as u16),
+                Some(_) => self.err(at, "checkport must be in range 1..65535"),
+            },
+            "login" => {
+                if let Some(s) = self.quoted_nonempty(d, "invalid login string") {
+                    b.login = s
+                }
+            }
+            "passwd" => {
+                if let Some(s) = self.quoted_nonempty(d, "invalid password") {
+                    b.passwd = s
+                }
+            }
+            "database" => {
+                if let Some(s) = self.quoted_nonempty(d, "invalid database") {
+                    b.database = s
+                }
+            }
+            "secret" => {
+                if let Some(s) = self.quoted_nonempty(d, "invalid secret") {
+                    b.secret = s
+                }
+            }
+            "load" => {
+                if let Some(s) = self.quoted_nonempty(d, "invalid string for load testing") {
+                    b.load = Some(s)
+                }
+            }
+            "scheduler" => {
+                static R: OnceLock<Regex> = OnceLock::new();
+                let word = re(&R, r"^[A-Za-z0-9_-]+").find(v).map(|m| m.as_str());
+                match word {
+                    Some(w) if w.bytes().all(|c| c.is_ascii_lowercase()) && w.len() <= 15 => {
+                        b.scheduler = w.to_string()
+                    }
+                    Some(w) if w.bytes().any(|c| c.is_ascii_lowercase()) => {
+                        // COMPAT: upstream keeps the first lowercase run,
+                        // so `Wlc` silently becomes `lc`.
+                        self.err(
+                            at,
+                            format!(
+                                "invalid scheduler \"{w}\": scheduler names are lowercase letters \
+                                 (a-z); did you mean \"{}\"?",
+                                w.to_ascii_lowercase()
+                            ),
+                        )
+                    }
+                    _ => self.err(
+                        at,
+                        "invalid scheduler, should be only lowercase letters (a-z)",
+                    ),
+                }
+            }
+            "persistent" => match first_digits(v).map(str::parse::<u32>) {
+                None => self.err(at, "invalid persistent timeout"),
+                // ipvsadm refuses 0 and more than 31 days.
+                Some(Ok(n)) if (1..=2_678_400).contains(&n) => b.persistent = Some(n),
+                Some(_) => self.err(
+                    at,
+                    "invalid persistent timeout: it must be between 1 and 2678400 seconds",
+                ),
+            },
+            "schedflags" => match v.split_whitespace().next() {
+                None => self.err(at, "invalid sched-flags"),
+                Some(flags) => {
+                    let bad: Vec<&str> = flags
+                        .split(',')
+                        .filter(|f| !SCHED_FLAGS.contains(f))
+                        .collect();
+                    if bad.is_empty() {
+                        b.schedflags = Some(flags.to_string());
+                    } else {
+                        self.err(
+                            at,
+                            format!(
+                                "invalid sched-flags \"{}\": known flags are {}",
+                                bad.join(","),
+                                SCHED_FLAGS.join(", ")
+                            ),
+                        );
+                    }
+                }
+            },
+            "netmask" => match family {
+                Family::V6 => match v.parse::<u8>() {
+                    Ok(p) if (1..=128).contains(&p) && v.bytes().all(|c| c.is_ascii_digit()) => {
+                        b.netmask = Some(Netmask::V6Prefix(p))
+                    }
+                    _ => self.err(
+                        at,
+                        "invalid netmask: a prefix length between 1 and 128 is required",
+                    ),
+                },
+                Family::V4 => match v.parse::<std::net::Ipv4Addr>() {
+                    Ok(m) => b.netmask = Some(Netmask::V4(m)),
+                    Err(_) => self.err(at, "invalid netmask: dotted quad notation is required"),
+                },
+            },
+            "protocol" => {
+                static R: OnceLock<Regex> = OnceLock::new();
+                let word = re(&R, r"\w+").find(v).map(|m| m.as_str());
+                match (word, b.fwmark) {
+                    (None, _) => self.err(at, "invalid protocol"),
+                    (Some("fwm"), true) => {}
+                    (Some(_), true) => self.err(
+                        at,
+                        "protocol must be fwm if the virtual service is a fwmark (a number)",
+                    ),
+                    (Some("tcp"), false) => b.protocol = Some(Protocol::Tcp),
+                    (Some("udp"), false) => b.protocol = Some(Protocol::Udp),
+                    (Some(_), false) => self.err(
+                        at,
+                        "protocol must be tcp or udp if the virtual service is an address and port",
+                    ),
+                }
+            }
+            "ops" => {
+                if let Some(x) = self.yes_no(d) {
+                    b.ops = x
+                }
+            }
+            "service" => {
+                static R: OnceLock<Regex> = OnceLock::new();
+                let word = re(&R, r"\w+").find(v).map(|m| m.as_str());
+                match word.and_then(Service::from_name) {
+                    Some(s) => {
+                        b.service = Some(s);
+                        let who = format!("ldirectord@{}", b.hostname);
+                        if s == Service::Ftp {
+                            if b.login.is_empty() {
+                                b.login = "anonymous".into();
+                            }
+                            if b.passwd.is_empty() {
+                                b.passwd = who;
+                            }
+                        } else if s == Service::Sip && b.login.is_empty() {
+                            b.login = who;
+                        }
+                    }
+                    None => self.err(
+                        at,
+                        "service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, \
+                         ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, \
+                         sip, smtp or submission",
+                    ),
+                }
+            }
+            "httpmethod" => {
+                static R: OnceLock<Regex> = OnceLock::new();
+                match re(&R, r"\w+")
+                    .find(v)
+                    .map(|m| m.as_str().to_ascii_uppercase())
+                {
+                    Some(m) if m == "GET" => b.httpmethod = HttpMethod::Get,
+                    Some(m) if m == "HEAD" => b.httpmethod = HttpMethod::Head,
+                    _ => self.err(at, "httpmethod must be GET or HEAD"),
+                }
+            }
+            "virtualhost" => {
+                let h = v.trim_matches('"');
+                if h.is_empty() {
+                    self.err(at, "invalid virtualhost");
+                } else {
+                    b.virtualhost = Some(h.to_string());
+                }
+            }
+            "fallback" | "fallback6" => {
+                let v6 = d.name == "fallback6";
+                if v6 != (family == Family::V6) {
+                    let want = if family == Family::V4 {
+                        "fallback"
+                    } else {
+                        "fallback6"
+                    };
+                    self.err(
+                        d.pos,
+                        format!(
+                            "cannot specify \"{}\" here.  please use \"{want}\" instead",
+                            d.name
+                        ),
+                    );
+                    return;
+                }
+                *fallback = Some(d);
+            }
+            "fallbackcommand" => {
+                let s = unquote(v);
+                if s.is_empty() {
+                    self.err(at, "invalid fallback command");
+                } else {
+                    b.fallbackcommand = Some(s.to_string());
+                }
+            }
+            "quiescent" => b.quiescent = self.yes_no(d),
+            "cleanstop" => b.cleanstop = self.yes_no(d),
+            "emailalert" => b.emailalert = self.emailalert(d),
+            "emailalertfreq" => b.emailalertfreq = self.emailalertfreq(d),
+            "emailalertstatus" => b.emailalertstatus = self.emailalertstatus(d),
+            "monitorfile" => {
+                let s = unquote(v);
+                if s.is_empty() {
+                    self.err(at, "unable to open monitorfile: no file name given");
+                } else {
+                    b.monitorfile = Some(PathBuf::from(s));
+                }
+            }
+            "smtp" => b.smtp = self.smtp(d),
+            "servicename" => b.servicename = Some(v.to_string()),
+            "comment" => b.comment = Some(v.to_string()),
+            _ => self.unknown(d, true),
+        }
+    }
+
+    fn checktype(&mut self, d: &RawDirective) -> Option<CheckType> {
+        let v = d.text();
+        // Upstream looks for digits anywhere first: `checktype=external2`
+        // is a combined check with N=2. We keep that reading (a config that
+        // upstream accepts means the same) but say so.
+        if let Some(digits) = first_digits(v) {
+            let Ok(n) = digits.parse::<u32>() else {
+                self.err(d.value_pos(), format!("checktype: {digits} is too large"));
+                return None;
+            };
+            if digits != v {
+                self.warn(
+                    d.value_pos(),
+                    format!(
+                        "checktype={v} is read as checktype={n} (a combined check: {n} connect \
+                         checks, then one negotiate check), as upstream ldirectord reads it"
+                    ),
+                );
+            }
+            return Some(CheckType::Combined(n));
+        }
+        static R: OnceLock<Regex> = OnceLock::new();
+        let word = re(&R, r"[\w-]+").find(v).map(|m| m.as_str());
+        Some(match word {
+            Some("connect") => CheckType::Connect,
+            Some("negotiate") => CheckType::Negotiate,
+            Some("ping") => CheckType::Ping,
+            Some("off") => CheckType::Off,
+            Some("on") => CheckType::On,
+            Some("external") => CheckType::External,
+            Some("external-perl") => CheckType::ExternalPerl,
+            _ => {
+                self.err(
+                    d.value_pos(),
+                    "checktype must be \"connect\", \"negotiate\", \"on\", \"off\", \"ping\", \
+                     \"external\", \"external-perl\" or a positive number",
+                );
+                return None;
+            }
+        })
+    }
+
+    /// One `real=`/`real6=` line → one real, or one per address of a range.
+    fn real(&mut self, d: &RawDirective, family: Family, out: &mut Vec<Real>) {
+        static ADDR: OnceLock<Regex> = OnceLock::new();
+        static DOUBLE: OnceLock<Regex> = OnceLock::new();
+        let addr_re = re(
+            &ADDR,
+            r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?:->(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]))?(?::(\d+|[A-Za-z0-9_-]+))?(\s.*)?$",
+        );
+        let double_re = re(
+            &DOUBLE,
+            r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+)::(\d+|[A-Za-z0-9_-]+)(\s.*)?$",
+        );
+        let text = d.text();
+        let at = d.value_pos();
+        let (host1, host2, port_text, flags) = if let Some(c) = addr_re.captures(text) {
+            (
+                c[1].to_string(),
+                c.get(2).map(|m| m.as_str().to_string()),
+                c.get(3).map(|m| m.as_str().to_string()),
+                c.get(4).map_or("", |m| m.as_str()).to_string(),
+            )
+        } else if let Some(c) = double_re.captures(text) {
+            // COMPAT: upstream reads `ip::port` (its own SIP sample) as host
+            // "port" (0.0.19.196 for 5060), port 0.
+            self.warn(
+                at,
+                format!("read \"{}::{}\" as \"{}:{}\"", &c[1], &c[2], &c[1], &c[2]),
+            );
+            (
+                c[1].to_string(),
+                None,
+                Some(c[2].to_string()),
+                c.get(3).map_or("", |m| m.as_str()).to_string(),
+            )
+        } else {
+            self.err(at, "invalid address for real server (wrong format)");
+            return;
+        };
+        if flags.trim().is_empty() {
+            self.err(at, "invalid address for real server (wrong format): a forwarding method (gate, masq or ipip) must follow the address");
+            return;
+        }
+        let port = match &port_text {
+            None => 0,
+            Some(p) => match names::port(p, None) {
+                Some(n) => n,
+                None => {
+                    self.err(
+                        at,
+                        format!("invalid port ({p}) for real server (could not resolve port)"),
+                    );
+                    return;
+                }
+            },
+        };
+        let Some(first) = names::host(&host1, family, self.opts.lookup) else {
+            self.err(
+                at,
+                format!("invalid address ({host1}) for real server (could not resolve host)"),
+            );
+            return;
+        };
+        let Some(opts) = self.real_options(&flags, at) else {
+            return;
+        };
+        let make = |addr: IpAddr| Real {
+            addr,
+            port,
+            forward: opts.forward,
+            weight: opts.weight,
+            request: opts.request.clone(),
+            receive: opts.receive.clone(),
+            lower: opts.lower,
+            upper: opts.upper,
+            line: d.pos.line,
+        };
+        let Some(host2) = host2 else {
+            out.push(make(first));
+            return;
+        };
+        let Some(last) = names::host(&host2, family, self.opts.lookup) else {
+            self.err(
+                at,
+                format!("invalid address ({host2}) for real server (could not resolve end host)"),
+            );
+            return;
+        };
+        let (IpAddr::V4(a), IpAddr::V4(z)) = (first, last) else {
+            self.err(at, "Address range for IPv6 is not supported yet");
+            return;
+        };
+        // COMPAT: upstream compares the bounds as strings, so a range whose
+        // bounds have different numbers of digits yields no reals at all.
+        let (a, z) = (u32::from(a), u32::from(z));
+        if a > z {
+            self.err(
+                at,
+                format!("Invalid Range: {first}->{last}: the first address must not be greater than the last"),
+            );
+            return;
+        }
+        if z - a >= MAX_RANGE {
+            self.err(
+                at,
+                format!("Invalid Range: {first}->{last} holds {} addresses; at most {MAX_RANGE} are allowed", u64::from(z - a) + 1),
+            );
+            return;
+        }
+        for n in a..=z {
+            out.push(make(IpAddr::V4(n.into())));
+        }
+    }
+
+    /// What follows the address of a `real=` line:
+    /// `gate|masq|ipip [weight] ["request", "receive"] [l:N] [u:N]`.
+    ///
+    /// COMPAT: upstream searches each item anywhere in the rest of the line,
+    /// in a fixed order, so it takes the weight from inside a receive string
+    /// (`"ok 5"`), loses the strings when the weight follows them, and
+    /// loses `u:` when it comes before `l:`. Here the items may come in any
+    /// order and each is read where it stands; anything else is an error.
+    fn real_options(&mut self, flags: &str, at: Pos) -> Option<RealOptions> {
+        static METHOD: OnceLock<Regex> = OnceLock::new();
+        static STRINGS: OnceLock<Regex> = OnceLock::new();
+        static THRESH: OnceLock<Regex> = OnceLock::new();
+        static WEIGHT: OnceLock<Regex> = OnceLock::new();
+        let method_re = re(&METHOD, r"^\s+(\w+)");
+        // Upstream's greedy pair: the receive string runs to the last quote.
+        let strings_re = re(&STRINGS, r#"^"(.*)"[, ]\s*"(.*)""#);
+        let thresh_re = re(&THRESH, r"^([lu]):(\d+)(?:\s|$)");
+        let weight_re = re(&WEIGHT, r"^(\d+)(?:\s|$)");
+
+        let Some(m) = method_re.captures(flags) else {
+            self.err(at, "forward method must be gate, masq or ipip");
+            return None;
+        };
+        let Some(forward) = Forward::from_name(&m[1]) else {
+            self.err(at, "forward method must be gate, masq or ipip");
+            return None;
+        };
+        let mut o = RealOptions {
+            forward,
+            weight: 1,
+            request: None,
+            receive: None,
+            lower: 0,
+            upper: 0,
+        };
+        let (mut weight_set, mut lower_set, mut upper_set) = (false, false, false);
+        let mut rest = &flags[m.get(0)?.end()..];
+        loop {
+            let trimmed = rest.trim_start();
+            if trimmed.is_empty() {
+                break;
+            }
+            let around = |s: &mut Self, r: &str| {
+                s.err(at, format!("Invalid real server line, around \"{r}\""));
+            };
+            if trimmed.len() == rest.len() {
+                around(self, rest);
+                return None;
+            }
+            if let Some(c) = strings_re.captures(trimmed) {
+                if o.request.is_some() {
+                    around(self, rest);
+                    return None;
+                }
+                o.request = Some(slash(&c[1]));
+                o.receive = Some(c[2].to_string());
+                rest = &trimmed[c.get(0)?.end()..];
+            } else if let Some(c) = thresh_re.captures(trimmed) {
+                let Ok(n) = c[2].parse::<u32>() else {
+                    around(self, rest);
+                    return None;
+                };
+                let set = if &c[1] == "l" {
+                    &mut lower_set
+                } else {
+                    &mut upper_set
+                };
+                if *set {
+                    around(self, rest);
+                    return None;
+                }
+                *set = true;
+                if &c[1] == "l" {
+                    o.lower = n
+                } else {
+                    o.upper = n
+                }
+                rest = &trimmed[c.get(2)?.end()..];
+            } else if let Some(c) = weight_re.captures(trimmed) {
+                if weight_set {
+                    around(self, rest);
+                    return None;
+                }
+                weight_set = true;
+                match c[1].parse::<u32>() {
+                    Ok(w) if w <= 65535 => o.weight = w,
+                    _ => {
+                        self.err(
+                            at,
+                            format!("invalid weight {}: it must be between 0 and 65535", &c[1]),
+                        );
+                        return None;
+                    }
+                }
+                rest = &trimmed[c.get(1)?.end()..];
+            } else {
+                around(self, rest);
+                return None;
+            }
+        }
+        if o.upper > i32::MAX as u32 || o.lower > i32::MAX as u32 {
+            self.err(at, "thresholds must not exceed 2147483647");
+            return None;
+        }
+        // The kernel refuses l > u (ERANGE), and u:0 means "no limit"; an
+        // l: without a u: can therefore never be installed.
+        if o.lower > o.upper {
+            self.err(
+                at,
+                format!(
+                    "the lower threshold l:{} is above the upper threshold u:{} (u:0 means no \
+                     limit); IPVS refuses that",
+                    o.lower, o.upper
+                ),
+            );
+            return None;
+        }
+        Some(o)
+    }
+}
+
+/// Defaults of a virtual block before inheritance (upstream read_config).
+struct Builder {
+    hostname: String,
+    fwmark: bool,
+    protocol: Option<Protocol>,
+    service: Option<Service>,
+    checktype: CheckType,
+    checkcommand: String,
+    checkport: Option<u16>,
+    checktimeout: Option<u32>,
+    negotiatetimeout: Option<u32>,
+    checkinterval: Option<u32>,
+    checkcount: Option<u32>,
+    failurecount: Option<u32>,
+    risecount: Option<u32>,
+    request: String,
+    receive: String,
+    httpmethod: HttpMethod,
+    virtualhost: Option<String>,
+    login: String,
+    passwd: String,
+    database: String,
+    secret: String,
+    load: Option<String>,
+    scheduler: String,
+    persistent: Option<u32>,
+    netmask: Option<Netmask>,
+    schedflags: Option<String>,
+    ops: bool,
+    quiescent: Option<bool>,
+    cleanstop: Option<bool>,
+    fallbackcommand: Option<String>,
+    emailalert: Option<String>,
+    emailalertfreq: Option<u32>,
+    emailalertstatus: Option<AlertStatus>,
+    smtp: Option<String>,
+    monitorfile: Option<PathBuf>,
+    servicename: Option<String>,
+    comment: Option<String>,
+}
+
+impl Builder {
+    fn new(_family: Family, addr: &Option<(String, String, Option<u32>)>, hostname: &str) -> Self {
+        let fwmark = matches!(addr, Some((_, _, Some(_))));
+        // Upstream: udp when the port is written `53` or `domain`.
+        let protocol = match addr {
+            Some((_, port, None)) if port == "53" || port == "domain" => Some(Protocol::Udp),
+            Some((_, _, None)) => Some(Protocol::Tcp),
+            _ => None,
+        };
+        Builder {
+            hostname: hostname.to_string(),
+            fwmark,
+            protocol,
+            service: None,
+            checktype: CheckType::Negotiate,
+            checkcommand: "/bin/true".into(),
+            checkport: None,
+            checktimeout: None,
+            negotiatetimeout: None,
+            checkinterval: None,
+            checkcount: None,
+            failurecount: None,
+            risecount: None,
+            request: "/".into(),
+            receive: String::new(),
+            httpmethod: HttpMethod::Get,
+            virtualhost: None,
+            login: String::new(),
+            passwd: String::new(),
+            database: String::new(),
+            secret: String::new(),
+            load: None,
+            scheduler: "wrr".into(),
+            persistent: None,
+            netmask: None,
+            schedflags: None,
+            ops: false,
+            quiescent: None,
+            cleanstop: None,
+            fallbackcommand: None,
+            emailalert: None,
+            emailalertfreq: None,
+            emailalertstatus: None,
+            smtp: None,
+            monitorfile: None,
+            servicename: None,
+            comment: None,
+        }
+    }
+}
+
+struct RealOptions {
+    forward: Forward,
+    weight: u32,
+    request: Option<String>,
+    receive: Option<String>,
+    lower: u32,
+    upper: u32,
+}
+
+/// A `/` is prepended to requests that have none (upstream).
+fn slash(s: &str) -> String {
+    if s.starts_with('/') {
+        s.to_string()
+    } else {
+        format!("/{s}")
+    }
+}
+
+/// The largest IPv4 range one `real=a->b` may expand to.
+pub const MAX_RANGE: u32 = 65536;
+
+const CHECKCOUNT_DEPRECATED: &str =
+    "checkcount option is deprecated and slated for removal.  please see 'failurecount'";
+
+/// ipvsadm's `-b` flag names.
+pub const SCHED_FLAGS: &[&str] = &[
+    "sh-fallback",
+    "sh-port",
+    "mh-fallback",
+    "mh-port",
+    "flag-1",
+    "flag-2",
+    "flag-3",
+];
+
+/// Facility names Sys::Syslog (and syslog(3)) know.
+pub const SYSLOG_FACILITIES: &[&str] = &[
+    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user",
+    "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
