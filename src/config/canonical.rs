@@ -171,9 +171,9 @@ fn virtual_block(out: &mut String, v: &Virtual, g: &Global) {
         VirtualKey::Fwmark { .. } => Service::None,
         VirtualKey::Addr { port, .. } => Service::from_port(port),
     };
-    // Written only when it is not the port's default, so that an ftp/sip
-    // service derived from the port keeps its (empty) login on re-reading.
-    if v.service != default_service {
+    // An ftp/sip service derived from the port has an empty login, which
+    // `service=ftp|sip` would fill in on re-reading: leave those implicit.
+    if v.service != default_service || !matches!(v.service, Service::Ftp | Service::Sip) {
         line(format!("service={}", v.service));
     }
     match v.checktype {

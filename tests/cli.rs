@@ -1,0 +1,237 @@
+//! The `ldirectord` binary as users run it: exit codes, messages, `-t`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ldirectord"));
+    // Never let a test resolve names through DNS, and never pick up the
+    // machine's /etc/ha.d.
+    c.env("LDIRECTORD_RESOLVE", "hosts")
+        .env("LDIRECTORD_CONFIG_DIR", "/nonexistent-ldirectord-test-dir")
+        .env("HOSTNAME", "testhost");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("ldirectord-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    fn file(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const GOOD: &str = "\
+checktimeout=3
+checkinterval=5
+quiescent=yes
+fallback=127.0.0.1:80
+
+virtual=192.0.2.10:http
+\treal=192.0.2.21->192.0.2.23:80 masq 2
+\treal=192.0.2.30:80 gate \"health.html\", \"OK\" l:1 u:100
+\tservice=http
+\trequest=\"index.html\"
+\treceive=\"Test Page\"
+\tvirtualhost=www.example.test
+\tscheduler=wlc
+\tpersistent=300
+\tnetmask=255.255.255.0
+
+virtual=7
+\treal=192.0.2.40 gate
+\tchecktype=connect
+\tcheckport=8080
+
+virtual6=[2001:db8::10]:53
+\treal6=[2001:db8::11]:53 gate
+\tprotocol=tcp
+\trequest=\"www.example.test\"
+\treceive=\"192.0.2.\"
+";
+
+#[test]
+fn configtest_prints_canonical_config_that_reads_back_the_same() {
+    let dir = TempDir::new("good");
+    let cf = dir.file("good.cf", GOOD);
+    let out = run(&["-t", s(&cf)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("virtual=192.0.2.10:80\n"), "{printed}");
+    assert!(
+        printed.contains("    real=192.0.2.22:80 masq 2\n"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("    checktimeout=3\n    negotiatetimeout=3\n"),
+        "{printed}"
+    );
+    assert!(printed.contains("virtual6=[2001:db8::10]:53"), "{printed}");
+
+    // Reading the printed text gives the same configuration.
+    let again = dir.file("again.cf", &printed);
+    let out2 = run(&["-t", s(&again)]);
+    assert_eq!(out2.status.code(), Some(0), "{}", text(&out2.stderr));
+    let strip = |t: &str| t.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(strip(&printed), strip(&text(&out2.stdout)));
+
+    // The verb form does the same.
+    let out3 = run(&[s(&cf), "configtest"]);
+    assert_eq!(out3.status.code(), Some(0));
+    assert_eq!(out3.stdout, out.stdout);
+}
+
+#[test]
+fn every_error_is_reported_with_line_and_column() {
+    let dir = TempDir::new("bad");
+    let cf = dir.file(
+        "bad.cf",
+        "checktimeout=0\nquiescent=maybe\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gateway\n\tscheduler=WLC\n\tbogus=1\ntimeout=3\n",
+    );
+    let out = run(&["-t", s(&cf)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    let p = s(&cf);
+    for (line, col, msg) in [
+        (1, 14, "invalid check timeout value"),
+        (2, 11, "quiescent must be 'yes' or 'no'"),
+        (4, 7, "forward method must be gate, masq or ipip"),
+        (
+            5,
+            12,
+            "invalid scheduler, should be only lowercase letters (a-z)",
+        ),
+        (6, 2, "Unknown command \"bogus\""),
+        (
+            7,
+            1,
+            "timeout directive deprecated in favour of checktimeout and negotiatetimeout",
+        ),
+    ] {
+        let head = format!("{p}:{line}:{col}: error: {msg}");
+        assert!(err.contains(&head), "missing {head:?} in\n{err}");
+    }
+    // The offending line and a caret under the column.
+    assert!(
+        err.contains("    quiescent=maybe\n              ^\n"),
+        "{err}"
+    );
+    assert!(err.contains("6 errors in configuration"), "{err}");
+}
+
+#[test]
+fn warnings_go_to_stderr_and_do_not_fail() {
+    let dir = TempDir::new("warn");
+    let cf = dir.file(
+        "w.cf",
+        "checkcount=3\nvirtual=192.0.2.10:80 # web\n\treal=192.0.2.21:80 gate\n",
+    );
+    let out = run(&["-t", s(&cf)]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains(":1:1: warning: checkcount option is deprecated"));
+}
+
+#[test]
+fn missing_config_exits_1() {
+    let out = run(&["/nonexistent/ldirectord.cf", "status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("Config file /nonexistent/ldirectord.cf not found"));
+    // The default name is looked up in /etc/ha.d (here: a test directory).
+    let out = run(&["-t"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("Config file ldirectord.cf not found"));
+}
+
+#[test]
+fn config_is_found_in_the_ha_d_directories() {
+    let dir = TempDir::new("had");
+    std::fs::create_dir_all(dir.0.join("conf")).unwrap();
+    dir.file(
+        "conf/site.cf",
+        "virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n",
+    );
+    let out = bin()
+        .env("LDIRECTORD_CONFIG_DIR", &dir.0)
+        .args(["site.cf", "configtest"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn config_error_exits_2_for_every_command() {
+    let dir = TempDir::new("every");
+    let cf = dir.file("e.cf", "quiescent=perhaps\n");
+    for verb in [
+        "start", "stop", "status", "reload", "restart", "check", "list",
+    ] {
+        let out = run(&[s(&cf), verb]);
+        assert_eq!(out.status.code(), Some(2), "{verb}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_255_with_the_synopsis_on_stdout() {
+    for args in [&[][..], &["frobnicate"][..], &["a", "b", "c"][..]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(255), "{args:?}");
+        assert!(text(&out.stdout).contains("Usage:"));
+    }
+}
+
+#[test]
+fn version_and_help() {
+    let out = run(&["-v"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("Linux Director v1.186-ha"));
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("start|stop|restart|try-restart|reload|force-reload|status"));
+}
+
+#[test]
+fn unimplemented_verbs_fail_plainly() {
+    let dir = TempDir::new("unimpl");
+    let cf = dir.file("u.cf", "virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n");
+    for verb in [
+        "start",
+        "stop",
+        "restart",
+        "try-restart",
+        "reload",
+        "force-reload",
+        "check",
+    ] {
+        let out = run(&[s(&cf), verb]);
+        assert_eq!(out.status.code(), Some(3), "{verb}");
+        assert!(text(&out.stderr).contains("not implemented"), "{verb}");
+    }
+    assert_eq!(run(&[s(&cf), "status"]).status.code(), Some(4));
+}
