@@ -168,7 +168,7 @@ fn block(pair: Pair<'_, Rule>, index: &LineIndex<'_>) -> RawBlock {
     for p in vline.into_inner() {
         match p.as_rule() {
             Rule::virtual_kw => v6 = p.as_str().ends_with('6'),
-            Rule::block_value => value = Some(raw_value(&p, index)),
+            Rule::block_value => value = raw_value(&p, index),
             _ => {}
         }
     }
@@ -204,7 +204,7 @@ fn directive(pair: Pair<'_, Rule>, index: &LineIndex<'_>) -> RawDirective {
     for p in pair.into_inner() {
         match p.as_rule() {
             Rule::name => name = p.as_str().to_string(),
-            Rule::block_value | Rule::global_value => value = Some(raw_value(&p, index)),
+            Rule::block_value | Rule::global_value => value = raw_value(&p, index),
             _ => {}
         }
     }
@@ -229,11 +229,13 @@ fn eq_follows_name(name: &str, index: &LineIndex<'_>, pos: Pos) -> bool {
     after.trim_start_matches([' ', '\t', '\r']).starts_with('=')
 }
 
-fn raw_value(p: &Pair<'_, Rule>, index: &LineIndex<'_>) -> RawValue {
-    RawValue {
-        text: p.as_str().to_string(),
+/// The value without its trailing blanks; `None` when nothing is left.
+fn raw_value(p: &Pair<'_, Rule>, index: &LineIndex<'_>) -> Option<RawValue> {
+    let text = p.as_str().trim_end_matches([' ', '\t', '\r', '\x0c']);
+    (!text.is_empty()).then(|| RawValue {
+        text: text.to_string(),
         pos: index.pos(p.as_span().start()),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -183,8 +183,42 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 
 /// Upstream's `/(\d+)/`: the first run of digits anywhere in the value.
 fn first_digits(text: &str) -> Option<&str> {
-    static R: OnceLock<Regex> = OnceLock::new();
-    re(&R, r"\d+").find(text).map(|m| m.as_str())
+    let start = text.find(|c: char| c.is_ascii_digit())?;
+    let rest = &text[start..];
+    let len = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    Some(&rest[..len])
+}
+
+/// `(digits, rest)` when `text` starts with a run of ASCII digits.
+fn leading_digits(text: &str) -> Option<(&str, &str)> {
+    let len = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    (len > 0).then(|| text.split_at(len))
+}
+
+/// The common `a.b.c.d[:port] rest…` form of a real= value, without the
+/// regex (hot with tens of thousands of reals); `None` for anything else.
+fn simple_real(text: &str) -> Option<(String, Option<String>, String)> {
+    let end = text
+        .find(|c: char| c.is_ascii_whitespace())
+        .unwrap_or(text.len());
+    let (head, flags) = text.split_at(end);
+    let (host, port) = match head.split_once(':') {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        Some(_) => return None,
+        None => (head, None),
+    };
+    // Strictly four decimal octets without leading zeros (std's parser);
+    // inet_aton forms such as 010.1.1.1 take the regex path.
+    host.parse::<std::net::Ipv4Addr>().ok()?;
+    Some((
+        host.to_string(),
+        port.map(str::to_string),
+        flags.to_string(),
+    ))
 }
 
 /// Upstream's `/^…\s*=\s*"(.*)"/`: the text between the first quote (which
@@ -1227,7 +1261,9 @@ impl Cx<'_> {
         );
         let text = d.text();
         let at = d.value_pos();
-        let (host1, host2, port_text, flags) = if let Some(c) = addr_re.captures(text) {
+        let (host1, host2, port_text, flags) = if let Some((h, p, f)) = simple_real(text) {
+            (h, None, p, f)
+        } else if let Some(c) = addr_re.captures(text) {
             (
                 c[1].to_string(),
                 c.get(2).map(|m| m.as_str().to_string()),
@@ -1335,23 +1371,21 @@ impl Cx<'_> {
     /// loses `u:` when it comes before `l:`. Here the items may come in any
     /// order and each is read where it stands; anything else is an error.
     fn real_options(&mut self, flags: &str, at: Pos) -> Option<RealOptions> {
-        static METHOD: OnceLock<Regex> = OnceLock::new();
         static STRINGS: OnceLock<Regex> = OnceLock::new();
-        static THRESH: OnceLock<Regex> = OnceLock::new();
-        static WEIGHT: OnceLock<Regex> = OnceLock::new();
-        let method_re = re(&METHOD, r"^\s+(\w+)");
         // Upstream's greedy pair: the receive string runs to the last quote.
         let strings_re = re(&STRINGS, r#"^"(.*)"[, ]\s*"(.*)""#);
-        let thresh_re = re(&THRESH, r"^([lu]):(\d+)(?:\s|$)");
-        let weight_re = re(&WEIGHT, r"^(\d+)(?:\s|$)");
+        let at_token_end = |s: &str| s.is_empty() || s.starts_with(|c: char| c.is_whitespace());
 
-        let Some(m) = method_re.captures(flags) else {
-            self.err(at, "forward method must be gate, masq or ipip");
-            return None;
-        };
-        let Some(forward) = Forward::from_name(&m[1]) else {
-            self.err(at, "forward method must be gate, masq or ipip");
-            return None;
+        let after_ws = flags.trim_start();
+        let word_len = after_ws
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(after_ws.len());
+        let forward = match Forward::from_name(&after_ws[..word_len]) {
+            Some(f) if after_ws.len() < flags.len() => f,
+            _ => {
+                self.err(at, "forward method must be gate, masq or ipip");
+                return None;
+            }
         };
         let mut o = RealOptions {
             forward,
@@ -1362,7 +1396,7 @@ impl Cx<'_> {
             upper: 0,
         };
         let (mut weight_set, mut lower_set, mut upper_set) = (false, false, false);
-        let mut rest = &flags[m.get(0)?.end()..];
+        let mut rest = &after_ws[word_len..];
         loop {
             let trimmed = rest.trim_start();
             if trimmed.is_empty() {
@@ -1383,12 +1417,18 @@ impl Cx<'_> {
                 o.request = Some(slash(&c[1]));
                 o.receive = Some(c[2].to_string());
                 rest = &trimmed[c.get(0)?.end()..];
-            } else if let Some(c) = thresh_re.captures(trimmed) {
-                let Ok(n) = c[2].parse::<u32>() else {
+            } else if let Some((which, (digits, after))) = trimmed
+                .strip_prefix("l:")
+                .map(|t| ('l', t))
+                .or_else(|| trimmed.strip_prefix("u:").map(|t| ('u', t)))
+                .and_then(|(w, t)| leading_digits(t).map(|d| (w, d)))
+                .filter(|(_, (_, after))| at_token_end(after))
+            {
+                let Ok(n) = digits.parse::<u32>() else {
                     around(self, rest);
                     return None;
                 };
-                let set = if &c[1] == "l" {
+                let set = if which == 'l' {
                     &mut lower_set
                 } else {
                     &mut upper_set
@@ -1398,29 +1438,31 @@ impl Cx<'_> {
                     return None;
                 }
                 *set = true;
-                if &c[1] == "l" {
+                if which == 'l' {
                     o.lower = n
                 } else {
                     o.upper = n
                 }
-                rest = &trimmed[c.get(2)?.end()..];
-            } else if let Some(c) = weight_re.captures(trimmed) {
+                rest = after;
+            } else if let Some((digits, after)) =
+                leading_digits(trimmed).filter(|(_, after)| at_token_end(after))
+            {
                 if weight_set {
                     around(self, rest);
                     return None;
                 }
                 weight_set = true;
-                match c[1].parse::<u32>() {
+                match digits.parse::<u32>() {
                     Ok(w) if w <= 65535 => o.weight = w,
                     _ => {
                         self.err(
                             at,
-                            format!("invalid weight {}: it must be between 0 and 65535", &c[1]),
+                            format!("invalid weight {digits}: it must be between 0 and 65535"),
                         );
                         return None;
                     }
                 }
-                rest = &trimmed[c.get(1)?.end()..];
+                rest = after;
             } else {
                 around(self, rest);
                 return None;

@@ -1,0 +1,40 @@
+//! Fuzz the configuration parser: any input must either load or be rejected
+//! with diagnostics, never panic; and whatever loads must print as
+//! canonical text that loads back as the same configuration.
+#![no_main]
+
+use std::path::Path;
+
+use ldirectord::config::{self, names::Lookup, Options};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let opts = Options {
+        lookup: Lookup::HostsFile,
+        hostname: "fuzzhost".into(),
+    };
+    let path = Path::new("fuzz.cf");
+    match config::load_str(&text, path, &opts) {
+        Ok(loaded) => {
+            let canonical = config::canonical::render(&loaded.config);
+            let again = config::load_str(&canonical, path, &opts)
+                .unwrap_or_else(|e| panic!("canonical text does not load:\n{e}\n{canonical}"));
+            let strip = |c: &config::Config| {
+                let mut c = c.clone();
+                for v in &mut c.virtuals {
+                    v.line = 0;
+                    for r in &mut v.reals {
+                        r.line = 0;
+                    }
+                }
+                c
+            };
+            assert_eq!(strip(&loaded.config), strip(&again.config), "{canonical}");
+        }
+        Err(e) => {
+            assert!(e.errors().next().is_some());
+            let _ = e.to_string();
+        }
+    }
+});
