@@ -14,7 +14,7 @@
 # that the answers alternate between rs1 and rs2. Exit 0 on PASS, 1 on FAIL.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd -P)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 n=${1:-6}
 case $n in ''|*[!0-9]*) echo "demo-nat.sh: REQUESTS must be a number" >&2; exit 2 ;; esac
 if [ "$n" -lt 2 ] || [ "$n" -gt 100 ]; then echo "demo-nat.sh: REQUESTS must be 2..100" >&2; exit 2; fi
