@@ -439,6 +439,7 @@ auth_mechanisms = plain login
 mail_location = maildir:$DIR/mail/%u
 first_valid_uid = 1
 login_greeting = ldirectord test dovecot ready.
+auth_failure_delay = 0
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $DIR/users

@@ -81,9 +81,10 @@ PAM
 
 # Local system user for the ftp test (no login shell, no home contents).
 if ! getent passwd ldirectord >/dev/null; then
-    useradd --system --no-create-home --home-dir /nonexistent \
+    useradd --system --no-create-home --home-dir / \
         --shell /usr/sbin/nologin ldirectord
 fi
+usermod --home / ldirectord
 echo 'ldirectord:testpass' | chpasswd
 
 echo "install.sh: done"
