@@ -62,11 +62,17 @@ fail() {
     exit 1
 }
 
-# wait_until CMD... : run CMD until it succeeds, at most READY_TIMEOUT seconds.
+# wait_until CMD... : run CMD until it succeeds, at most READY_TIMEOUT seconds;
+# gives up at once when the last started server process (WATCH_PID) is gone.
+WATCH_PID=""
 wait_until() {
     local deadline=$((SECONDS + READY_TIMEOUT))
     until "$@" >/dev/null 2>&1; do
         if [ "$SECONDS" -ge "$deadline" ]; then
+            return 1
+        fi
+        if [ -n "$WATCH_PID" ] && ! kill -0 "$WATCH_PID" 2>/dev/null; then
+            echo "ctl.sh: $NAME: server process $WATCH_PID exited" >&2
             return 1
         fi
         sleep 0.1
@@ -89,6 +95,7 @@ tcp_greets() {
 # Remember a pid to kill on stop.
 add_pid() {
     echo "$1" >> "$DIR/pids"
+    WATCH_PID=$1
 }
 
 pid_from_file() {
@@ -814,11 +821,11 @@ sip_start() {
         echo 'server_header="Server: ldirectord-test-kamailio"'
         echo 'loadmodule "sl.so"'
         echo 'request_route {'
-        echo '    if (is_method("OPTIONS")) {'
+        echo '    if (method == "OPTIONS") {'
         echo '        sl_send_reply("200", "OK");'
         echo '        exit;'
         echo '    }'
-        echo '    if (!is_method("ACK")) {'
+        echo '    if (method != "ACK") {'
         echo '        sl_send_reply("405", "Method Not Allowed");'
         echo '    }'
         echo '    exit;'
@@ -844,8 +851,9 @@ nntp_available() { [ -x /usr/sbin/snntpd ] && command -v socat >/dev/null; }
 
 nntp_start() {
     need_ports 1
-    local p=${PORTS[0]}
+    local p=${PORTS[0]} su=""
     open_dir
+    is_root && su=",su=news"
     mkdir -p "$DIR/sn/local.test"
     touch "$DIR/sn/.nopost"
     echo "ldirectord test group" > "$DIR/sn/local.test/.info"
@@ -853,10 +861,10 @@ nntp_start() {
         chown -R news:news "$DIR/sn"
     fi
     spawn "$DIR/nntp.log" env SNROOT="$DIR/sn" socat \
-        "TCP4-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork" "EXEC:/usr/sbin/snntpd -t 60,nofork"
+        "TCP4-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork" "EXEC:/usr/sbin/snntpd -t 60,nofork$su"
     if have_v6; then
         spawn "$DIR/nntp6.log" env SNROOT="$DIR/sn" socat \
-            "TCP6-LISTEN:$p,bind=[::1],reuseaddr,fork,ipv6only=1" "EXEC:/usr/sbin/snntpd -t 60,nofork"
+            "TCP6-LISTEN:$p,bind=[::1],reuseaddr,fork,ipv6only=1" "EXEC:/usr/sbin/snntpd -t 60,nofork$su"
     fi
     wait_until tcp_greets 127.0.0.1 "$p" '^2' || fail "nntp port $p not ready"
 }
