@@ -346,9 +346,9 @@ fn radius_answers() {
         .stdout(std::process::Stdio::piped())
         .spawn()
     {
-        write!(
+        writeln!(
             child.stdin.take().unwrap(),
-            "User-Name = \"{}\", User-Password = \"{}\"\n",
+            "User-Name = \"{}\", User-Password = \"{}\"",
             data::USER,
             data::PASSWORD
         )

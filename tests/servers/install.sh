@@ -84,7 +84,9 @@ if ! getent passwd ldirectord >/dev/null; then
     useradd --system --no-create-home --home-dir / \
         --shell /usr/sbin/nologin ldirectord
 fi
-usermod --home / ldirectord
+if [ "$(getent passwd ldirectord | cut -d: -f6)" != / ]; then
+    usermod --home / ldirectord
+fi
 echo 'ldirectord:testpass' | chpasswd
 
 echo "install.sh: done"
