@@ -9,6 +9,7 @@
 # usage: upstream_parse.pl FILE [ITERATIONS]   prints: min median max (ms)
 use strict;
 use warnings;
+no warnings qw(once);
 use Time::HiRes qw(time);
 
 my ($file, $iters) = @ARGV;

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Every test of ldirectord-rs, as CI runs them (.ci/run calls this).
+#
+#   1. installs what the tests need from Debian packages (as root):
+#      the qemu guest for real-kernel IPVS tests, and the real servers
+#      (nginx, dnsmasq, vsftpd, exim4, dovecot, slapd, mariadb, postgresql,
+#      freeradius, kamailio, sn) the health-check tests start on loopback;
+#   2. cargo fmt --check, clippy with warnings as errors;
+#   3. cargo test: unit, CLI, compat corpus, server fixtures;
+#   4. the parser fuzz target for a bounded time (FUZZ_SECONDS, default 60);
+#   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest.
+#
+# Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==== %s\n' "$*"; }
+
+if [ "$(id -u)" -eq 0 ]; then
+    step "installing test dependencies (Debian packages)"
+    tests/vm/install-deps.sh
+    tests/servers/install.sh
+else
+    echo "not root: skipping package installs; kernel and server tests need root" >&2
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --all-targets
+# The corpus summary line ("N/N agree, M documented divergences").
+cargo test -q --test compat_corpus compat_corpus -- --nocapture 2>&1 | grep 'compat corpus:'
+
+step "fuzzing the config parser for ${FUZZ_SECONDS:-60} s"
+if ! command -v cargo-fuzz >/dev/null; then
+    cargo install cargo-fuzz --locked -q
+fi
+mkdir -p fuzz/corpus/parse_config
+# New inputs go to fuzz/corpus (ignored by git); fuzz/seeds stays as is.
+(cd fuzz && cargo fuzz run parse_config -s none corpus/parse_config seeds -- \
+    -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 2>&1 | tail -n 3)
+
+step "kernel tests in a qemu guest"
+tests/vm/kernel-tests.sh
+
+step "all tests passed"
