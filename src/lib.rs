@@ -11,6 +11,7 @@
 //!   in-memory backend. A leaf: imports nothing else of this crate.
 //! - [`cli`]: the command line (upstream's synopsis plus our verbs).
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod ipvs;

@@ -1,0 +1,22 @@
+//! Health checks: one probe of one real server, as upstream ldirectord means
+//! each checktype and service, under a hard deadline.
+//!
+//! Owns: turning config into check [`Target`]s (the identity of a probe,
+//! shared by every virtual service that checks the same real the same way),
+//! running probes, the pure health state machine, and the pool that
+//! schedules probes. Must not touch IPVS: results leave as events for the
+//! reconciler.
+
+pub mod error;
+pub mod service;
+pub mod target;
+
+pub use error::CheckError;
+pub use target::Target;
+
+/// What a successful probe observed (e.g. `HTTP/1.1 200 OK`), for logs,
+/// `ldirectord check` and the monitorfile.
+pub type Detail = String;
+
+/// The result of one probe.
+pub type CheckResult = Result<Detail, CheckError>;

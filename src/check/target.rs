@@ -1,0 +1,92 @@
+//! [`Target`]: everything one probe of one real server needs, derived from
+//! the configuration. Two virtual services that check the same real with
+//! the same settings yield equal targets, so the pool runs one probe for
+//! both and a failure counts once (upstream counts it once per virtual).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::config::{CheckType, HttpMethod, Protocol, Real, Service, Virtual, VirtualKey};
+
+/// One probe's inputs. `Eq + Hash`: this is the probe's identity, stable
+/// across reloads as long as nothing that matters to the probe changes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub checktype: CheckType,
+    pub service: Service,
+    /// The real server's address.
+    pub addr: IpAddr,
+    /// The real's own port (0 for fwmark reals).
+    pub real_port: u16,
+    /// Port the probe connects to: checkport, else the real's port, else the
+    /// service's well-known port (None: the service has none, e.g. none).
+    pub port: Option<u16>,
+    /// tcp or udp: the virtual's protocol (fwmark services probe over tcp).
+    pub protocol: Protocol,
+    /// The virtual service, for external checks (`VIP VPORT RIP RPORT`).
+    pub virtual_key: VirtualKey,
+    pub request: String,
+    pub receive: String,
+    /// http/https/http_proxy: the URL to fetch (upstream's `url`).
+    pub url: String,
+    pub httpmethod: HttpMethod,
+    pub virtualhost: Option<String>,
+    pub login: String,
+    pub passwd: String,
+    pub database: String,
+    pub secret: String,
+    pub checkcommand: String,
+    /// ping: number of attempts.
+    pub checkcount: u32,
+    /// Deadline of connect, ping and external probes.
+    pub checktimeout: Duration,
+    /// Deadline of negotiate probes.
+    pub negotiatetimeout: Duration,
+}
+
+impl Target {
+    /// The probe of `real` in virtual service `v`.
+    pub fn new(v: &Virtual, real: &Real) -> Target {
+        let protocol = match v.key {
+            VirtualKey::Addr { protocol, .. } => protocol,
+            VirtualKey::Fwmark { .. } => Protocol::Tcp,
+        };
+        Target {
+            checktype: v.checktype,
+            service: v.service,
+            addr: real.addr,
+            real_port: real.port,
+            port: v.check_port(real),
+            protocol,
+            virtual_key: v.key,
+            request: v.request_for(real).to_string(),
+            receive: v.receive_for(real).to_string(),
+            url: v.check_url(real),
+            httpmethod: v.httpmethod,
+            virtualhost: v.virtualhost.clone(),
+            login: v.login.clone(),
+            passwd: v.passwd.clone(),
+            database: v.database.clone(),
+            secret: v.secret.clone(),
+            checkcommand: v.checkcommand.clone(),
+            checkcount: v.checkcount,
+            checktimeout: Duration::from_secs(u64::from(v.checktimeout)),
+            negotiatetimeout: Duration::from_secs(u64::from(v.negotiatetimeout)),
+        }
+    }
+
+    /// `RIP:PORT` of the probe (IPv6 in brackets), for messages.
+    pub fn endpoint(&self) -> String {
+        let host = crate::config::bracketed(&self.addr);
+        match self.port {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        }
+    }
+
+    /// The socket address a probe connects to; `None` when there is no
+    /// port to check.
+    pub fn socket_addr(&self) -> Option<std::net::SocketAddr> {
+        self.port.map(|p| std::net::SocketAddr::new(self.addr, p))
+    }
+}
