@@ -204,12 +204,30 @@ impl Error {
         let request = request.into();
         let errno_v = Errno(errno);
         match errno {
-            libc::EEXIST => Error::Exists { request, errno: errno_v },
-            libc::ESRCH => Error::NoSuchService { request, errno: errno_v },
-            libc::ENOENT => Error::NotFound { request, errno: errno_v },
-            libc::EPERM => Error::Permission { request, errno: errno_v },
-            libc::EINVAL => Error::InvalidArgument { request, errno: errno_v },
-            _ => Error::Kernel { request, errno: errno_v },
+            libc::EEXIST => Error::Exists {
+                request,
+                errno: errno_v,
+            },
+            libc::ESRCH => Error::NoSuchService {
+                request,
+                errno: errno_v,
+            },
+            libc::ENOENT => Error::NotFound {
+                request,
+                errno: errno_v,
+            },
+            libc::EPERM => Error::Permission {
+                request,
+                errno: errno_v,
+            },
+            libc::EINVAL => Error::InvalidArgument {
+                request,
+                errno: errno_v,
+            },
+            _ => Error::Kernel {
+                request,
+                errno: errno_v,
+            },
         }
     }
 
@@ -262,7 +280,10 @@ mod tests {
 
         let e = Error::from_errno(libc::EEXIST, "add service");
         assert!(e.is_exists());
-        assert_eq!(e.to_string(), "add service: File exists (EEXIST): already exists");
+        assert_eq!(
+            e.to_string(),
+            "add service: File exists (EEXIST): already exists"
+        );
 
         let e = Error::from_errno(libc::ENOENT, "x");
         assert!(e.is_not_found());
@@ -276,8 +297,13 @@ mod tests {
         assert!(matches!(e, Error::InvalidArgument { .. }));
         assert!(e.to_string().contains("Invalid argument (EINVAL)"));
 
-        let e = Error::NoIpvs { errno: Errno(libc::ENOENT) };
-        assert_eq!(e.to_string(), "kernel has no IPVS support (ip_vs module not available)");
+        let e = Error::NoIpvs {
+            errno: Errno(libc::ENOENT),
+        };
+        assert_eq!(
+            e.to_string(),
+            "kernel has no IPVS support (ip_vs module not available)"
+        );
         // The cause is kept.
         let src = std::error::Error::source(&e).unwrap().to_string();
         assert_eq!(src, "No such file or directory (ENOENT)");

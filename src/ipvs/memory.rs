@@ -53,7 +53,10 @@ impl MemoryIpvs {
         MemoryIpvs {
             table: Vec::new(),
             schedulers,
-            pes: KNOWN_PERSISTENCE_ENGINES.iter().map(|s| s.to_string()).collect(),
+            pes: KNOWN_PERSISTENCE_ENGINES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 
@@ -77,17 +80,19 @@ impl MemoryIpvs {
         let mut s = s.clone();
         // The kernel keeps the netmask's four bytes and reports them by AF.
         s.netmask = Netmask::from_wire(s.key.family(), s.netmask.wire_bytes());
-        if let Netmask::V6(p) = s.netmask {
-            if !(1..=128).contains(&p) {
-                return Err(Error::from_errno(libc::EINVAL, req));
-            }
-        }
-        if !self.schedulers.iter().any(|n| *n == s.scheduler) {
+        // ip_vs_add_service / ip_vs_edit_service order: scheduler, PE,
+        // then the v6 prefix length.
+        if !self.schedulers.contains(&s.scheduler) {
             return Err(Error::from_errno(libc::ENOENT, req));
         }
         if let Some(pe) = &s.pe_name {
-            if !self.pes.iter().any(|n| n == pe) {
+            if !self.pes.contains(pe) {
                 return Err(Error::from_errno(libc::ENOENT, req));
+            }
+        }
+        if let Netmask::V6(p) = s.netmask {
+            if !(1..=128).contains(&p) {
+                return Err(Error::from_errno(libc::EINVAL, req));
             }
         }
         Ok(s)
@@ -131,19 +136,29 @@ impl MemoryIpvs {
                     return Err(Error::from_errno(libc::EEXIST, req));
                 }
                 let s = self.check_service(s, &req)?;
-                self.table.push(ServiceEntry { service: s, stats: Stats::default(), dests: vec![] });
+                self.table.push(ServiceEntry {
+                    service: s,
+                    stats: Stats::default(),
+                    dests: vec![],
+                });
             }
             Op::EditService(s) => {
-                let i = self.find(&s.key).ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
+                let i = self
+                    .find(&s.key)
+                    .ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
                 let s = self.check_service(s, &req)?;
                 self.table[i].service = s;
             }
             Op::DelService(k) => {
-                let i = self.find(k).ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
+                let i = self
+                    .find(k)
+                    .ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
                 self.table.remove(i);
             }
             Op::AddDest(k, d) => {
-                let i = self.find(k).ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
+                let i = self
+                    .find(k)
+                    .ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
                 let d = Self::check_dest(k, d, &req)?;
                 let dests = &mut self.table[i].dests;
                 if dests.iter().any(|e| e.dest.key == d.key) {
@@ -155,11 +170,17 @@ impl MemoryIpvs {
                 // list_add_rcu at the head: dumps are newest first.
                 dests.insert(
                     0,
-                    DestEntry { dest: d, conns: ConnCounts::default(), stats: Stats::default() },
+                    DestEntry {
+                        dest: d,
+                        conns: ConnCounts::default(),
+                        stats: Stats::default(),
+                    },
                 );
             }
             Op::EditDest(k, d) => {
-                let i = self.find(k).ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
+                let i = self
+                    .find(k)
+                    .ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
                 let d = Self::check_dest(k, d, &req)?;
                 let e = self.table[i]
                     .dests
@@ -169,7 +190,9 @@ impl MemoryIpvs {
                 e.dest = d;
             }
             Op::DelDest(k, dk) => {
-                let i = self.find(k).ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
+                let i = self
+                    .find(k)
+                    .ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
                 let dests = &mut self.table[i].dests;
                 let j = dests
                     .iter()
@@ -221,7 +244,9 @@ mod tests {
     #[test]
     fn add_and_dump_roundtrip() {
         let mut m = MemoryIpvs::new();
-        let s = svc().persistent(300).netmask(Netmask::V4(Ipv4Addr::new(255, 255, 255, 0)));
+        let s = svc()
+            .persistent(300)
+            .netmask(Netmask::V4(Ipv4Addr::new(255, 255, 255, 0)));
         let d1 = Dest::new(DestKey::new(v4("192.0.2.11"), 80), Forward::Masq).weight(3);
         let d2 = Dest::new(DestKey::new(v4("192.0.2.12"), 8080), Forward::Masq);
         let r = m.apply(&[
@@ -268,10 +293,16 @@ mod tests {
         let s = svc();
         one(&mut m, Op::AddService(s.clone())).unwrap();
         let d = Dest::new(DestKey::new(v4("192.0.2.11"), 80), Forward::Masq);
-        assert_eq!(errno(one(&mut m, Op::EditDest(s.key, d.clone()))), libc::ENOENT);
+        assert_eq!(
+            errno(one(&mut m, Op::EditDest(s.key, d.clone()))),
+            libc::ENOENT
+        );
         assert_eq!(errno(one(&mut m, Op::DelDest(s.key, d.key))), libc::ENOENT);
         one(&mut m, Op::AddDest(s.key, d.clone())).unwrap();
-        assert_eq!(errno(one(&mut m, Op::AddDest(s.key, d.clone()))), libc::EEXIST);
+        assert_eq!(
+            errno(one(&mut m, Op::AddDest(s.key, d.clone()))),
+            libc::EEXIST
+        );
         one(&mut m, Op::EditDest(s.key, d.clone().weight(0))).unwrap();
         assert_eq!(m.services().unwrap()[0].1[0].weight, 0);
         one(&mut m, Op::DelDest(s.key, d.key)).unwrap();
@@ -296,14 +327,18 @@ mod tests {
         let mut m = MemoryIpvs::new();
         let k = ServiceKey::tcp("2001:db8::1".parse().unwrap(), 80);
         for bad in [0, 129, u32::MAX] {
-            let s = Service::new(k, "rr").persistent(60).netmask(Netmask::V6(bad));
+            let s = Service::new(k, "rr")
+                .persistent(60)
+                .netmask(Netmask::V6(bad));
             let e = one(&mut m, Op::AddService(s)).unwrap_err();
             assert!(matches!(e, Error::InvalidArgument { .. }), "{bad}: {e}");
         }
         // A v4-style mask on a v6 service is a (huge) prefix length.
         let s = Service::new(k, "rr").netmask(Netmask::V4(Ipv4Addr::BROADCAST));
         assert_eq!(errno(one(&mut m, Op::AddService(s))), libc::EINVAL);
-        let s = Service::new(k, "rr").persistent(60).netmask(Netmask::V6(64));
+        let s = Service::new(k, "rr")
+            .persistent(60)
+            .netmask(Netmask::V6(64));
         one(&mut m, Op::AddService(s.clone())).unwrap();
         assert_eq!(m.services().unwrap()[0].0, s);
     }
@@ -327,14 +362,27 @@ mod tests {
                 Dest::new(DestKey::new(Ipv6Addr::LOCALHOST.into(), 80), Forward::Route),
                 libc::EINVAL,
             ),
-            (Dest::new(DestKey::new(v4("255.255.255.255"), 80), Forward::Masq), libc::EINVAL),
-            (Dest::new(DestKey::new(v4("224.0.0.1"), 80), Forward::Masq), libc::EINVAL),
+            (
+                Dest::new(DestKey::new(v4("255.255.255.255"), 80), Forward::Masq),
+                libc::EINVAL,
+            ),
+            (
+                Dest::new(DestKey::new(v4("224.0.0.1"), 80), Forward::Masq),
+                libc::EINVAL,
+            ),
         ];
         for (d, want) in cases {
-            assert_eq!(errno(one(&mut m, Op::AddDest(s.key, d.clone()))), want, "{d:?}");
+            assert_eq!(
+                errno(one(&mut m, Op::AddDest(s.key, d.clone()))),
+                want,
+                "{d:?}"
+            );
         }
         // A v6 dest in a v4 service is fine with tunnelling.
-        let d = Dest::new(DestKey::new("2001:db8::5".parse().unwrap(), 80), Forward::Tunnel);
+        let d = Dest::new(
+            DestKey::new("2001:db8::5".parse().unwrap(), 80),
+            Forward::Tunnel,
+        );
         one(&mut m, Op::AddDest(s.key, d)).unwrap();
         // GUE with a port is fine.
         let d = Dest::new(DestKey::new(v4("192.0.2.20"), 80), Forward::Tunnel).tunnel(
@@ -344,7 +392,10 @@ mod tests {
         );
         one(&mut m, Op::AddDest(s.key, d)).unwrap();
         // Edit applies the same range checks before the lookup.
-        assert_eq!(errno(one(&mut m, Op::EditDest(s.key, base.weight(u32::MAX)))), libc::ERANGE);
+        assert_eq!(
+            errno(one(&mut m, Op::EditDest(s.key, base.weight(u32::MAX)))),
+            libc::ERANGE
+        );
     }
 
     #[test]
@@ -363,7 +414,10 @@ mod tests {
         // fwmark services keep the port.
         assert_eq!(t[1].1[0].key.port, 8080);
         // Adding again with the requested port collides with the stored one.
-        assert_eq!(errno(one(&mut m, Op::AddDest(s.key, dr.clone()))), libc::EEXIST);
+        assert_eq!(
+            errno(one(&mut m, Op::AddDest(s.key, dr.clone()))),
+            libc::EEXIST
+        );
         // Delete needs the stored key.
         assert_eq!(errno(one(&mut m, Op::DelDest(s.key, dr.key))), libc::ENOENT);
         one(&mut m, Op::DelDest(s.key, dr.kernel_key(&s.key))).unwrap();
@@ -373,9 +427,15 @@ mod tests {
     fn invalid_values_refused_before_sending() {
         let mut m = MemoryIpvs::new();
         let s = Service::new(svc().key, "a-very-long-scheduler");
-        assert!(matches!(one(&mut m, Op::AddService(s)).unwrap_err(), Error::Invalid { .. }));
+        assert!(matches!(
+            one(&mut m, Op::AddService(s)).unwrap_err(),
+            Error::Invalid { .. }
+        ));
         let s = Service::new(ServiceKey::fwmark(Family::Inet, 0), "rr");
-        assert!(matches!(one(&mut m, Op::AddService(s)).unwrap_err(), Error::Invalid { .. }));
+        assert!(matches!(
+            one(&mut m, Op::AddService(s)).unwrap_err(),
+            Error::Invalid { .. }
+        ));
     }
 
     #[test]

@@ -140,7 +140,10 @@ fn describe_dest(d: &Dest) -> String {
 /// Checks what the wire cannot carry, before anything is sent. Shared by
 /// both backends so they refuse the same things.
 pub(crate) fn validate_op(op: &Op) -> Result<()> {
-    let invalid = |reason: &str| Error::Invalid { request: op.describe(), reason: reason.into() };
+    let invalid = |reason: &str| Error::Invalid {
+        request: op.describe(),
+        reason: reason.into(),
+    };
     if let ServiceKey::Fwmark { mark: 0, .. } = op.service_key() {
         return Err(invalid("fwmark 0 is not a firewall-mark service"));
     }

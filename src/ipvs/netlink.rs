@@ -41,6 +41,8 @@ use super::{validate_op, IpvsBackend, Op};
 
 /// Default per-request deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Least deadline for starting/stopping a sync daemon.
+pub const DAEMON_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default number of requests per datagram.
 pub const DEFAULT_BATCH: usize = 256;
 /// Receive buffer we ask for: room for the ACKs of a whole batch.
@@ -125,7 +127,9 @@ impl NetlinkIpvs {
                 match h.resolve_family() {
                     Ok(id) => id,
                     Err(e) if e.errno() == Some(libc::ENOENT) => {
-                        return Err(Error::NoIpvs { errno: Errno(libc::ENOENT) })
+                        return Err(Error::NoIpvs {
+                            errno: Errno(libc::ENOENT),
+                        })
                     }
                     Err(e) => return Err(e),
                 }
@@ -187,7 +191,8 @@ impl NetlinkIpvs {
             Expect::Ack | Expect::Reply => NLM_F_REQUEST | NLM_F_ACK,
         };
         self.wbuf.clear();
-        self.wbuf.begin(self.family, flags, seq, cmd, IPVS_GENL_VERSION);
+        self.wbuf
+            .begin(self.family, flags, seq, cmd, IPVS_GENL_VERSION);
         build(&mut self.wbuf);
         self.wbuf.finish();
         self.exchange(seq, expect, &what())
@@ -238,7 +243,10 @@ impl NetlinkIpvs {
 
     fn send_wbuf(&mut self) -> Result<()> {
         let bytes = self.wbuf.bytes();
-        let sent = self.sock.send(bytes, Msg::empty()).map_err(|e| io_err("send", e))?;
+        let sent = self
+            .sock
+            .send(bytes, Msg::empty())
+            .map_err(|e| io_err("send", e))?;
         if sent != bytes.len() {
             return Err(Error::Io {
                 context: "send".into(),
@@ -259,8 +267,11 @@ impl NetlinkIpvs {
                 });
             }
             let ms = (deadline - now).as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
-            let mut pfd =
-                libc::pollfd { fd: self.sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut pfd = libc::pollfd {
+                fd: self.sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: one valid pollfd.
             let r = unsafe { libc::poll(&mut pfd, 1, ms) };
             if r < 0 {
@@ -284,16 +295,27 @@ impl NetlinkIpvs {
 
     /// `ipvsadm` startup: version and connection table size (`GET_INFO`).
     pub fn info(&mut self) -> Result<Info> {
-        let r = self.request(IPVS_CMD_GET_INFO, Expect::Reply, &|| "get info".into(), |_| {})?;
-        let p = r.first().ok_or_else(|| Error::Decode("GET_INFO: no reply".into()))?;
+        let r = self.request(
+            IPVS_CMD_GET_INFO,
+            Expect::Reply,
+            &|| "get info".into(),
+            |_| {},
+        )?;
+        let p = r
+            .first()
+            .ok_or_else(|| Error::Decode("GET_INFO: no reply".into()))?;
         let (_, attrs) = wire::genl_split(p).map_err(decode_err)?;
         wire::decode_info(attrs).map_err(decode_err)
     }
 
     /// All services with their stats (`GET_SERVICE` dump), kernel order.
     pub fn dump_services(&mut self) -> Result<Vec<(Service, Stats)>> {
-        let r =
-            self.request(IPVS_CMD_GET_SERVICE, Expect::Dump, &|| "dump services".into(), |_| {})?;
+        let r = self.request(
+            IPVS_CMD_GET_SERVICE,
+            Expect::Dump,
+            &|| "dump services".into(),
+            |_| {},
+        )?;
         let mut out: Vec<(Service, Stats)> = Vec::with_capacity(r.len());
         for p in &r {
             let (_, attrs) = wire::genl_split(p).map_err(decode_err)?;
@@ -318,7 +340,9 @@ impl NetlinkIpvs {
             &|| format!("get service {key}"),
             |w| wire::put_service_id(w, key),
         )?;
-        let p = r.first().ok_or_else(|| Error::Decode("GET_SERVICE: no reply".into()))?;
+        let p = r
+            .first()
+            .ok_or_else(|| Error::Decode("GET_SERVICE: no reply".into()))?;
         let (_, attrs) = wire::genl_split(p).map_err(decode_err)?;
         let nest = wire::find_attr(attrs, IPVS_CMD_ATTR_SERVICE)
             .map_err(decode_err)?
@@ -382,7 +406,9 @@ impl NetlinkIpvs {
     }
 
     fn apply_one(&mut self, op: Op) -> Result<()> {
-        self.apply_ops(std::slice::from_ref(&op)).pop().expect("one result per op")
+        self.apply_ops(std::slice::from_ref(&op))
+            .pop()
+            .expect("one result per op")
     }
 
     /// `ipvsadm -Z [service]`: zeroes the counters of one or all services.
@@ -401,9 +427,15 @@ impl NetlinkIpvs {
 
     /// `ipvsadm -L --timeout` (`GET_CONFIG`).
     pub fn timeouts(&mut self) -> Result<Timeouts> {
-        let r =
-            self.request(IPVS_CMD_GET_CONFIG, Expect::Reply, &|| "get timeouts".into(), |_| {})?;
-        let p = r.first().ok_or_else(|| Error::Decode("GET_CONFIG: no reply".into()))?;
+        let r = self.request(
+            IPVS_CMD_GET_CONFIG,
+            Expect::Reply,
+            &|| "get timeouts".into(),
+            |_| {},
+        )?;
+        let p = r
+            .first()
+            .ok_or_else(|| Error::Decode("GET_CONFIG: no reply".into()))?;
         let (_, attrs) = wire::genl_split(p).map_err(decode_err)?;
         wire::decode_timeouts(attrs).map_err(decode_err)
     }
@@ -411,9 +443,16 @@ impl NetlinkIpvs {
     /// `ipvsadm --set tcp tcpfin udp` (`SET_CONFIG`); a 0 leaves that one
     /// unchanged.
     pub fn set_timeouts(&mut self, t: &Timeouts) -> Result<()> {
-        let what = || format!("set timeouts tcp={} tcpfin={} udp={}", t.tcp, t.tcp_fin, t.udp);
-        self.request(IPVS_CMD_SET_CONFIG, Expect::Ack, &what, |w| wire::put_timeouts(w, t))
-            .map(drop)
+        let what = || {
+            format!(
+                "set timeouts tcp={} tcpfin={} udp={}",
+                t.tcp, t.tcp_fin, t.udp
+            )
+        };
+        self.request(IPVS_CMD_SET_CONFIG, Expect::Ack, &what, |w| {
+            wire::put_timeouts(w, t)
+        })
+        .map(drop)
     }
 
     /// `ipvsadm --start-daemon` (`NEW_DAEMON`); EEXIST if that role runs.
@@ -425,17 +464,34 @@ impl NetlinkIpvs {
                 reason: "mcast interface name must be at most 15 bytes".into(),
             });
         }
-        self.request(IPVS_CMD_NEW_DAEMON, Expect::Ack, &what, |w| wire::put_daemon_full(w, d))
+        self.with_slow_deadline(|h| {
+            h.request(IPVS_CMD_NEW_DAEMON, Expect::Ack, &what, |w| {
+                wire::put_daemon_full(w, d)
+            })
             .map(drop)
+        })
+    }
+
+    /// Starting and stopping sync threads waits for kernel threads
+    /// (`kthread_stop`), which can take seconds on a loaded or emulated
+    /// machine: allow at least [`DAEMON_TIMEOUT`].
+    fn with_slow_deadline<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = self.timeout;
+        self.timeout = saved.max(DAEMON_TIMEOUT);
+        let r = f(self);
+        self.timeout = saved;
+        r
     }
 
     /// `ipvsadm --stop-daemon` (`DEL_DAEMON`); ESRCH if not running.
     pub fn stop_daemon(&mut self, state: SyncState) -> Result<()> {
         let what = || format!("stop sync daemon {state:?}");
-        self.request(IPVS_CMD_DEL_DAEMON, Expect::Ack, &what, |w| {
-            wire::put_daemon_state(w, state)
+        self.with_slow_deadline(|h| {
+            h.request(IPVS_CMD_DEL_DAEMON, Expect::Ack, &what, |w| {
+                wire::put_daemon_state(w, state)
+            })
+            .map(drop)
         })
-        .map(drop)
     }
 
     /// `ipvsadm -L --daemon` (`GET_DAEMON` dump): 0–2 daemons.
@@ -487,7 +543,10 @@ impl NetlinkIpvs {
             }
             start = end;
         }
-        results.into_iter().map(|r| r.expect("every op answered")).collect()
+        results
+            .into_iter()
+            .map(|r| r.expect("every op answered"))
+            .collect()
     }
 
     /// Reads ACKs for ops `start..end` (seqs `base..`) into `results`.
@@ -514,7 +573,10 @@ impl NetlinkIpvs {
                         if r.is_none() {
                             let request = ops[start + i].describe();
                             *r = Some(if timeout {
-                                Err(Error::Timeout { request, millis: self.timeout.as_millis() })
+                                Err(Error::Timeout {
+                                    request,
+                                    millis: self.timeout.as_millis(),
+                                })
                             } else if let Some(errno) = errno {
                                 Err(Error::from_errno(errno, request))
                             } else {
@@ -597,7 +659,11 @@ impl IpvsBackend for NetlinkIpvs {
         let mut out = Vec::with_capacity(services.len());
         for (service, stats) in services {
             let dests = self.dump_dests(&service.key)?;
-            out.push(ServiceEntry { service, stats, dests });
+            out.push(ServiceEntry {
+                service,
+                stats,
+                dests,
+            });
         }
         Ok(out)
     }
@@ -607,12 +673,16 @@ impl IpvsBackend for NetlinkIpvs {
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.request(IPVS_CMD_FLUSH, Expect::Ack, &|| "flush".into(), |_| {}).map(drop)
+        self.request(IPVS_CMD_FLUSH, Expect::Ack, &|| "flush".into(), |_| {})
+            .map(drop)
     }
 }
 
 fn io_err(context: &str, source: std::io::Error) -> Error {
-    Error::Io { context: context.to_owned(), source }
+    Error::Io {
+        context: context.to_owned(),
+        source,
+    }
 }
 
 fn decode_err(e: wire::DecodeError) -> Error {

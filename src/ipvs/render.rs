@@ -33,13 +33,15 @@ enum Format {
 fn render(info: &Info, table: &[ServiceEntry], fmt: Format) -> String {
     let mut out = String::new();
     let (maj, min, patch) = info.version_triple();
-    let _ = writeln!(out, "IP Virtual Server version {maj}.{min}.{patch} (size={})", info.conn_tab_size);
+    let _ = writeln!(
+        out,
+        "IP Virtual Server version {maj}.{min}.{patch} (size={})",
+        info.conn_tab_size
+    );
     match fmt {
         Format::Plain => {
             out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
-            out.push_str(
-                "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n",
-            );
+            out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
         }
         Format::Stats => {
             let _ = writeln!(
@@ -61,9 +63,19 @@ fn render(info: &Info, table: &[ServiceEntry], fmt: Format) -> String {
 /// `TCP  192.0.2.1:80`, `FWM  7`, `FWM  7 IPv6`: the first column.
 fn service_name(key: &ServiceKey) -> String {
     match key {
-        ServiceKey::Fwmark { family: Family::Inet, mark } => format!("FWM  {mark}"),
-        ServiceKey::Fwmark { family: Family::Inet6, mark } => format!("FWM  {mark} IPv6"),
-        ServiceKey::Addr { protocol, addr, port } => {
+        ServiceKey::Fwmark {
+            family: Family::Inet,
+            mark,
+        } => format!("FWM  {mark}"),
+        ServiceKey::Fwmark {
+            family: Family::Inet6,
+            mark,
+        } => format!("FWM  {mark} IPv6"),
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
             let mut s = format!("{:<4} {}", protocol.ipvsadm_name(), HostPort(addr, *port));
             // ipvsadm cuts non-v6 names at 33 characters (never reached).
             if !addr.is_ipv6() {
@@ -78,15 +90,26 @@ fn service_name(key: &ServiceKey) -> String {
 fn sched_flags(s: &Service) -> String {
     let f = s.flags;
     let names: &[(ServiceFlags, &str)] = match s.scheduler.as_str() {
-        "sh" => &[(ServiceFlags::SH_FALLBACK, "sh-fallback"), (ServiceFlags::SH_PORT, "sh-port")],
-        "mh" => &[(ServiceFlags::MH_FALLBACK, "mh-fallback"), (ServiceFlags::MH_PORT, "mh-port")],
+        "sh" => &[
+            (ServiceFlags::SH_FALLBACK, "sh-fallback"),
+            (ServiceFlags::SH_PORT, "sh-port"),
+        ],
+        "mh" => &[
+            (ServiceFlags::MH_FALLBACK, "mh-fallback"),
+            (ServiceFlags::MH_PORT, "mh-port"),
+        ],
         _ => &[
             (ServiceFlags::SCHED1, "flag-1"),
             (ServiceFlags::SCHED2, "flag-2"),
             (ServiceFlags::SCHED3, "flag-3"),
         ],
     };
-    names.iter().filter(|(b, _)| f.contains(*b)).map(|(_, n)| *n).collect::<Vec<_>>().join(",")
+    names
+        .iter()
+        .filter(|(b, _)| f.contains(*b))
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn service_block(out: &mut String, e: &ServiceEntry, fmt: Format) {
@@ -120,8 +143,13 @@ fn service_block(out: &mut String, e: &ServiceEntry, fmt: Format) {
         }
         Format::Stats => {
             let _ = write!(out, "{name:<33}");
-            for v in [e.stats.conns, e.stats.inpkts, e.stats.outpkts, e.stats.inbytes, e.stats.outbytes]
-            {
+            for v in [
+                e.stats.conns,
+                e.stats.inpkts,
+                e.stats.outpkts,
+                e.stats.inbytes,
+                e.stats.outbytes,
+            ] {
                 largenum(out, v);
             }
         }
@@ -187,16 +215,27 @@ mod tests {
     fn dest(addr: &str, port: u16, fwd: Forward, w: u32, a: u32, i: u32) -> DestEntry {
         DestEntry {
             dest: Dest::new(DestKey::new(ip(addr), port), fwd).weight(w),
-            conns: ConnCounts { active: a, inactive: i, persistent: 0 },
+            conns: ConnCounts {
+                active: a,
+                inactive: i,
+                persistent: 0,
+            },
             stats: Stats::default(),
         }
     }
 
     fn entry(service: Service, dests: Vec<DestEntry>) -> ServiceEntry {
-        ServiceEntry { service, stats: Stats::default(), dests }
+        ServiceEntry {
+            service,
+            stats: Stats::default(),
+            dests,
+        }
     }
 
-    const INFO: Info = Info { version: 0x010201, conn_tab_size: 4096 };
+    const INFO: Info = Info {
+        version: 0x010201,
+        conn_tab_size: 4096,
+    };
 
     fn sample() -> Vec<ServiceEntry> {
         vec![
@@ -205,7 +244,10 @@ mod tests {
                     .flags(ServiceFlags::ONEPACKET),
                 vec![dest("2001:db8::11", 53, Forward::Masq, 1, 0, 0)],
             ),
-            entry(Service::new(ServiceKey::fwmark(Family::Inet6, 7), "wrr"), vec![]),
+            entry(
+                Service::new(ServiceKey::fwmark(Family::Inet6, 7), "wrr"),
+                vec![],
+            ),
             entry(
                 Service::new(ServiceKey::tcp(ip("192.0.2.10"), 80), "wlc")
                     .persistent(300)
@@ -274,7 +316,11 @@ FWM  7 IPv6 wrr
             outbytes: 123_456_789_012_345,
             ..Stats::default()
         };
-        t[0].dests[0].stats = Stats { conns: 7, inpkts: 1_000_000_000, ..Stats::default() };
+        t[0].dests[0].stats = Stats {
+            conns: 7,
+            inpkts: 1_000_000_000,
+            ..Stats::default()
+        };
         let want = "\
 IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes

@@ -128,17 +128,29 @@ pub enum ServiceKey {
 impl ServiceKey {
     /// A TCP service.
     pub fn tcp(addr: IpAddr, port: u16) -> Self {
-        ServiceKey::Addr { protocol: Protocol::Tcp, addr, port }
+        ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr,
+            port,
+        }
     }
 
     /// A UDP service.
     pub fn udp(addr: IpAddr, port: u16) -> Self {
-        ServiceKey::Addr { protocol: Protocol::Udp, addr, port }
+        ServiceKey::Addr {
+            protocol: Protocol::Udp,
+            addr,
+            port,
+        }
     }
 
     /// An SCTP service.
     pub fn sctp(addr: IpAddr, port: u16) -> Self {
-        ServiceKey::Addr { protocol: Protocol::Sctp, addr, port }
+        ServiceKey::Addr {
+            protocol: Protocol::Sctp,
+            addr,
+            port,
+        }
     }
 
     /// A firewall-mark service.
@@ -176,9 +188,17 @@ impl ServiceKey {
     /// range the orders agree, and this one is total.
     pub fn ipvsadm_order(&self) -> (u32, u16, u16, [u8; 16], u16) {
         match self {
-            ServiceKey::Addr { protocol, addr, port } => {
-                (0, Family::of(addr).to_af(), protocol.number(), addr16(addr), *port)
-            }
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => (
+                0,
+                Family::of(addr).to_af(),
+                protocol.number(),
+                addr16(addr),
+                *port,
+            ),
             ServiceKey::Fwmark { family, mark } => (*mark, family.to_af(), 0, [0; 16], 0),
         }
     }
@@ -188,11 +208,21 @@ impl fmt::Display for ServiceKey {
     /// ipvsadm-like: `TCP 192.0.2.1:80`, `UDP [2001:db8::1]:53`, `FWM 7 IPv6`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServiceKey::Addr { protocol, addr, port } => {
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => {
                 write!(f, "{} {}", protocol.ipvsadm_name(), HostPort(addr, *port))
             }
-            ServiceKey::Fwmark { family: Family::Inet, mark } => write!(f, "FWM {mark}"),
-            ServiceKey::Fwmark { family: Family::Inet6, mark } => write!(f, "FWM {mark} IPv6"),
+            ServiceKey::Fwmark {
+                family: Family::Inet,
+                mark,
+            } => write!(f, "FWM {mark}"),
+            ServiceKey::Fwmark {
+                family: Family::Inet6,
+                mark,
+            } => write!(f, "FWM {mark} IPv6"),
         }
     }
 }
@@ -585,16 +615,20 @@ impl Dest {
     /// / ipvsadm does the same before sending).
     pub fn kernel_key(&self, service: &ServiceKey) -> DestKey {
         match service {
-            ServiceKey::Addr { port, .. } if self.forward.keeps_vport() => {
-                DestKey { addr: self.key.addr, port: *port }
-            }
+            ServiceKey::Addr { port, .. } if self.forward.keeps_vport() => DestKey {
+                addr: self.key.addr,
+                port: *port,
+            },
             _ => self.key,
         }
     }
 
     /// This dest with its key replaced by [`Dest::kernel_key`].
     pub fn normalized_for(&self, service: &ServiceKey) -> Dest {
-        Dest { key: self.kernel_key(service), ..self.clone() }
+        Dest {
+            key: self.kernel_key(service),
+            ..self.clone()
+        }
     }
 }
 
@@ -668,7 +702,11 @@ pub struct Info {
 impl Info {
     /// `(major, minor, patch)` of the version.
     pub fn version_triple(&self) -> (u32, u32, u32) {
-        ((self.version >> 16) & 0xff, (self.version >> 8) & 0xff, self.version & 0xff)
+        (
+            (self.version >> 16) & 0xff,
+            (self.version >> 8) & 0xff,
+            self.version & 0xff,
+        )
     }
 }
 

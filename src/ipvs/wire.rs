@@ -151,7 +151,11 @@ fn addr_bytes(addr: &IpAddr) -> Vec<u8> {
 fn put_service_id_attrs(w: &mut MsgWriter, key: &ServiceKey) {
     w.put_u16(IPVS_SVC_ATTR_AF, key.family().to_af());
     match key {
-        ServiceKey::Addr { protocol, addr, port } => {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
             w.put_u16(IPVS_SVC_ATTR_PROTOCOL, protocol.number());
             w.put(IPVS_SVC_ATTR_ADDR, &addr_bytes(addr));
             w.put_be16(IPVS_SVC_ATTR_PORT, *port);
@@ -251,7 +255,13 @@ pub fn put_timeouts(w: &mut MsgWriter, t: &Timeouts) {
 
 /// nlctrl `CTRL_CMD_GETFAMILY` for `name`, with ACK.
 pub fn put_getfamily(w: &mut MsgWriter, seq: u32, name: &str) {
-    w.begin(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK, seq, CTRL_CMD_GETFAMILY, CTRL_VERSION);
+    w.begin(
+        GENL_ID_CTRL,
+        NLM_F_REQUEST | NLM_F_ACK,
+        seq,
+        CTRL_CMD_GETFAMILY,
+        CTRL_VERSION,
+    );
     w.put_str(CTRL_ATTR_FAMILY_NAME, name);
     w.finish();
 }
@@ -361,7 +371,9 @@ impl<'a> Iterator for AttrIter<'a> {
         let ty = u16::from_ne_bytes([self.buf[2], self.buf[3]]) & NLA_TYPE_MASK;
         if len < NLA_HDRLEN || len > self.buf.len() {
             self.buf = &[];
-            return Some(derr(format!("attribute type {ty}: nla_len {len} out of range")));
+            return Some(derr(format!(
+                "attribute type {ty}: nla_len {len} out of range"
+            )));
         }
         let payload = &self.buf[NLA_HDRLEN..len];
         self.buf = &self.buf[align4(len).min(self.buf.len())..];
@@ -497,7 +509,11 @@ pub fn decode_service(p: &[u8]) -> Result<(Service, Stats), DecodeError> {
             let a = addr.ok_or_else(|| DecodeError("service without ADDR".into()))?;
             let addr = get_addr("IPVS_SVC_ATTR_ADDR", family, a)?;
             let port = port.ok_or_else(|| DecodeError("service without PORT".into()))?;
-            ServiceKey::Addr { protocol, addr, port }
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            }
         }
     };
     let netmask = match netmask {
