@@ -15,3 +15,4 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod ipvs;
+pub mod reconcile;
