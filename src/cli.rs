@@ -30,7 +30,8 @@ pub const VERSION_TEXT: &str = concat!(
 const USAGE: &str = "\
 Usage:
     ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status
-    ldirectord [configfile] configtest|check|list
+    ldirectord [configfile] configtest|check
+    ldirectord list [--stats]
     ldirectord -t [configfile]
     ldirectord -h|--help
     ldirectord -v|--version
@@ -63,6 +64,9 @@ struct Args {
     help: bool,
     #[arg(short = 'v', long = "version")]
     version: bool,
+    /// `list --stats`: counters as `ipvsadm -Ln --stats`.
+    #[arg(long = "stats")]
+    stats: bool,
     /// `[configfile] command`
     #[arg(trailing_var_arg = false)]
     rest: Vec<String>,
@@ -108,6 +112,8 @@ impl Verb {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
     pub debug: bool,
+    /// `--stats` (for `list`).
+    pub stats: bool,
     pub verb: Verb,
     /// The config argument as given (default `ldirectord.cf`).
     pub config_arg: String,
@@ -153,6 +159,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
     };
     Ok(Invocation {
         debug: a.debug,
+        stats: a.stats,
         verb,
         config_arg: config_arg.unwrap_or_else(|| "ldirectord.cf".into()),
     })
@@ -204,6 +211,10 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             return 255;
         }
     };
+    // `list` shows the kernel's table; it needs no configuration.
+    if inv.verb == Verb::List {
+        return list(inv.stats);
+    }
     let Some(path) = find_config(&inv.config_arg) else {
         eprintln!("Config file {} not found", inv.config_arg);
         return 1;
@@ -232,6 +243,30 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             0
         }
         other => not_implemented(other, &path),
+    }
+}
+
+/// `ldirectord list [--stats]`: the live IPVS table as `ipvsadm -Ln`.
+fn list(stats: bool) -> i32 {
+    use crate::ipvs::{render, IpvsBackend, NetlinkIpvs};
+    let result = NetlinkIpvs::new().and_then(|mut nl| {
+        let info = nl.info()?;
+        let table = nl.dump()?;
+        Ok(if stats {
+            render::list_stats(&info, &table)
+        } else {
+            render::list(&info, &table)
+        })
+    });
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("ldirectord: {e}");
+            1
+        }
     }
 }
 

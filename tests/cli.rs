@@ -189,9 +189,7 @@ fn config_is_found_in_the_ha_d_directories() {
 fn config_error_exits_2_for_every_command() {
     let dir = TempDir::new("every");
     let cf = dir.file("e.cf", "quiescent=perhaps\n");
-    for verb in [
-        "start", "stop", "status", "reload", "restart", "check", "list",
-    ] {
+    for verb in ["start", "stop", "status", "reload", "restart", "check"] {
         let out = run(&[s(&cf), verb]);
         assert_eq!(out.status.code(), Some(2), "{verb}");
     }
@@ -234,4 +232,19 @@ fn unimplemented_verbs_fail_plainly() {
         assert!(text(&out.stderr).contains("not implemented"), "{verb}");
     }
     assert_eq!(run(&[s(&cf), "status"]).status.code(), Some(4));
+}
+
+#[test]
+fn list_without_ipvs_says_so_plainly() {
+    // This machine's kernel has no IPVS (the guest tests cover the table).
+    if std::path::Path::new("/proc/net/ip_vs").exists() {
+        return;
+    }
+    let out = run(&["list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("kernel has no IPVS support (ip_vs module not available)"),
+        "{}",
+        text(&out.stderr)
+    );
 }
