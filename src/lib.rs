@@ -14,5 +14,6 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod ipvs;
 pub mod reconcile;
