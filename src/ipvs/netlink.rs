@@ -54,8 +54,8 @@ const RECV_CHUNK: usize = 64 << 10;
 /// The IPVS table of one network namespace, over generic netlink.
 ///
 /// The namespace is the one of the thread that calls [`NetlinkIpvs::new`];
-/// after that the handle can move to any thread (it is `Send`). Not `Sync`:
-/// one request at a time.
+/// after that the handle can move to any thread (it is `Send`). Every
+/// method takes `&mut self`: one request (or batch) at a time per socket.
 pub struct NetlinkIpvs {
     sock: NlSocket,
     family: u16,
