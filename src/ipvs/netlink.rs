@@ -648,3 +648,48 @@ fn modprobe_ip_vs() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On a kernel without IPVS the handle fails with the typed error. It
+    /// runs `modprobe ip_vs`, so it is opt-in:
+    /// `cargo test --lib -- --ignored no_ipvs_kernel` on such a host.
+    #[test]
+    #[ignore = "runs modprobe ip_vs; for hosts without IPVS"]
+    fn no_ipvs_kernel() {
+        match NetlinkIpvs::new() {
+            Err(e @ Error::NoIpvs { .. }) => {
+                assert_eq!(
+                    e.to_string(),
+                    "kernel has no IPVS support (ip_vs module not available)"
+                );
+                assert_eq!(e.errno(), Some(libc::ENOENT));
+            }
+            Err(e) => panic!("unexpected error: {e}"),
+            Ok(_) => eprintln!("this kernel has IPVS; nothing to check"),
+        }
+    }
+
+    #[test]
+    fn seq_blocks_never_wrap() {
+        // A block handed out never straddles u32::MAX, so `seq - base`
+        // indexes a batch.
+        let sock = NlSocket::new(NlFamily::Generic).unwrap();
+        let mut h = NetlinkIpvs {
+            sock,
+            family: 0,
+            seq: u32::MAX - 10,
+            timeout: DEFAULT_TIMEOUT,
+            batch: DEFAULT_BATCH,
+            wbuf: MsgWriter::new(),
+            rbuf: Vec::new(),
+        };
+        let a = h.next_seq(5);
+        assert_eq!(a, u32::MAX - 10);
+        let b = h.next_seq(256);
+        assert_eq!(b, 1);
+        assert_eq!(h.next_seq(1), 257);
+    }
+}
