@@ -751,3 +751,48 @@ fn big_batch_and_partial_failure() {
         assert!(h.dump().unwrap().is_empty());
     })
 }
+
+/// What the kernel itself does with a DR dest whose port differs from the
+/// virtual port (both backends never send that; ipvsadm neither). Sent by
+/// hand through the public wire API on a second socket.
+#[test]
+fn kernel_dr_dest_port_as_sent() {
+    use ldirectord::ipvs::consts::*;
+    use ldirectord::ipvs::wire::{self, MsgWriter};
+    use neli::consts::socket::{Msg, NlFamily};
+    use neli::socket::NlSocket;
+    use neli::utils::Groups;
+
+    in_netns(|| {
+        let mut h = ipvs();
+        let key = ServiceKey::tcp(ip("192.0.2.10"), 80);
+        h.add_service(&Service::new(key, "rr")).unwrap();
+
+        let sock = NlSocket::connect(NlFamily::Generic, None, Groups::empty()).unwrap();
+        let mut w = MsgWriter::new();
+        w.begin(
+            h.family_id(),
+            NLM_F_REQUEST | NLM_F_ACK,
+            1,
+            IPVS_CMD_NEW_DEST,
+            1,
+        );
+        wire::put_service_id(&mut w, &key);
+        wire::put_dest_full(
+            &mut w,
+            &Dest::new(DestKey::new(ip("192.0.2.11"), 8080), Forward::Route),
+        );
+        w.finish();
+        sock.send(w.bytes(), Msg::empty()).unwrap();
+        let mut buf = vec![0u8; 8192];
+        let (n, _) = sock.recv(&mut buf[..], Msg::empty()).unwrap();
+        let m = wire::messages(&buf[..n]).next().unwrap().unwrap();
+        assert_eq!(wire::nlmsgerr_errno(m.payload).unwrap(), 0);
+
+        let got = h.dump_dests(&key).unwrap();
+        eprintln!("kernel stored DR dest as {}", got[0].dest.key);
+        // Recorded fact (6.1): the kernel keeps the port it was sent; the
+        // dport = vport rule is userspace's (ipvsadm's and ours).
+        assert_eq!(got[0].dest.key.port, 8080);
+    })
+}

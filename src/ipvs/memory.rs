@@ -16,9 +16,12 @@
 //! | GUE tunnel with port 0; upper threshold > i32::MAX | EINVAL |
 //! | weight > i32::MAX (negative in the kernel); lower > upper threshold | ERANGE |
 //!
-//! It also normalises like the kernel: DR/tunnel dests of non-fwmark
-//! services get dport = vport, new dests go to the head of the list (dumps
-//! are newest first), flags never show HASHED, netmasks read back by family.
+//! It also normalises like [`NetlinkIpvs`](super::NetlinkIpvs) + the
+//! kernel: DR/tunnel dests of non-fwmark services get dport = vport (the
+//! netlink backend sends them so, as ipvsadm does; a 6.1 kernel would keep
+//! any port it is sent, see `tests/kernel_ipvs.rs`), new dests go to the
+//! head of the list (dumps are newest first), flags never show HASHED,
+//! netmasks read back by family.
 //! Services are kept in insertion order (the kernel's order is its hash
 //! order; callers must not depend on either).
 //!

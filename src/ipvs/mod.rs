@@ -200,3 +200,38 @@ impl<B: IpvsBackend + ?Sized> IpvsBackend for Box<B> {
         (**self).flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The daemon moves backends into `spawn_blocking` / worker threads.
+    #[test]
+    fn backends_are_send() {
+        fn send<T: Send + 'static>() {}
+        send::<NetlinkIpvs>();
+        send::<MemoryIpvs>();
+        send::<Box<dyn IpvsBackend + Send>>();
+    }
+
+    #[test]
+    fn describe_carries_every_field() {
+        let k = ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80);
+        let s = Service::new(k, "wlc").persistent(300).pe("sip");
+        assert_eq!(
+            Op::AddService(s).describe(),
+            "add service TCP 192.0.2.1:80 (scheduler \"wlc\", flags 0x1, timeout 300, \
+             netmask 255.255.255.255, pe sip)"
+        );
+        let d = Dest::new(
+            DestKey::new("192.0.2.11".parse().unwrap(), 8080),
+            Forward::Route,
+        );
+        // The port shown is the one sent: DR uses the virtual port.
+        assert_eq!(
+            Op::AddDest(k, d).describe(),
+            "add dest 192.0.2.11:80 (Route weight 1, thresholds u=0 l=0, tunnel Ipip port 0 \
+             flags 0x0) to TCP 192.0.2.1:80"
+        );
+    }
+}

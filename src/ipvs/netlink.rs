@@ -36,7 +36,7 @@ use neli::utils::Groups;
 use super::consts::*;
 use super::error::{Errno, Error, Result};
 use super::types::*;
-use super::wire::{self, MsgWriter};
+use super::wire::{self, MsgWriter, Request};
 use super::{validate_op, IpvsBackend, Op};
 
 /// Default per-request deadline.
@@ -54,8 +54,8 @@ const RECV_CHUNK: usize = 64 << 10;
 /// The IPVS table of one network namespace, over generic netlink.
 ///
 /// The namespace is the one of the thread that calls [`NetlinkIpvs::new`];
-/// after that the handle can move to any thread (it is `Send`). Not `Sync`:
-/// one request at a time.
+/// after that the handle can move to any thread (it is `Send`). Every
+/// method takes `&mut self`: one request (or batch) at a time per socket.
 pub struct NetlinkIpvs {
     sock: NlSocket,
     family: u16,
@@ -177,25 +177,12 @@ impl NetlinkIpvs {
         s
     }
 
-    /// Sends one request built by `build` and collects what `expect` says.
-    fn request(
-        &mut self,
-        cmd: u8,
-        expect: Expect,
-        what: &dyn Fn() -> String,
-        build: impl FnOnce(&mut MsgWriter),
-    ) -> Result<Vec<Vec<u8>>> {
+    /// Sends one request and collects what `expect` says.
+    fn request(&mut self, req: Request<'_>, expect: Expect, what: &str) -> Result<Vec<Vec<u8>>> {
         let seq = self.next_seq(1);
-        let flags = match expect {
-            Expect::Dump => NLM_F_REQUEST | NLM_F_DUMP,
-            Expect::Ack | Expect::Reply => NLM_F_REQUEST | NLM_F_ACK,
-        };
         self.wbuf.clear();
-        self.wbuf
-            .begin(self.family, flags, seq, cmd, IPVS_GENL_VERSION);
-        build(&mut self.wbuf);
-        self.wbuf.finish();
-        self.exchange(seq, expect, &what())
+        req.encode(&mut self.wbuf, self.family, seq);
+        self.exchange(seq, expect, what)
     }
 
     /// Sends `self.wbuf` (one request with `seq`) and collects the genl
@@ -295,12 +282,7 @@ impl NetlinkIpvs {
 
     /// `ipvsadm` startup: version and connection table size (`GET_INFO`).
     pub fn info(&mut self) -> Result<Info> {
-        let r = self.request(
-            IPVS_CMD_GET_INFO,
-            Expect::Reply,
-            &|| "get info".into(),
-            |_| {},
-        )?;
+        let r = self.request(Request::GetInfo, Expect::Reply, "get info")?;
         let p = r
             .first()
             .ok_or_else(|| Error::Decode("GET_INFO: no reply".into()))?;
@@ -310,12 +292,7 @@ impl NetlinkIpvs {
 
     /// All services with their stats (`GET_SERVICE` dump), kernel order.
     pub fn dump_services(&mut self) -> Result<Vec<(Service, Stats)>> {
-        let r = self.request(
-            IPVS_CMD_GET_SERVICE,
-            Expect::Dump,
-            &|| "dump services".into(),
-            |_| {},
-        )?;
+        let r = self.request(Request::DumpServices, Expect::Dump, "dump services")?;
         let mut out: Vec<(Service, Stats)> = Vec::with_capacity(r.len());
         for p in &r {
             let (_, attrs) = wire::genl_split(p).map_err(decode_err)?;
@@ -335,10 +312,9 @@ impl NetlinkIpvs {
     /// One service (`GET_SERVICE` doit); [`Error::NoSuchService`] if absent.
     pub fn get_service(&mut self, key: &ServiceKey) -> Result<(Service, Stats)> {
         let r = self.request(
-            IPVS_CMD_GET_SERVICE,
+            Request::GetService(key),
             Expect::Reply,
-            &|| format!("get service {key}"),
-            |w| wire::put_service_id(w, key),
+            &format!("get service {key}"),
         )?;
         let p = r
             .first()
@@ -355,10 +331,9 @@ impl NetlinkIpvs {
     /// kernel answers so.
     pub fn dump_dests(&mut self, key: &ServiceKey) -> Result<Vec<DestEntry>> {
         let r = self.request(
-            IPVS_CMD_GET_DEST,
+            Request::DumpDests(key),
             Expect::Dump,
-            &|| format!("dump dests of {key}"),
-            |w| wire::put_service_id(w, key),
+            &format!("dump dests of {key}"),
         )?;
         let mut out: Vec<DestEntry> = Vec::with_capacity(r.len());
         for p in &r {
@@ -417,22 +392,13 @@ impl NetlinkIpvs {
             Some(k) => format!("zero counters of {k}"),
             None => "zero all counters".to_owned(),
         };
-        self.request(IPVS_CMD_ZERO, Expect::Ack, &what, |w| {
-            if let Some(k) = svc {
-                wire::put_service_id(w, k);
-            }
-        })
-        .map(drop)
+        self.request(Request::Zero(svc), Expect::Ack, &what())
+            .map(drop)
     }
 
     /// `ipvsadm -L --timeout` (`GET_CONFIG`).
     pub fn timeouts(&mut self) -> Result<Timeouts> {
-        let r = self.request(
-            IPVS_CMD_GET_CONFIG,
-            Expect::Reply,
-            &|| "get timeouts".into(),
-            |_| {},
-        )?;
+        let r = self.request(Request::GetConfig, Expect::Reply, "get timeouts")?;
         let p = r
             .first()
             .ok_or_else(|| Error::Decode("GET_CONFIG: no reply".into()))?;
@@ -449,10 +415,8 @@ impl NetlinkIpvs {
                 t.tcp, t.tcp_fin, t.udp
             )
         };
-        self.request(IPVS_CMD_SET_CONFIG, Expect::Ack, &what, |w| {
-            wire::put_timeouts(w, t)
-        })
-        .map(drop)
+        self.request(Request::SetConfig(t), Expect::Ack, &what())
+            .map(drop)
     }
 
     /// `ipvsadm --start-daemon` (`NEW_DAEMON`); EEXIST if that role runs.
@@ -465,10 +429,8 @@ impl NetlinkIpvs {
             });
         }
         self.with_slow_deadline(|h| {
-            h.request(IPVS_CMD_NEW_DAEMON, Expect::Ack, &what, |w| {
-                wire::put_daemon_full(w, d)
-            })
-            .map(drop)
+            h.request(Request::NewDaemon(d), Expect::Ack, &what())
+                .map(drop)
         })
     }
 
@@ -487,21 +449,14 @@ impl NetlinkIpvs {
     pub fn stop_daemon(&mut self, state: SyncState) -> Result<()> {
         let what = || format!("stop sync daemon {state:?}");
         self.with_slow_deadline(|h| {
-            h.request(IPVS_CMD_DEL_DAEMON, Expect::Ack, &what, |w| {
-                wire::put_daemon_state(w, state)
-            })
-            .map(drop)
+            h.request(Request::DelDaemon(state), Expect::Ack, &what())
+                .map(drop)
         })
     }
 
     /// `ipvsadm -L --daemon` (`GET_DAEMON` dump): 0–2 daemons.
     pub fn daemons(&mut self) -> Result<Vec<SyncDaemon>> {
-        let r = self.request(
-            IPVS_CMD_GET_DAEMON,
-            Expect::Dump,
-            &|| "dump sync daemons".into(),
-            |_| {},
-        )?;
+        let r = self.request(Request::DumpDaemons, Expect::Dump, "dump sync daemons")?;
         let mut out = Vec::new();
         for p in &r {
             let (_, attrs) = wire::genl_split(p).map_err(decode_err)?;
@@ -526,7 +481,7 @@ impl NetlinkIpvs {
                     results[start + i] = Some(Err(e));
                     continue;
                 }
-                encode_op(&mut self.wbuf, self.family, base.wrapping_add(i as u32), op);
+                Request::Op(op).encode(&mut self.wbuf, self.family, base.wrapping_add(i as u32));
                 pending += 1;
             }
             if pending > 0 {
@@ -617,42 +572,6 @@ fn fill_missing(results: &mut [Option<Result<()>>], err: &dyn Fn() -> Error) {
     }
 }
 
-/// Encodes one op as a request with `NLM_F_ACK`.
-pub(crate) fn encode_op(w: &mut MsgWriter, family: u16, seq: u32, op: &Op) {
-    let flags = NLM_F_REQUEST | NLM_F_ACK;
-    let begin = |w: &mut MsgWriter, cmd| w.begin(family, flags, seq, cmd, IPVS_GENL_VERSION);
-    match op {
-        Op::AddService(s) => {
-            begin(w, IPVS_CMD_NEW_SERVICE);
-            wire::put_service_full(w, s);
-        }
-        Op::EditService(s) => {
-            begin(w, IPVS_CMD_SET_SERVICE);
-            wire::put_service_full(w, s);
-        }
-        Op::DelService(k) => {
-            begin(w, IPVS_CMD_DEL_SERVICE);
-            wire::put_service_id(w, k);
-        }
-        Op::AddDest(k, d) => {
-            begin(w, IPVS_CMD_NEW_DEST);
-            wire::put_service_id(w, k);
-            wire::put_dest_full(w, &d.normalized_for(k));
-        }
-        Op::EditDest(k, d) => {
-            begin(w, IPVS_CMD_SET_DEST);
-            wire::put_service_id(w, k);
-            wire::put_dest_full(w, &d.normalized_for(k));
-        }
-        Op::DelDest(k, d) => {
-            begin(w, IPVS_CMD_DEL_DEST);
-            wire::put_service_id(w, k);
-            wire::put_dest_id(w, d);
-        }
-    }
-    w.finish();
-}
-
 impl IpvsBackend for NetlinkIpvs {
     fn dump(&mut self) -> Result<Vec<ServiceEntry>> {
         let services = self.dump_services()?;
@@ -673,8 +592,7 @@ impl IpvsBackend for NetlinkIpvs {
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.request(IPVS_CMD_FLUSH, Expect::Ack, &|| "flush".into(), |_| {})
-            .map(drop)
+        self.request(Request::Flush, Expect::Ack, "flush").map(drop)
     }
 }
 
@@ -728,5 +646,50 @@ fn modprobe_ip_vs() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(_) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On a kernel without IPVS the handle fails with the typed error. It
+    /// runs `modprobe ip_vs`, so it is opt-in:
+    /// `cargo test --lib -- --ignored no_ipvs_kernel` on such a host.
+    #[test]
+    #[ignore = "runs modprobe ip_vs; for hosts without IPVS"]
+    fn no_ipvs_kernel() {
+        match NetlinkIpvs::new() {
+            Err(e @ Error::NoIpvs { .. }) => {
+                assert_eq!(
+                    e.to_string(),
+                    "kernel has no IPVS support (ip_vs module not available)"
+                );
+                assert_eq!(e.errno(), Some(libc::ENOENT));
+            }
+            Err(e) => panic!("unexpected error: {e}"),
+            Ok(_) => eprintln!("this kernel has IPVS; nothing to check"),
+        }
+    }
+
+    #[test]
+    fn seq_blocks_never_wrap() {
+        // A block handed out never straddles u32::MAX, so `seq - base`
+        // indexes a batch.
+        let sock = NlSocket::new(NlFamily::Generic).unwrap();
+        let mut h = NetlinkIpvs {
+            sock,
+            family: 0,
+            seq: u32::MAX - 10,
+            timeout: DEFAULT_TIMEOUT,
+            batch: DEFAULT_BATCH,
+            wbuf: MsgWriter::new(),
+            rbuf: Vec::new(),
+        };
+        let a = h.next_seq(5);
+        assert_eq!(a, u32::MAX - 10);
+        let b = h.next_seq(256);
+        assert_eq!(b, 1);
+        assert_eq!(h.next_seq(1), 257);
     }
 }

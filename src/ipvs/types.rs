@@ -457,8 +457,8 @@ impl Forward {
         }
     }
 
-    /// DR and tunnelling cannot change the port: the kernel stores
-    /// dport = vport for them (on non-fwmark services).
+    /// DR and tunnelling cannot change the port (the packet is forwarded
+    /// unmodified), so for them dport = vport on non-fwmark services.
     pub fn keeps_vport(self) -> bool {
         matches!(self, Forward::Tunnel | Forward::Route)
     }
@@ -514,7 +514,8 @@ impl TunnelFlags {
 ///
 /// The kernel looks dests up by `(af, addr, port)`; the family is the
 /// address's. Note the port: for DR and tunnel destinations of non-fwmark
-/// services the kernel stores the *virtual* port whatever was sent, so use
+/// services the table holds the *virtual* port whatever port was asked for
+/// (both backends send it that way, as ipvsadm does), so use
 /// [`Dest::kernel_key`] to know the key a dump will report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DestKey {
@@ -609,10 +610,12 @@ impl Dest {
         self
     }
 
-    /// The key the kernel will store for this dest in `service`: for DR and
+    /// The key the table will hold for this dest in `service`: for DR and
     /// tunnel forwarding on non-fwmark services the port becomes the
-    /// virtual port (`ip_vs_ctl.c` `ip_vs_add_dest` → `__ip_vs_update_dest`
-    /// / ipvsadm does the same before sending).
+    /// virtual port. ipvsadm forces this before sending (`ipvsadm.c`,
+    /// "The destination port must be equal to the service port"), and both
+    /// backends here do the same, so the result does not depend on what a
+    /// given kernel would do with another port.
     pub fn kernel_key(&self, service: &ServiceKey) -> DestKey {
         match service {
             ServiceKey::Addr { port, .. } if self.forward.keeps_vport() => DestKey {
