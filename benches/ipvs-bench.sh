@@ -4,7 +4,7 @@
 # Runs INSIDE a throw-away guest with IPVS (it flushes the guest's table):
 #
 #   cargo build --release --example ipvs_bench
-#   /work/shared/tools/ipvs-vm/run-in-vm.sh -t 1200 'sh benches/ipvs-bench.sh'
+#   tests/vm/run.sh -t 1200 'sh benches/ipvs-bench.sh'
 #
 # Methods, all for SERVICES x DESTS (default 1000 x 10) unless noted:
 #   netlink batched    examples/ipvs_bench.rs, 256 requests per datagram

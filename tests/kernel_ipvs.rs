@@ -5,14 +5,9 @@
 //! the host's. Addresses are from the documentation ranges only, and the
 //! only traffic (the stats test) stays inside the test's namespace.
 //!
-//! This machine's kernel has no IPVS; build here and run the binary in the
-//! qemu guest:
-//!
-//! ```text
-//! cargo test --features kernel-tests --test kernel_ipvs --no-run
-//! /work/shared/tools/ipvs-vm/run-in-vm.sh \
-//!     "$(ls -t target/debug/deps/kernel_ipvs-* | grep -v '\.d$' | head -1) --test-threads=2"
-//! ```
+//! This machine's kernel has no IPVS; `tests/vm/kernel-tests.sh` builds the
+//! test binaries here and runs them in a qemu guest (part of
+//! `tests/run-all.sh`).
 #![cfg(feature = "kernel-tests")]
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};

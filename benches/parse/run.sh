@@ -24,14 +24,29 @@ if [ -d "$corpus" ]; then
     cp "$corpus/grimli-ScriptUtili-ldirectord.cf" "$work/"
     files+=("$work/grimli-ScriptUtili-ldirectord.cf")
     # The 477-virtual production file uses site-specific service= values
-    # that upstream rejects; make them `none` so both parsers read it all.
-    sed -E 's/service *= *[a-z_]+/service=none/' "$corpus/wjesus374-ldirectord-gprs2.cf" \
-        > "$work/wjesus374-ldirectord-gprs2-serviceless.cf"
-    files+=("$work/wjesus374-ldirectord-gprs2-serviceless.cf")
+    # that upstream rejects, a log file in a directory that does not exist
+    # here, and two duplicate virtuals: make it one both parsers read whole.
+    python3 - "$corpus/wjesus374-ldirectord-gprs2.cf" > "$work/wjesus374-ldirectord-gprs2-fixed.cf" <<'PY'
+import re, sys
+seen = set()
+for line in open(sys.argv[1]):
+    if line.startswith("logfile"):
+        continue
+    line = re.sub(r"service *= *[a-z_]+", "service=none", line)
+    m = re.match(r"virtual=(\S+):(\d+)", line)
+    if m:
+        key = (m[1], int(m[2]))
+        while key in seen:
+            key = (key[0], key[1] + 10000)
+        seen.add(key)
+        line = f"virtual={key[0]}:{key[1]}\n"
+    sys.stdout.write(line)
+PY
+    files+=("$work/wjesus374-ldirectord-gprs2-fixed.cf")
 fi
 
-cargo bench --bench parse_config --no-run -q 2>/dev/null
-ours=$(cargo bench --bench parse_config -q -- -n 21 "${files[@]}" 2>/dev/null)
+cargo bench --bench parse_config --no-run -q
+ours=$(cargo bench --bench parse_config -q -- -n 21 "${files[@]}")
 
 printf '| file | virtuals | ldirectord-rs (ms) | upstream Perl (ms) | speed-up |\n|---|---|---|---|---|\n'
 for f in "${files[@]}"; do
