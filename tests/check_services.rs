@@ -126,7 +126,8 @@ async fn fake_tcp(kind: Fake) -> (u16, Arc<AtomicU64>) {
     tokio::spawn(async move {
         // A handful of connections at most (ftp opens one, the relay one).
         for _ in 0..8 {
-            let Ok(Ok((mut s, _))) = tokio::time::timeout(Duration::from_secs(15), l.accept()).await
+            let Ok(Ok((mut s, _))) =
+                tokio::time::timeout(Duration::from_secs(15), l.accept()).await
             else {
                 return;
             };
@@ -161,7 +162,7 @@ async fn fake_tcp(kind: Fake) -> (u16, Arc<AtomicU64>) {
                     Fake::Endless => {
                         // Looks like the start of a reply of each protocol
                         // that never ends: digits, then no line end.
-                        let chunk = vec![b'2'; 64 * 1024];
+                        let chunk = vec![b'5'; 64 * 1024];
                         while Instant::now() < until {
                             match tokio::time::timeout_at(until.into(), s.write(&chunk)).await {
                                 Ok(Ok(n)) if n > 0 => {
@@ -173,7 +174,7 @@ async fn fake_tcp(kind: Fake) -> (u16, Arc<AtomicU64>) {
                     }
                     Fake::Slow => {
                         while Instant::now() < until {
-                            if s.write_all(b"2").await.is_err() {
+                            if s.write_all(b"5").await.is_err() {
                                 return;
                             }
                             counter.fetch_add(1, Ordering::Relaxed);
@@ -201,7 +202,9 @@ async fn fake_udp(kind: Fake) -> u16 {
             match kind {
                 Fake::Hung => {}
                 Fake::Garbage | Fake::Slow => {
-                    let _ = s.send_to(b"\x02\x00garbage that is no reply\r\n", peer).await;
+                    let _ = s
+                        .send_to(b"\x02\x00garbage that is no reply\r\n", peer)
+                        .await;
                 }
                 Fake::Endless => {
                     for _ in 0..2000 {
@@ -444,11 +447,17 @@ async fn ftp_real() {
     let mut t = base();
     t.receive = "^Goodbye".into();
     let (r, _) = run(&t).await;
-    assert!(matches!(r, Err(CheckError::Mismatch(_))), "ftp mismatch: {r:?}");
+    assert!(
+        matches!(r, Err(CheckError::Mismatch(_))),
+        "ftp mismatch: {r:?}"
+    );
     // Wrong password.
     let t = with_login(base(), data::USER, "wrong");
     let (r, _) = run(&t).await;
-    assert!(matches!(r, Err(CheckError::Auth(_))), "ftp wrong password: {r:?}");
+    assert!(
+        matches!(r, Err(CheckError::Auth(_))),
+        "ftp wrong password: {r:?}"
+    );
     // Missing file.
     let mut t = base();
     t.request = "/no-such-file".into();
@@ -482,7 +491,11 @@ async fn mail_real() {
         let t = target(service, port, Protocol::Tcp);
         let (r, _) = run(&t).await;
         assert_up(&r, &format!("{service} without login"));
-        let t = with_login(target(service, port, Protocol::Tcp), data::USER, data::PASSWORD);
+        let t = with_login(
+            target(service, port, Protocol::Tcp),
+            data::USER,
+            data::PASSWORD,
+        );
         let (r, _) = run(&t).await;
         assert_up(&r, &format!("{service} login"));
         let t = with_login(target(service, port, Protocol::Tcp), data::USER, "wrong");
@@ -524,17 +537,27 @@ async fn ldap_real() {
         let mut t = base();
         t.receive = "^ou=".into();
         let (r, _) = run(&t).await;
-        assert!(matches!(r, Err(CheckError::Mismatch(_))), "{service}: {r:?}");
+        assert!(
+            matches!(r, Err(CheckError::Mismatch(_))),
+            "{service}: {r:?}"
+        );
         // Wrong password.
         let t = with_login(base(), data::LDAP_ADMIN_DN, "wrong");
         let (r, _) = run(&t).await;
-        assert!(matches!(r, Err(CheckError::Auth(_))), "{service} wrong password: {r:?}");
+        assert!(
+            matches!(r, Err(CheckError::Auth(_))),
+            "{service} wrong password: {r:?}"
+        );
     }
 }
 
 async fn sql_cases(service: Service, port: u16) {
     let base = || {
-        let mut t = with_login(target(service, port, Protocol::Tcp), data::USER, data::PASSWORD);
+        let mut t = with_login(
+            target(service, port, Protocol::Tcp),
+            data::USER,
+            data::PASSWORD,
+        );
         t.database = data::DATABASE.into();
         t.request = data::SQL_QUERY.into();
         t
@@ -544,15 +567,24 @@ async fn sql_cases(service: Service, port: u16) {
     let mut t = base();
     t.request = data::SQL_EMPTY_QUERY.into();
     let (r, _) = run(&t).await;
-    assert!(matches!(r, Err(CheckError::Mismatch(_))), "{service} empty: {r:?}");
+    assert!(
+        matches!(r, Err(CheckError::Mismatch(_))),
+        "{service} empty: {r:?}"
+    );
     let mut t = base();
     t.passwd = "wrong".into();
     let (r, _) = run(&t).await;
-    assert!(matches!(r, Err(CheckError::Auth(_))), "{service} wrong password: {r:?}");
+    assert!(
+        matches!(r, Err(CheckError::Auth(_))),
+        "{service} wrong password: {r:?}"
+    );
     let mut t = base();
     t.request = "SELECT * FROM no_such_table".into();
     let (r, _) = run(&t).await;
-    assert!(matches!(r, Err(CheckError::Status(_))), "{service} bad query: {r:?}");
+    assert!(
+        matches!(r, Err(CheckError::Status(_))),
+        "{service} bad query: {r:?}"
+    );
 }
 
 #[tokio::test]
@@ -590,7 +622,10 @@ async fn radius_real() {
     let mut t = base();
     t.passwd = "wrong".into();
     let (r, _) = run(&t).await;
-    assert!(matches!(r, Err(CheckError::Auth(ref m)) if m.starts_with("Access-Reject")), "{r:?}");
+    assert!(
+        matches!(r, Err(CheckError::Auth(ref m)) if m.starts_with("Access-Reject")),
+        "{r:?}"
+    );
     let mut t = base();
     t.secret = "not-the-secret".into();
     let (r, _) = run(&t).await;

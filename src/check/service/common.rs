@@ -30,9 +30,42 @@ pub(crate) async fn within<F>(t: &Target, f: F) -> CheckResult
 where
     F: Future<Output = CheckResult>,
 {
-    match tokio::time::timeout(t.negotiatetimeout, f).await {
-        Ok(r) => r,
+    within_for(t.negotiatetimeout, f).await
+}
+
+/// Run `f` under the deadline `d`; errors are clipped to a log-friendly
+/// length (some crates put whole unparsed replies in their messages).
+pub(crate) async fn within_for<F>(d: std::time::Duration, f: F) -> CheckResult
+where
+    F: Future<Output = CheckResult>,
+{
+    match tokio::time::timeout(d, f).await {
+        Ok(r) => r.map_err(clip),
         Err(_) => Err(CheckError::Timeout),
+    }
+}
+
+/// Longest error text a probe reports.
+const MAX_ERROR: usize = 200;
+
+fn clip(e: CheckError) -> CheckError {
+    fn c(s: String) -> String {
+        if s.chars().count() <= MAX_ERROR {
+            s
+        } else {
+            let mut t: String = s.chars().take(MAX_ERROR).collect();
+            t.push('…');
+            t
+        }
+    }
+    match e {
+        CheckError::Io(s) => CheckError::Io(c(s)),
+        CheckError::Mismatch(s) => CheckError::Mismatch(c(s)),
+        CheckError::Status(s) => CheckError::Status(c(s)),
+        CheckError::Protocol(s) => CheckError::Protocol(c(s)),
+        CheckError::Auth(s) => CheckError::Auth(c(s)),
+        CheckError::Config(s) => CheckError::Config(c(s)),
+        other => other,
     }
 }
 

@@ -39,17 +39,22 @@ async fn run(t: &Target) -> CheckResult {
     // an empty user and password (the anonymous defaults are only set by an
     // explicit service=ftp). We use anonymous / ldirectord@<hostname> then.
     let (user, pass) = if t.login.is_empty() {
-        ("anonymous".to_string(), format!("ldirectord@{}", common::hostname()))
+        (
+            "anonymous".to_string(),
+            format!("ldirectord@{}", common::hostname()),
+        )
     } else {
         (t.login.clone(), t.passwd.clone())
     };
     // COMPAT: upstream ignores the errors of every step and matches whatever
     // was downloaded (so a failed login with a receive that matches the
     // empty string is UP). We require each step to succeed.
-    ftp.login(&user, &pass).await.map_err(|e| match ftp_error(e) {
-        CheckError::Status(s) => CheckError::Auth(s),
-        other => other,
-    })?;
+    ftp.login(&user, &pass)
+        .await
+        .map_err(|e| match ftp_error(e) {
+            CheckError::Status(s) => CheckError::Auth(s),
+            other => other,
+        })?;
     ftp.cwd("/").await.map_err(ftp_error)?;
     ftp.transfer_type(FileType::Binary)
         .await

@@ -52,7 +52,11 @@ where
             ..
         } => format!(
             "* {} {}",
-            if *status == Status::Ok { "OK" } else { "PREAUTH" },
+            if *status == Status::Ok {
+                "OK"
+            } else {
+                "PREAUTH"
+            },
             outcome.information.as_deref().unwrap_or("")
         ),
         Response::Data {

@@ -29,10 +29,7 @@ fn deadline(t: &Target) -> Duration {
 
 /// Run the ldap/ldaps check of `t`.
 pub async fn check(t: &Target) -> CheckResult {
-    match tokio::time::timeout(deadline(t), run(t)).await {
-        Ok(r) => r,
-        Err(_) => Err(CheckError::Timeout),
-    }
+    common::within_for(deadline(t), run(t)).await
 }
 
 async fn run(t: &Target) -> CheckResult {

@@ -37,10 +37,7 @@ fn deadline(t: &Target) -> Duration {
 
 /// Run the radius check of `t`.
 pub async fn check(t: &Target) -> CheckResult {
-    match tokio::time::timeout(deadline(t), run(t)).await {
-        Ok(r) => r,
-        Err(_) => Err(CheckError::Timeout),
-    }
+    common::within_for(deadline(t), run(t)).await
 }
 
 async fn run(t: &Target) -> CheckResult {
@@ -106,7 +103,9 @@ async fn run(t: &Target) -> CheckResult {
             return match packet.get_code() {
                 Code::AccessAccept => Ok(format!("Access-Accept{msg}")),
                 Code::AccessReject => Err(CheckError::Auth(format!("Access-Reject{msg}"))),
-                other => Err(CheckError::Status(format!("unexpected reply {other:?}{msg}"))),
+                other => Err(CheckError::Status(format!(
+                    "unexpected reply {other:?}{msg}"
+                ))),
             };
         }
     }

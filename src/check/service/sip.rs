@@ -51,7 +51,12 @@ async fn run(t: &Target) -> CheckResult {
 /// `SIP/2.0/UDP` in Via even over TCP and uses a fixed branch and tag; we
 /// name the real transport and use random ones (RFC 3261 wants them
 /// unique), so TCP replies are routed right by strict servers.
-fn options(login: &str, call_id: &str, local: SocketAddr, transport: &str) -> Result<Vec<u8>, CheckError> {
+fn options(
+    login: &str,
+    call_id: &str,
+    local: SocketAddr,
+    transport: &str,
+) -> Result<Vec<u8>, CheckError> {
     let uri = rsip::Uri::try_from(format!("sip:{login}").as_str())
         .map_err(|e| CheckError::Config(format!("invalid sip login {login:?}: {e}")))?;
     let host = match local.ip() {
@@ -138,8 +143,7 @@ async fn tcp(addr: SocketAddr, login: &str, call_id: &str) -> CheckResult {
     let mut reply = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
-        if reply.windows(4).any(|w| w == b"\r\n\r\n") || reply.windows(2).any(|w| w == b"\n\n")
-        {
+        if reply.windows(4).any(|w| w == b"\r\n\r\n") || reply.windows(2).any(|w| w == b"\n\n") {
             break;
         }
         if reply.len() >= MAX_MSG {
@@ -152,7 +156,9 @@ async fn tcp(addr: SocketAddr, login: &str, call_id: &str) -> CheckResult {
         if n == 0 {
             // Upstream: EOF ends the loop; without a status line, "No OK".
             if reply.is_empty() {
-                return Err(CheckError::Protocol("connection closed without a reply".into()));
+                return Err(CheckError::Protocol(
+                    "connection closed without a reply".into(),
+                ));
             }
             break;
         }

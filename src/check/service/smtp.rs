@@ -39,7 +39,8 @@ async fn run(t: &Target) -> CheckResult {
             greeting.message()
         )));
     }
-    let detail = common::first_line(format!("{} {}", greeting.code(), greeting.message()).as_bytes());
+    let detail =
+        common::first_line(format!("{} {}", greeting.code(), greeting.message()).as_bytes());
     match client.ehlo(HELLO).await {
         Ok(_) => {}
         // EHLO refused with a reply: try HELO, as Net::SMTP's hello() does.
@@ -49,7 +50,11 @@ async fn run(t: &Target) -> CheckResult {
                 .await
                 .map_err(smtp_error)?;
             if !r.is_positive_completion() {
-                return Err(CheckError::Status(format!("HELO: {} {}", r.code(), r.message())));
+                return Err(CheckError::Status(format!(
+                    "HELO: {} {}",
+                    r.code(),
+                    r.message()
+                )));
             }
         }
         Err(e) => return Err(smtp_error(e)),

@@ -21,7 +21,8 @@ use crate::config::Service;
 const CAP: usize = 4 << 20;
 
 /// Upstream's words (its log line says "Error: … Not adding <RIP>.").
-const NEED_LOGIN: &str = "Must specify a login and request string for MySQL, Oracle and PostgreSQL checks";
+const NEED_LOGIN: &str =
+    "Must specify a login and request string for MySQL, Oracle and PostgreSQL checks";
 
 /// Run the sql check of `t` (`t.service` is mysql or pgsql).
 pub async fn check(t: &Target) -> CheckResult {
