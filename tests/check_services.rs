@@ -12,7 +12,7 @@
 #[path = "support/servers.rs"]
 mod servers;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -396,6 +396,10 @@ async fn sql_without_login_or_request_is_a_config_error() {
         t.request.clear();
         let (r, _) = run(&t).await;
         assert!(matches!(&r, Err(CheckError::Config(_))), "{service}: {r:?}");
+        // The parser's default request "/" is an empty query too.
+        t.request = "/".into();
+        let (r, _) = run(&t).await;
+        assert!(matches!(&r, Err(CheckError::Config(_))), "{service}: {r:?}");
     }
 }
 
@@ -559,7 +563,8 @@ async fn sql_cases(service: Service, port: u16) {
             data::PASSWORD,
         );
         t.database = data::DATABASE.into();
-        t.request = data::SQL_QUERY.into();
+        // As the parser stores it: with a leading `/` the check removes.
+        t.request = format!("/{}", data::SQL_QUERY);
         t
     };
     let (r, _) = run(&base()).await;
@@ -593,6 +598,33 @@ async fn mysql_real() {
         return;
     };
     sql_cases(Service::Mysql, srv.port()).await;
+    // The same check from a configuration file, through Target::new.
+    let port = srv.port();
+    let text = format!(
+        "negotiatetimeout=10\n\
+         virtual=127.0.0.1:{port}\n\
+         \treal=127.0.0.1:{port} masq\n\
+         \tservice=mysql\n\
+         \tchecktype=negotiate\n\
+         \tlogin=\"{}\"\n\
+         \tpasswd=\"{}\"\n\
+         \tdatabase=\"{}\"\n\
+         \trequest=\"{}\"\n",
+        data::USER,
+        data::PASSWORD,
+        data::DATABASE,
+        data::SQL_QUERY
+    );
+    let loaded = ldirectord::config::load_str(
+        &text,
+        std::path::Path::new("check_services.cf"),
+        &ldirectord::config::Options::default(),
+    )
+    .expect("config loads");
+    let v = &loaded.config.virtuals[0];
+    let t = Target::new(v, &v.reals[0]);
+    assert_eq!(t.request, format!("/{}", data::SQL_QUERY));
+    assert_up(&run(&t).await.0, "mysql from a config file");
 }
 
 #[tokio::test]
@@ -648,6 +680,11 @@ async fn sip_real() {
         // Empty login: the ldirectord@<hostname> default.
         let t = target(Service::Sip, srv.port(), protocol);
         assert_up(&run(&t).await.0, &format!("sip {protocol:?} default login"));
+        if has_ipv6_loopback() {
+            let mut t = target(Service::Sip, srv.port(), protocol);
+            t.addr = IpAddr::V6(Ipv6Addr::LOCALHOST);
+            assert_up(&run(&t).await.0, &format!("sip {protocol:?} over ::1"));
+        }
     }
 }
 
@@ -667,4 +704,14 @@ async fn nntp_real() {
     assert_up(&run(&t).await.0, "simpletcp vs nntp");
     t.receive = "^500 ".into();
     assert_down(&run(&t).await.0, "simpletcp vs nntp, wrong receive");
+    // IPv6 real (the servers also listen on ::1 when the host has it).
+    if has_ipv6_loopback() {
+        let mut t = target(Service::Nntp, srv.port(), Protocol::Tcp);
+        t.addr = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        assert_up(&run(&t).await.0, "nntp over ::1");
+    }
+}
+
+fn has_ipv6_loopback() -> bool {
+    std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
 }

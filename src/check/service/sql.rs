@@ -26,7 +26,10 @@ const NEED_LOGIN: &str =
 
 /// Run the sql check of `t` (`t.service` is mysql or pgsql).
 pub async fn check(t: &Target) -> CheckResult {
-    if t.login.is_empty() || t.request.is_empty() {
+    // The parser puts a `/` in front of every request; upstream takes it
+    // off again here (so the default request "/" is an empty query).
+    let query = t.request.strip_prefix('/').unwrap_or(&t.request);
+    if t.login.is_empty() || query.is_empty() {
         return Err(CheckError::Config(NEED_LOGIN.into()));
     }
     // COMPAT: upstream passes no timeout to DBI (a hung database hangs the
@@ -35,8 +38,8 @@ pub async fn check(t: &Target) -> CheckResult {
     // any failure is just "down".
     common::within(t, async {
         match t.service {
-            Service::Mysql => mysql(t).await,
-            Service::Pgsql => pgsql(t).await,
+            Service::Mysql => mysql(t, query).await,
+            Service::Pgsql => pgsql(t, query).await,
             other => Err(CheckError::Config(format!(
                 "{other} is not an sql service this build can check"
             ))),
@@ -45,7 +48,7 @@ pub async fn check(t: &Target) -> CheckResult {
     .await
 }
 
-async fn mysql(t: &Target) -> CheckResult {
+async fn mysql(t: &Target, query: &str) -> CheckResult {
     use mysql_async::prelude::Queryable;
 
     let addr = common::socket_addr(t)?;
@@ -68,7 +71,7 @@ async fn mysql(t: &Target) -> CheckResult {
         .await
         .map_err(|e| relay.explain(mysql_error(e)))?;
     let result: Result<String, CheckError> = async {
-        let mut res = conn.query_iter(t.request.as_str()).await?;
+        let mut res = conn.query_iter(query).await?;
         if res.columns_ref().is_empty() {
             // Not a SELECT: DBI's rows() is the affected-row count.
             let n = res.affected_rows();
@@ -109,7 +112,7 @@ fn mysql_error(e: mysql_async::Error) -> CheckError {
     }
 }
 
-async fn pgsql(t: &Target) -> CheckResult {
+async fn pgsql(t: &Target, query: &str) -> CheckResult {
     let addr = common::socket_addr(t)?;
     let tcp = common::connect(addr).await?;
     let mut cfg = tokio_postgres::Config::new();
@@ -127,7 +130,7 @@ async fn pgsql(t: &Target) -> CheckResult {
     let _driver = AbortOnDrop(tokio::spawn(connection));
     // Extended protocol: prepare, then execute, as DBI does.
     let rows = client
-        .query_raw(t.request.as_str(), std::iter::empty::<&str>())
+        .query_raw(query, std::iter::empty::<&str>())
         .await
         .map_err(pg_error)?;
     let mut rows = pin!(rows);
