@@ -8,6 +8,10 @@
 //! reconciler.
 
 pub mod error;
+pub mod health;
+pub mod pool;
+pub mod probe;
+pub mod report;
 pub mod service;
 pub mod target;
 

@@ -4,6 +4,9 @@
 //! probe in a deadline, as a backstop) and keep memory bounded whatever the
 //! server sends.
 
+pub mod dns;
+pub mod http;
+
 use super::{CheckResult, Target};
 use crate::config::Service;
 
@@ -11,6 +14,10 @@ use crate::config::Service;
 pub async fn negotiate(t: &Target) -> CheckResult {
     match t.service {
         Service::None => Ok("no check".into()),
+        Service::Http | Service::Https | Service::HttpProxy => http::check(t).await,
+        Service::Dns => dns::check(t).await,
+        // The other services' arms are added by the protocol work
+        // (ftp, smtp, pop, imap, ldap, sql, radius, sip, simpletcp, nntp).
         other => Err(super::CheckError::Config(format!(
             "the {other} negotiate check is not implemented in this build"
         ))),
