@@ -242,8 +242,10 @@ pub async fn connect(t: &Target) -> CheckResult {
 /// IPv6 addresses in brackets, and for a fwmark virtual the mark and port 0.
 pub fn external_args(t: &Target) -> [String; 4] {
     let (vip, vport) = match t.virtual_key {
-        VirtualKey::Addr { addr, port, .. } => (bracketed(&addr), port),
-        VirtualKey::Fwmark { mark, .. } => (mark.to_string(), 0),
+        Some(VirtualKey::Addr { addr, port, .. }) => (bracketed(&addr), port),
+        Some(VirtualKey::Fwmark { mark, .. }) => (mark.to_string(), 0),
+        // Not an external check's target: no virtual to name.
+        None => (String::new(), 0),
     };
     [
         vip,
