@@ -195,16 +195,24 @@ async fn http_refused_is_quick() {
 }
 
 /// A tcp server on 127.0.0.1 that runs `serve` for each connection (at
-/// most 4, for at most 30 s).
+/// most 16, each for at most 30 s).
 async fn fake_server<F, Fut>(serve: F) -> u16
 where
     F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    fake_server_on("127.0.0.1", serve).await
+}
+
+async fn fake_server_on<F, Fut>(ip: &str, serve: F) -> u16
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let l = TcpListener::bind((ip, 0)).await.unwrap();
     let port = l.local_addr().unwrap().port();
     tokio::spawn(async move {
-        for _ in 0..4 {
+        for _ in 0..16 {
             let Ok((s, _)) = l.accept().await else { return };
             tokio::spawn(tokio::time::timeout(Duration::from_secs(30), serve(s)));
         }
@@ -300,6 +308,49 @@ async fn http_hostile_servers_fail_at_the_deadline() {
     let (r, t) = negotiate(&http_cf("http", garbage, "")).await;
     assert!(matches!(r, Err(CheckError::Protocol(_))), "{r:?}");
     assert!(t < DEADLINE, "{t:?}");
+}
+
+/// Answers every request with `head` (a status line and headers).
+async fn answer(mut s: tokio::net::TcpStream, head: String) {
+    read_head(&mut s).await;
+    let _ = s.write_all(head.as_bytes()).await;
+    let _ = s.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_redirects_stay_on_the_real() {
+    // Another loopback address plays "another host": following the
+    // redirect there would make the check up.
+    let elsewhere = fake_server_on("127.0.0.2", |s| {
+        answer(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK".into())
+    })
+    .await;
+    let away = fake_server(move |s| {
+        answer(
+            s,
+            format!(
+                "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:{elsewhere}/\r\n\
+                 Content-Length: 0\r\n\r\n"
+            ),
+        )
+    })
+    .await;
+    let (r, _) = negotiate(&http_cf("http", away, "")).await;
+    assert_eq!(r, Err(CheckError::Status("HTTP/1.1 302 Found".into())));
+
+    // A redirect loop on the real ends after LWP's 7 redirects.
+    let looping = fake_server(|s| {
+        answer(
+            s,
+            "HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n".into(),
+        )
+    })
+    .await;
+    let (r, _) = negotiate(&http_cf("http", looping, "")).await;
+    assert!(
+        matches!(&r, Err(CheckError::Protocol(e)) if e.contains("redirect")),
+        "{r:?}"
+    );
 }
 
 fn dns_cf(proto: &str, port: u16, request: &str, receive: &str) -> String {

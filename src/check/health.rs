@@ -1,5 +1,6 @@
 //! The health state machine of one real server: probe results in, state
-//! transitions out. Pure: no I/O, no clocks, no logging, no IPVS. The caller
+//! transitions out, and [`HealthTable`], the cells of every checked pair.
+//! Pure: no I/O, no clocks, no logging, no IPVS. The caller
 //! logs each returned [`Transition`] once (with [`Transition::message`] for
 //! upstream's soft-failure texts) and turns `Up`/`Down` into IPVS changes.
 //!
@@ -36,6 +37,13 @@
 //! not served until it has passed a check, and goes down at its first
 //! failure: there is nothing to protect with `failurecount` yet (upstream
 //! forces such reals down at start, which has the same effect).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::pool::{Member, Plan};
+use super::Target;
+use crate::config::Config;
 
 /// What the director currently believes about a real server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,6 +223,87 @@ impl Health {
     }
 }
 
+/// The health of every checked (virtual, real) pair, keyed by the pair's
+/// probe identity: what the daemon keeps between [`super::pool::CheckEvent`]s
+/// and across reloads. Pure bookkeeping over [`Health`].
+#[derive(Debug, Default)]
+pub struct HealthTable {
+    cells: HashMap<Arc<Target>, Vec<(Member, Health)>>,
+}
+
+impl HealthTable {
+    pub fn new() -> HealthTable {
+        HealthTable::default()
+    }
+
+    /// Make the table that of `plan` (built from `config`): pairs whose
+    /// target and member are unchanged keep their health (with the
+    /// thresholds of their virtual in `config`); new pairs start in
+    /// `initial(member)` (e.g. `Up` when the kernel table has the real with
+    /// a weight, else `Unknown`); pairs no longer planned are forgotten.
+    pub fn sync(&mut self, config: &Config, plan: &Plan, initial: impl Fn(&Member) -> State) {
+        let thresholds = |m: &Member| {
+            config
+                .virtuals
+                .iter()
+                .find(|v| v.key == m.virtual_key)
+                .map_or((1, 1), |v| (v.failurecount, v.risecount))
+        };
+        let mut old = std::mem::take(&mut self.cells);
+        for p in &plan.targets {
+            let mut previous = old.remove(&p.target).unwrap_or_default();
+            let cells = p
+                .members
+                .iter()
+                .map(|m| {
+                    let (fail, rise) = thresholds(m);
+                    let health = match previous.iter().position(|(pm, _)| pm == m) {
+                        Some(i) => {
+                            let mut h = previous.swap_remove(i).1;
+                            h.set_thresholds(fail, rise);
+                            h
+                        }
+                        None => Health::new(initial(m), fail, rise),
+                    };
+                    (m.clone(), health)
+                })
+                .collect();
+            self.cells.insert(p.target.clone(), cells);
+        }
+    }
+
+    /// Feed one probe result of `target` to every pair it serves; returns
+    /// each pair's transition (including `Transition::None`), in plan
+    /// order. Unknown targets (a result that raced a reload) give nothing.
+    pub fn observe(&mut self, target: &Target, ok: bool) -> Vec<(Member, Transition)> {
+        self.cells
+            .get_mut(target)
+            .map(|cells| {
+                cells
+                    .iter_mut()
+                    .map(|(m, h)| (m.clone(), h.observe(ok)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The health of one pair.
+    pub fn get(&self, target: &Target, member: &Member) -> Option<&Health> {
+        self.cells
+            .get(target)?
+            .iter()
+            .find(|(m, _)| m == member)
+            .map(|(_, h)| h)
+    }
+
+    /// Every pair and its health.
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<Target>, &Member, &Health)> {
+        self.cells
+            .iter()
+            .flat_map(|(t, cells)| cells.iter().map(move |(m, h)| (t, m, h)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,5 +456,51 @@ mod tests {
             reset_failures: false
         }
         .is_change());
+    }
+
+    #[test]
+    fn table_counts_once_per_pair_and_survives_reload() {
+        let text = "\
+failurecount=2
+virtual=192.0.2.10:80
+\treal=192.0.2.21:80 gate
+\tchecktype=connect
+virtual=192.0.2.11:80
+\treal=192.0.2.21:80 gate
+\tchecktype=connect
+";
+        let cfg = crate::config::load_str(
+            text,
+            std::path::Path::new("t.cf"),
+            &crate::config::Options::default(),
+        )
+        .unwrap()
+        .config;
+        let plan = Plan::from_config(&cfg);
+        assert_eq!(plan.targets.len(), 1);
+        let target = plan.targets[0].target.clone();
+        let mut table = HealthTable::new();
+        table.sync(&cfg, &plan, |_| State::Up);
+        // One failed probe is one failure for each virtual (upstream: two
+        // for the shared real, so it went down at once).
+        let t = table.observe(&target, false);
+        assert_eq!(t.len(), 2);
+        assert!(t.iter().all(|(_, tr)| matches!(
+            tr,
+            T::SoftFailure {
+                failures: 1,
+                failurecount: 2
+            }
+        )));
+        // A reload with the same config keeps the count.
+        table.sync(&cfg, &plan, |_| State::Unknown);
+        let t = table.observe(&target, false);
+        assert!(t.iter().all(|(_, tr)| *tr == T::Down { forced: false }));
+        let m = &plan.targets[0].members[0];
+        assert_eq!(table.get(&target, m).unwrap().state(), State::Down);
+        // A reload without the pairs forgets them.
+        table.sync(&cfg, &Plan::default(), |_| State::Up);
+        assert_eq!(table.iter().count(), 0);
+        assert!(table.observe(&target, true).is_empty());
     }
 }
