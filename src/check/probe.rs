@@ -69,6 +69,10 @@ impl ProbeKind {
 /// §f.6): a negotiate check first, then N connect checks between two
 /// negotiate checks; a failed connect forces a negotiate next time, a
 /// failed negotiate is retried next time.
+///
+/// COMPAT: upstream's connect step of a udp service connects a UDP socket,
+/// which always succeeds; ours is [`ProbeKind::Connect`], an ICMP ping for
+/// udp, as `checktype=connect` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Combined {
     connects: u32,
