@@ -242,6 +242,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             print!("{}", config::canonical::render(&loaded.config));
             0
         }
+        Verb::Check => run_check(&loaded.config),
         other => not_implemented(other, &path),
     }
 }
@@ -268,6 +269,28 @@ fn list(stats: bool) -> i32 {
             1
         }
     }
+}
+
+/// `check`: every configured check once, a report on stdout; exit 1 if
+/// any real is down, 0 otherwise.
+fn run_check(config: &config::Config) -> i32 {
+    use crate::check::{probe::Prober, report};
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ldirectord: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let reports = runtime.block_on(async {
+        let prober = std::sync::Arc::new(Prober::new());
+        report::check_once(config, prober, 1024).await
+    });
+    print!("{}", report::render(&reports));
+    i32::from(report::any_down(&reports))
 }
 
 /// Verbs whose implementation has not landed say so plainly and fail

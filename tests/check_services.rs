@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use ldirectord::check::service;
 use ldirectord::check::{CheckError, CheckResult, Target};
-use ldirectord::config::{CheckType, HttpMethod, Protocol, Service, VirtualKey};
+use ldirectord::config::{CheckType, HttpMethod, Protocol, Service};
 use servers::{data, Kind, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -46,11 +46,8 @@ fn target(service: Service, port: u16, protocol: Protocol) -> Target {
         real_port: port,
         port: Some(port),
         protocol,
-        virtual_key: VirtualKey::Addr {
-            protocol,
-            addr: LOCALHOST,
-            port,
-        },
+        // Only external checks carry their virtual (see Target::new).
+        virtual_key: None,
         request: "/".into(),
         receive: String::new(),
         url: String::new(),

@@ -225,7 +225,6 @@ fn unimplemented_verbs_fail_plainly() {
         "try-restart",
         "reload",
         "force-reload",
-        "check",
     ] {
         let out = run(&[s(&cf), verb]);
         assert_eq!(out.status.code(), Some(3), "{verb}");
@@ -247,4 +246,83 @@ fn list_without_ipvs_says_so_plainly() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// A minimal HTTP server on 127.0.0.1 answering `200 OK` / body `OK` to
+/// at most `max` connections (then the thread ends).
+fn tiny_http_server(max: usize) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(max) {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nOK\n",
+            );
+        }
+    });
+    port
+}
+
+/// A loopback port nobody listens on.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn check_reports_each_real_and_exits_by_health() {
+    let dir = TempDir::new("check");
+    let up = tiny_http_server(8);
+    let cf = dir.file(
+        "up.cf",
+        &format!(
+            "checktimeout=2\nvirtual=127.0.0.1:80\n\treal=127.0.0.1:{up} gate\n\
+             \tservice=http\n\trequest=\"health.html\"\n\treceive=\"OK\"\n"
+        ),
+    );
+    let out = run(&[s(&cf), "check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("tcp:127.0.0.1:80 (checktype=negotiate, service=http)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("    127.0.0.1:{up} up ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(": HTTP/1.1 200 OK\n"), "{stdout}");
+
+    let down = closed_port();
+    let cf = dir.file(
+        "down.cf",
+        &format!(
+            "checktimeout=2\nvirtual=127.0.0.1:80\n\treal=127.0.0.1:{up} gate\n\
+             \treal=127.0.0.1:{down} gate\n\tservice=http\n\trequest=\"health.html\"\n\
+             \treceive=\"OK\"\n"
+        ),
+    );
+    let out = run(&[s(&cf), "check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!("    127.0.0.1:{up} up ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("    127.0.0.1:{down} down ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(": Connection refused\n"), "{stdout}");
 }

@@ -6,8 +6,21 @@
 //! running probes, the pure health state machine, and the pool that
 //! schedules probes. Must not touch IPVS: results leave as events for the
 //! reconciler.
+//!
+//! - [`target`]: a probe's identity, from (virtual, real).
+//! - [`probe`]: run one probe by checktype under its deadline
+//!   ([`probe::Prober`], or any [`probe::Probe`] in tests).
+//! - [`service`]: the negotiate checks, one file per service.
+//! - [`health`]: the pure up/down state machine and the table of every
+//!   pair's health.
+//! - [`pool`]: one task per unique target, events on an mpsc channel.
+//! - [`report`]: `ldirectord check`, every check once.
 
 pub mod error;
+pub mod health;
+pub mod pool;
+pub mod probe;
+pub mod report;
 pub mod service;
 pub mod target;
 

@@ -23,8 +23,11 @@ pub struct Target {
     pub port: Option<u16>,
     /// tcp or udp: the virtual's protocol (fwmark services probe over tcp).
     pub protocol: Protocol,
-    /// The virtual service, for external checks (`VIP VPORT RIP RPORT`).
-    pub virtual_key: VirtualKey,
+    /// The virtual service, only for external checks, whose arguments name
+    /// it (`VIP VPORT RIP RPORT`). `None` for every other checktype, so that
+    /// virtuals sharing a real share its probe (upstream's real id has no
+    /// virtual in it either).
+    pub virtual_key: Option<VirtualKey>,
     pub request: String,
     pub receive: String,
     /// http/https/http_proxy: the URL to fetch (upstream's `url`).
@@ -58,7 +61,10 @@ impl Target {
             real_port: real.port,
             port: v.check_port(real),
             protocol,
-            virtual_key: v.key,
+            virtual_key: match v.checktype {
+                CheckType::External | CheckType::ExternalPerl => Some(v.key),
+                _ => None,
+            },
             request: v.request_for(real).to_string(),
             receive: v.receive_for(real).to_string(),
             url: v.check_url(real),

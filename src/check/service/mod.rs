@@ -4,6 +4,9 @@
 //! probe in a deadline, as a backstop) and keep memory bounded whatever the
 //! server sends.
 
+pub mod dns;
+pub mod http;
+
 use super::{CheckResult, Target};
 use crate::config::Service;
 
@@ -33,6 +36,10 @@ pub async fn negotiate(t: &Target) -> CheckResult {
         Service::Sip => sip::check(t).await,
         Service::SimpleTcp => simpletcp::check(t).await,
         Service::Nntp => nntp::check(t).await,
+        Service::Http | Service::Https | Service::HttpProxy => http::check(t).await,
+        Service::Dns => dns::check(t).await,
+        // The other services' arms are added by the protocol work
+        // (ftp, smtp, pop, imap, ldap, sql, radius, sip, simpletcp, nntp).
         other => Err(super::CheckError::Config(format!(
             "the {other} negotiate check is not implemented in this build"
         ))),

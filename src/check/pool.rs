@@ -1,0 +1,618 @@
+//! The checker pool: one tokio task per unique [`Target`], each probing at
+//! its interval, with a bounded number of probes in flight, emitting every
+//! result as a [`CheckEvent`] on an mpsc channel. Owns scheduling (first
+//! runs spread over the first interval, then every interval), concurrency,
+//! the combined-check counter of each target, and updating the task set on
+//! reload. Must not keep health or touch IPVS: the receiver of the events
+//! does (see [`super::health`]).
+//!
+//! Use:
+//!
+//! ```ignore
+//! let plan = Plan::from_config(&config);
+//! let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+//! let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+//! let mut pool = Pool::new(Arc::new(Prober::new()), PoolOptions::default(), tx, stop_rx);
+//! pool.update(&plan);              // start; call again on reload
+//! while let Some(ev) = rx.recv().await { /* health, IPVS */ }
+//! stop_tx.send(true); pool.join().await;   // shutdown
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::probe::{run_with_deadline, Combined, Probe, ProbeKind};
+use super::{CheckResult, Target};
+use crate::config::{CheckType, Config, VirtualKey};
+
+/// One (virtual, real) pair a target's results apply to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Member {
+    pub virtual_key: VirtualKey,
+    pub real_addr: IpAddr,
+    /// The real's own port (0 for fwmark reals).
+    pub real_port: u16,
+}
+
+impl Member {
+    /// `RIP:RPORT` as upstream logs it.
+    pub fn real_id(&self) -> String {
+        format!(
+            "{}:{}",
+            crate::config::bracketed(&self.real_addr),
+            self.real_port
+        )
+    }
+}
+
+/// A target to probe and what it serves.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub target: Arc<Target>,
+    /// The smallest `checkinterval` of the virtuals sharing the target.
+    pub interval: Duration,
+    /// The pairs whose health follows this target, in config order.
+    pub members: Vec<Member>,
+}
+
+/// The unique targets of a configuration, in config order.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub targets: Vec<Planned>,
+}
+
+impl Plan {
+    /// Every checked (virtual, real) pair of `config`, grouped by
+    /// [`Target`]. `checktype=off` pairs are left out: they are never
+    /// checked.
+    pub fn from_config(config: &Config) -> Plan {
+        let mut index: HashMap<Arc<Target>, usize> = HashMap::new();
+        let mut targets: Vec<Planned> = Vec::new();
+        for v in &config.virtuals {
+            if v.checktype == CheckType::Off {
+                continue;
+            }
+            let interval = Duration::from_secs(u64::from(v.checkinterval.max(1)));
+            for r in &v.reals {
+                let target = Arc::new(Target::new(v, r));
+                let member = Member {
+                    virtual_key: v.key,
+                    real_addr: r.addr,
+                    real_port: r.port,
+                };
+                match index.get(&target) {
+                    Some(&i) => {
+                        let p = &mut targets[i];
+                        p.interval = p.interval.min(interval);
+                        if !p.members.contains(&member) {
+                            p.members.push(member);
+                        }
+                    }
+                    None => {
+                        index.insert(target.clone(), targets.len());
+                        targets.push(Planned {
+                            target,
+                            interval,
+                            members: vec![member],
+                        });
+                    }
+                }
+            }
+        }
+        Plan { targets }
+    }
+
+    /// The planned entry of `target`.
+    pub fn get(&self, target: &Target) -> Option<&Planned> {
+        self.targets.iter().find(|p| *p.target == *target)
+    }
+}
+
+/// One probe result.
+#[derive(Debug, Clone)]
+pub struct CheckEvent {
+    /// The probe's identity; look its members up in the [`Plan`].
+    pub target: Arc<Target>,
+    /// What ran (for combined checks: connect or negotiate).
+    pub kind: ProbeKind,
+    pub result: CheckResult,
+    /// How long the probe took.
+    pub latency: Duration,
+    /// When it finished (wall clock, for logs and the monitorfile).
+    pub at: SystemTime,
+}
+
+/// Tunables of the pool.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Probes running at once; the others wait for a slot (their schedule
+    /// slips, it never bursts to catch up).
+    pub max_in_flight: usize,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_in_flight: 1024,
+        }
+    }
+}
+
+/// What [`Pool::update`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UpdateSummary {
+    pub added: usize,
+    pub kept: usize,
+    pub removed: usize,
+}
+
+struct Task {
+    interval: watch::Sender<Duration>,
+    join: JoinHandle<()>,
+}
+
+/// The running probes. Dropping the pool aborts its tasks; to stop
+/// gracefully, send `true` on the shutdown channel and [`Pool::join`].
+pub struct Pool<P: Probe> {
+    probe: Arc<P>,
+    events: mpsc::Sender<CheckEvent>,
+    shutdown: watch::Receiver<bool>,
+    permits: Arc<Semaphore>,
+    tasks: HashMap<Arc<Target>, Task>,
+}
+
+impl<P: Probe> Pool<P> {
+    /// An empty pool; [`Pool::update`] starts the probes. `shutdown`: the
+    /// pool stops when it becomes `true` (or its sender is dropped).
+    /// Must be called inside a tokio runtime.
+    pub fn new(
+        probe: Arc<P>,
+        options: PoolOptions,
+        events: mpsc::Sender<CheckEvent>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Pool<P> {
+        Pool {
+            probe,
+            events,
+            shutdown,
+            permits: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+            tasks: HashMap::new(),
+        }
+    }
+
+    /// Make the running set of probes that of `plan`: targets already
+    /// running keep their task, schedule and combined counter (their
+    /// interval is updated); new ones start, their first runs spread over
+    /// their first interval by their position in the plan; the others stop.
+    pub fn update(&mut self, plan: &Plan) -> UpdateSummary {
+        let mut summary = UpdateSummary::default();
+        let wanted: HashSet<&Arc<Target>> = plan.targets.iter().map(|p| &p.target).collect();
+        let before = self.tasks.len();
+        self.tasks.retain(|t, task| {
+            let keep = wanted.contains(t) && !task.join.is_finished();
+            if !keep {
+                task.join.abort();
+            }
+            keep
+        });
+        summary.removed = before - self.tasks.len();
+        let n = plan.targets.len() as u32;
+        for (i, p) in plan.targets.iter().enumerate() {
+            if let Some(task) = self.tasks.get(&p.target) {
+                task.interval.send_if_modified(|cur| {
+                    let changed = *cur != p.interval;
+                    *cur = p.interval;
+                    changed
+                });
+                summary.kept += 1;
+                continue;
+            }
+            let first = spread(p.interval, i as u32, n);
+            let (itx, irx) = watch::channel(p.interval);
+            let join = tokio::spawn(run_target(
+                self.probe.clone(),
+                p.target.clone(),
+                irx,
+                first,
+                self.permits.clone(),
+                self.events.clone(),
+                self.shutdown.clone(),
+            ));
+            self.tasks.insert(
+                p.target.clone(),
+                Task {
+                    interval: itx,
+                    join,
+                },
+            );
+            summary.added += 1;
+        }
+        summary
+    }
+
+    /// The targets being probed.
+    pub fn targets(&self) -> impl Iterator<Item = &Arc<Target>> {
+        self.tasks.keys()
+    }
+
+    /// Wait until every task has ended (after shutdown).
+    pub async fn join(mut self) {
+        for (_, task) in self.tasks.drain() {
+            let _ = (&mut { task.join }).await;
+        }
+    }
+}
+
+impl<P: Probe> Drop for Pool<P> {
+    fn drop(&mut self) {
+        for task in self.tasks.values() {
+            task.join.abort();
+        }
+    }
+}
+
+/// Delay of the first run of the `i`-th of `n` targets: evenly spread over
+/// one interval, so a large configuration does not fire at one instant.
+pub fn spread(interval: Duration, i: u32, n: u32) -> Duration {
+    if n == 0 {
+        return Duration::ZERO;
+    }
+    interval * i / n
+}
+
+/// Resolves when shutdown is asked for, or nobody can ask any more.
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|&stop| stop).await;
+}
+
+async fn run_target<P: Probe>(
+    probe: Arc<P>,
+    target: Arc<Target>,
+    mut interval_rx: watch::Receiver<Duration>,
+    first: Duration,
+    permits: Arc<Semaphore>,
+    events: mpsc::Sender<CheckEvent>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut interval = *interval_rx.borrow_and_update();
+    let mut next = Instant::now() + first;
+    let mut last_start: Option<Instant> = None;
+    let mut combined = Combined::default();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = stopped(&mut shutdown) => return,
+            Ok(()) = interval_rx.changed() => {
+                // Reload changed the interval: count it from the last run.
+                interval = *interval_rx.borrow_and_update();
+                if let Some(last) = last_start {
+                    next = last + interval;
+                }
+                continue;
+            }
+        }
+        let Some(kind) = combined.next(target.checktype) else {
+            return;
+        };
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = stopped(&mut shutdown) => return,
+        };
+        let started = Instant::now();
+        let wall_started = SystemTime::now();
+        let result = tokio::select! {
+            r = run_with_deadline(&*probe, &target, kind) => r,
+            _ = stopped(&mut shutdown) => return,
+        };
+        drop(permit);
+        let latency = started.elapsed();
+        combined.record(kind, result.is_ok());
+        let event = CheckEvent {
+            target: target.clone(),
+            kind,
+            result,
+            latency,
+            at: wall_started + latency,
+        };
+        tokio::select! {
+            r = events.send(event) => if r.is_err() { return },
+            _ = stopped(&mut shutdown) => return,
+        }
+        last_start = Some(started);
+        // Never catch up in a burst: a late run moves the schedule.
+        next = (started + interval).max(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::CheckError;
+    use crate::config::{HttpMethod, Protocol, Service};
+    use std::net::Ipv4Addr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    fn target(last: u8, checktype: CheckType) -> Arc<Target> {
+        let addr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, last));
+        Arc::new(Target {
+            checktype,
+            service: Service::Http,
+            addr,
+            real_port: 80,
+            port: Some(80),
+            protocol: Protocol::Tcp,
+            virtual_key: None,
+            request: String::new(),
+            receive: String::new(),
+            url: String::new(),
+            httpmethod: HttpMethod::Get,
+            virtualhost: None,
+            login: String::new(),
+            passwd: String::new(),
+            database: String::new(),
+            secret: String::new(),
+            checkcommand: String::new(),
+            checkcount: 1,
+            checktimeout: Duration::from_secs(2),
+            negotiatetimeout: Duration::from_secs(2),
+        })
+    }
+
+    fn plan(targets: &[(Arc<Target>, u64)]) -> Plan {
+        Plan {
+            targets: targets
+                .iter()
+                .map(|(t, secs)| Planned {
+                    target: t.clone(),
+                    interval: Duration::from_secs(*secs),
+                    members: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    /// Records (target last octet, kind, time since start) and answers
+    /// after `delay` with `ok`.
+    struct Fake {
+        start: Instant,
+        delay: Duration,
+        ok: bool,
+        calls: Mutex<Vec<(u8, ProbeKind, Duration)>>,
+        in_flight: AtomicUsize,
+        max_in_flight: AtomicUsize,
+    }
+
+    impl Fake {
+        fn new(delay: Duration, ok: bool) -> Arc<Fake> {
+            Arc::new(Fake {
+                start: Instant::now(),
+                delay,
+                ok,
+                calls: Mutex::new(Vec::new()),
+                in_flight: AtomicUsize::new(0),
+                max_in_flight: AtomicUsize::new(0),
+            })
+        }
+        fn calls(&self) -> Vec<(u8, ProbeKind, Duration)> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl Probe for Fake {
+        async fn probe(&self, t: &Target, kind: ProbeKind) -> CheckResult {
+            let IpAddr::V4(a) = t.addr else { panic!() };
+            self.calls
+                .lock()
+                .unwrap()
+                .push((a.octets()[3], kind, self.start.elapsed()));
+            let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(n, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if self.ok {
+                Ok("fine".into())
+            } else {
+                Err(CheckError::Refused)
+            }
+        }
+    }
+
+    fn secs(d: Duration) -> f64 {
+        (d.as_secs_f64() * 10.0).round() / 10.0
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_runs_are_spread_then_every_interval() {
+        let fake = Fake::new(Duration::ZERO, true);
+        let (tx, mut rx) = mpsc::channel(100);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        let ts: Vec<_> = (1..=4)
+            .map(|i| (target(i, CheckType::Connect), 10))
+            .collect();
+        assert_eq!(
+            pool.update(&plan(&ts)),
+            UpdateSummary {
+                added: 4,
+                kept: 0,
+                removed: 0
+            }
+        );
+        tokio::time::sleep(Duration::from_millis(25_100)).await;
+        let mut times: Vec<(u8, f64)> = fake
+            .calls()
+            .iter()
+            .map(|(t, _, d)| (*t, secs(*d)))
+            .collect();
+        times.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap());
+        assert_eq!(
+            times,
+            [
+                (1, 0.0),
+                (2, 2.5),
+                (3, 5.0),
+                (4, 7.5),
+                (1, 10.0),
+                (2, 12.5),
+                (3, 15.0),
+                (4, 17.5),
+                (1, 20.0),
+                (2, 22.5),
+                (3, 25.0)
+            ]
+        );
+        let ev = rx.recv().await.unwrap();
+        assert_eq!(ev.result, Ok("fine".to_string()));
+        stop_tx.send(true).unwrap();
+        pool.join().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_stops_sleeping_and_running_probes() {
+        // Probes that take far longer than the test.
+        let fake = Fake::new(Duration::from_secs(1000), true);
+        let (tx, _rx) = mpsc::channel(100);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        pool.update(&plan(&[
+            (target(1, CheckType::Connect), 10),
+            (target(2, CheckType::Connect), 10),
+        ]));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Target 1 is in its probe, target 2 sleeps until 5 s.
+        let t0 = Instant::now();
+        stop_tx.send(true).unwrap();
+        pool.join().await;
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+        assert_eq!(fake.calls().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrency_is_bounded() {
+        let fake = Fake::new(Duration::from_secs(1), true);
+        let (tx, mut rx) = mpsc::channel(100);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let mut pool = Pool::new(fake.clone(), PoolOptions { max_in_flight: 3 }, tx, stop_rx);
+        // 10 targets all due within 0.1 s.
+        let ts: Vec<_> = (1..=10)
+            .map(|i| (target(i, CheckType::Connect), 1))
+            .collect();
+        pool.update(&plan(&ts));
+        for _ in 0..10 {
+            rx.recv().await.unwrap();
+        }
+        assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reload_keeps_unchanged_targets_and_their_schedule() {
+        let fake = Fake::new(Duration::ZERO, true);
+        let (tx, _rx) = mpsc::channel(1000);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        let a = target(1, CheckType::Connect);
+        let b = target(2, CheckType::Connect);
+        let c = target(3, CheckType::Connect);
+        pool.update(&plan(&[(a.clone(), 10), (b.clone(), 10)]));
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        // a ran at 0 and 10, b at 5.
+        // Reload: a kept (interval now 4 s), b removed, c added.
+        let s = pool.update(&plan(&[(a.clone(), 4), (c.clone(), 10)]));
+        assert_eq!(
+            s,
+            UpdateSummary {
+                added: 1,
+                kept: 1,
+                removed: 1
+            }
+        );
+        tokio::time::sleep(Duration::from_millis(10_100)).await;
+        let calls: Vec<(u8, f64)> = fake
+            .calls()
+            .iter()
+            .map(|(t, _, d)| (*t, secs(*d)))
+            .collect();
+        // a: 0, 10, then 14, 18, 22 (from its last run); b: 5 only;
+        // c: first run spread at 10/2 = 5 s after the reload (17 s).
+        let of = |n: u8| -> Vec<f64> { calls.iter().filter(|c| c.0 == n).map(|c| c.1).collect() };
+        assert_eq!(of(1), [0.0, 10.0, 14.0, 18.0, 22.0]);
+        assert_eq!(of(2), [5.0]);
+        assert_eq!(of(3), [17.0]);
+        let mut running: Vec<_> = pool.targets().cloned().collect();
+        running.sort_by_key(|t| t.addr);
+        assert_eq!(running, [a, c]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn combined_counter_lives_in_the_task() {
+        let fake = Fake::new(Duration::ZERO, true);
+        let (tx, _rx) = mpsc::channel(100);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        pool.update(&plan(&[(target(1, CheckType::Combined(2)), 1)]));
+        tokio::time::sleep(Duration::from_millis(5_500)).await;
+        let kinds: Vec<ProbeKind> = fake.calls().iter().map(|c| c.1).collect();
+        use ProbeKind::*;
+        assert_eq!(
+            kinds,
+            [Negotiate, Connect, Connect, Negotiate, Connect, Connect]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_probe_is_cut_by_the_backstop() {
+        let fake = Fake::new(Duration::from_secs(1000), false);
+        let (tx, mut rx) = mpsc::channel(100);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        pool.update(&plan(&[(target(1, CheckType::Connect), 10)]));
+        let ev = rx.recv().await.unwrap();
+        assert_eq!(ev.result, Err(CheckError::Timeout));
+        // checktimeout 2 s + backstop grace.
+        assert_eq!(ev.latency, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn plan_groups_pairs_by_target() {
+        let text = "\
+checkinterval=10
+virtual=192.0.2.10:80
+\treal=192.0.2.21:80 gate
+\treal=192.0.2.22:80 gate
+\tservice=http
+\tchecktype=connect
+virtual=192.0.2.11:80
+\treal=192.0.2.21:80 masq
+\tservice=http
+\tchecktype=connect
+\tcheckinterval=3
+virtual=192.0.2.12:80
+\treal=192.0.2.21:80 gate
+\tchecktype=off
+";
+        let cfg = crate::config::load_str(
+            text,
+            std::path::Path::new("t.cf"),
+            &crate::config::Options::default(),
+        )
+        .expect("config")
+        .config;
+        let plan = Plan::from_config(&cfg);
+        // 192.0.2.21 is shared by the first two virtuals; the off one is left out.
+        assert_eq!(plan.targets.len(), 2, "{plan:#?}");
+        let first = &plan.targets[0];
+        assert_eq!(first.members.len(), 2);
+        assert_eq!(first.interval, Duration::from_secs(3));
+        assert_eq!(first.members[1].real_id(), "192.0.2.21:80");
+    }
+}

@@ -1,0 +1,214 @@
+//! The http, https and http_proxy negotiate checks (upstream §c: LWP with
+//! `Host: <virtualhost or RIP>`, up iff 2xx and the body matches
+//! `receive`). Owns building one pinned, unpooled, unverified HTTP client
+//! per check and reading a bounded body. Must not connect anywhere but the
+//! real server (no proxy from the environment, no DNS for the URL host, no
+//! redirect to another host) and must not keep more than [`BODY_LIMIT`]
+//! bytes of any answer.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Once;
+
+use reqwest::header::{HeaderValue, HOST};
+use reqwest::redirect;
+
+use super::super::{CheckError, CheckResult, Target};
+use crate::config::{bracketed, HttpMethod, Service};
+
+/// Bytes of a body kept for the `receive` match; the rest is read (so a
+/// huge body still ends the check the normal way) and dropped.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// Redirects followed, as LWP's default `max_redirect`.
+pub const MAX_REDIRECTS: usize = 7;
+
+/// rustls needs a process-wide crypto provider (reqwest is built without
+/// one). Installing fails harmlessly when another part of the program
+/// installed one first; that one is used then.
+pub fn ensure_tls_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Run the http/https/http_proxy check of `t` under `t.negotiatetimeout`.
+pub async fn check(t: &Target) -> CheckResult {
+    match tokio::time::timeout(t.negotiatetimeout, fetch(t)).await {
+        Ok(r) => r,
+        Err(_) => Err(CheckError::Timeout),
+    }
+}
+
+async fn fetch(t: &Target) -> CheckResult {
+    ensure_tls_provider();
+    let port = t
+        .port
+        .ok_or_else(|| CheckError::Config("no port to check".into()))?;
+    let real = SocketAddr::new(t.addr, port);
+    let mut url = reqwest::Url::parse(&t.url)
+        .map_err(|e| CheckError::Config(format!("invalid URL {:?}: {e}", t.url)))?;
+
+    let mut builder = reqwest::Client::builder()
+        // Never HTTP(S)_PROXY from the environment: the check is of the
+        // real, not of some proxy.
+        .no_proxy()
+        // A fresh connection per check: a pooled one would hide a server
+        // that stopped accepting.
+        .pool_max_idle_per_host(0)
+        // Upstream: verify_hostname => 0, and no CA check either.
+        .tls_danger_accept_invalid_certs(true)
+        .timeout(t.negotiatetimeout)
+        .connect_timeout(t.negotiatetimeout)
+        .user_agent(concat!("ldirectord-rs/", env!("CARGO_PKG_VERSION")));
+
+    let mut host_header = None;
+    // Which host redirects may go to: the real (through its name, when we
+    // pinned one), never elsewhere. `None`: any (http_proxy, where every
+    // request goes through the real anyway).
+    let mut same_host = None;
+    if t.service == Service::HttpProxy {
+        // The real is the proxy; the absolute URL in `request` is fetched
+        // through it, with the Host of that URL. Every scheme goes through
+        // it (upstream proxies only http:// and would connect directly to
+        // an https:// URL: that would check something else than the real).
+        let proxy = reqwest::Proxy::all(format!("http://{}:{port}", bracketed(&t.addr)))
+            .map_err(|e| CheckError::Config(format!("proxy: {e}")))?;
+        builder = builder.proxy(proxy);
+    } else {
+        if let Some(vhost) = t.virtualhost.as_deref() {
+            // A name (not an IP literal) becomes the URL's host, resolved to
+            // the real: TLS then sends it as SNI. The Host header is the
+            // virtualhost exactly as written (upstream), port included if
+            // the user wrote one.
+            let name = host_part(vhost);
+            if name.parse::<IpAddr>().is_err() && url.set_host(Some(name)).is_ok() {
+                builder = builder.resolve(name, real);
+            }
+            host_header = Some(
+                HeaderValue::from_str(vhost)
+                    .map_err(|e| CheckError::Config(format!("virtualhost {vhost:?}: {e}")))?,
+            );
+        } else if let Some(name) = url.domain() {
+            // An absolute per-real URL with a name: still the real.
+            builder = builder.resolve(name, real);
+        }
+        same_host = url.host_str().map(str::to_string);
+    }
+    builder = builder.redirect(redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error("too many redirects");
+        }
+        match &same_host {
+            Some(h) if attempt.url().host_str() != Some(h.as_str()) => attempt.stop(),
+            _ => attempt.follow(),
+        }
+    }));
+    let client = builder
+        .build()
+        .map_err(|e| CheckError::Config(format!("http client: {}", chain(&e))))?;
+
+    let method = match t.httpmethod {
+        HttpMethod::Get => reqwest::Method::GET,
+        HttpMethod::Head => reqwest::Method::HEAD,
+    };
+    let mut req = client.request(method, url);
+    if let Some(h) = host_header {
+        req = req.header(HOST, h);
+    }
+    let mut resp = req.send().await.map_err(map_error)?;
+    let status_line = format!("{:?} {}", resp.version(), resp.status());
+    let status = resp.status();
+
+    // Read the whole body (LWP does), keeping at most BODY_LIMIT bytes: an
+    // endless body ends at the deadline with bounded memory.
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(map_error)? {
+        let room = BODY_LIMIT - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    if !status.is_success() {
+        return Err(CheckError::Status(status_line));
+    }
+    if t.receive.is_empty() {
+        return Ok(status_line);
+    }
+    let re = regex::bytes::Regex::new(&t.receive)
+        .map_err(|e| CheckError::Config(format!("invalid receive pattern: {e}")))?;
+    if re.is_match(&body) {
+        Ok(status_line)
+    } else {
+        Err(CheckError::Mismatch(format!(
+            "{status_line}: the body does not match {:?}",
+            t.receive
+        )))
+    }
+}
+
+/// `www.example.test` from `www.example.test:8080`; IPv6 literals (with
+/// brackets) are returned as they are.
+fn host_part(vhost: &str) -> &str {
+    if vhost.starts_with('[') {
+        return vhost;
+    }
+    match vhost.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && p.parse::<u16>().is_ok() => h,
+        _ => vhost,
+    }
+}
+
+/// Our reason for a reqwest error.
+fn map_error(e: reqwest::Error) -> CheckError {
+    let e = e.without_url();
+    if e.is_timeout() {
+        return CheckError::Timeout;
+    }
+    // A refused connection or a reset carries an io::Error somewhere in
+    // the chain.
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return CheckError::Refused;
+            }
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return CheckError::Timeout;
+            }
+        }
+        src = s.source();
+    }
+    if e.is_redirect() {
+        return CheckError::Protocol(chain(&e));
+    }
+    if e.is_connect() {
+        return CheckError::Io(chain(&e));
+    }
+    CheckError::Protocol(chain(&e))
+}
+
+/// `outer: inner: innermost` (call on an error without its URL).
+fn chain(e: &reqwest::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_part_strips_a_port() {
+        assert_eq!(host_part("www.example.test"), "www.example.test");
+        assert_eq!(host_part("www.example.test:8080"), "www.example.test");
+        assert_eq!(host_part("[2001:db8::1]:80"), "[2001:db8::1]:80");
+        assert_eq!(host_part("2001:db8::1"), "2001:db8::1");
+    }
+}
