@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Parser;
 
@@ -237,13 +237,45 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         let _ = stderr.write_all(w.render(&path, &loaded.source).as_bytes());
     }
     drop(stderr);
+    use crate::daemon::lifecycle::{self, Context};
+    let ctx = Context {
+        config_path: path.clone(),
+        cfgname: Context::cfgname_for(&inv.config_arg),
+        debug: inv.debug,
+        invoked_as: invoked_as(&inv),
+    };
+    let config = std::sync::Arc::new(loaded.config);
+    if matches!(
+        inv.verb,
+        Verb::Start
+            | Verb::Stop
+            | Verb::Restart
+            | Verb::TryRestart
+            | Verb::Reload
+            | Verb::ForceReload
+            | Verb::Status
+    ) {
+        // Upstream logs every invocation whose configuration parses (note
+        // the trailing space, as upstream writes it).
+        lifecycle::command_logger(&ctx, &config).log(&format!(
+            "Invoking ldirectord invoked as: {} ",
+            ctx.invoked_as
+        ));
+    }
     match inv.verb {
+        Verb::Start => lifecycle::start(&ctx, config),
+        Verb::Stop => lifecycle::stop(&ctx),
+        Verb::Restart => lifecycle::restart(&ctx, config),
+        Verb::TryRestart => lifecycle::try_restart(&ctx, config),
+        Verb::Reload | Verb::ForceReload => lifecycle::reload(&ctx, &config),
+        Verb::Status => lifecycle::status(&ctx),
         Verb::ConfigTest => {
-            print!("{}", config::canonical::render(&loaded.config));
+            print!("{}", config::canonical::render(&config));
             0
         }
-        Verb::Check => run_check(&loaded.config),
-        other => not_implemented(other, &path),
+        Verb::Check => run_check(&config),
+        // Handled before the configuration is read.
+        Verb::List => list(inv.stats),
     }
 }
 
@@ -293,19 +325,24 @@ fn run_check(config: &config::Config) -> i32 {
     i32::from(report::any_down(&reports))
 }
 
-/// Verbs whose implementation has not landed say so plainly and fail
-/// (LSB: 3 = unimplemented feature; `status` 4 = status unknown).
-fn not_implemented(verb: Verb, path: &Path) -> i32 {
-    eprintln!(
-        "ldirectord: the {verb:?} command is not implemented in this build yet \
-         (configuration {} is valid)",
-        path.display()
-    );
-    if verb == Verb::Status {
-        4
-    } else {
-        3
-    }
+/// `$0 [configfile] command` as upstream logs it (options removed).
+fn invoked_as(inv: &Invocation) -> String {
+    let argv0 = std::env::args()
+        .next()
+        .unwrap_or_else(|| "ldirectord".into());
+    let verb = match inv.verb {
+        Verb::Start => "start",
+        Verb::Stop => "stop",
+        Verb::Restart => "restart",
+        Verb::TryRestart => "try-restart",
+        Verb::Reload => "reload",
+        Verb::ForceReload => "force-reload",
+        Verb::Status => "status",
+        Verb::ConfigTest => "configtest",
+        Verb::Check => "check",
+        Verb::List => "list",
+    };
+    format!("{argv0} {} {verb}", inv.config_arg)
 }
 
 #[cfg(test)]

@@ -214,23 +214,85 @@ fn version_and_help() {
     assert!(text(&out.stdout).contains("start|stop|restart|try-restart|reload|force-reload|status"));
 }
 
+/// Lifecycle verbs without a running daemon, with upstream's exit codes.
 #[test]
-fn unimplemented_verbs_fail_plainly() {
-    let dir = TempDir::new("unimpl");
-    let cf = dir.file("u.cf", "virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n");
-    for verb in [
-        "start",
-        "stop",
-        "restart",
-        "try-restart",
-        "reload",
-        "force-reload",
-    ] {
-        let out = run(&[s(&cf), verb]);
-        assert_eq!(out.status.code(), Some(3), "{verb}");
-        assert!(text(&out.stderr).contains("not implemented"), "{verb}");
+fn lifecycle_verbs_without_a_daemon() {
+    let dir = TempDir::new("life");
+    let run_dir = dir.0.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let log = dir.0.join("ld.log");
+    let cf = dir.file(
+        "web.cf",
+        &format!(
+            "logfile=\"{}\"\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n",
+            log.display()
+        ),
+    );
+    let cmd = |verb: &str| {
+        bin()
+            .env("LDIRECTORD_RUN_DIR", &run_dir)
+            .args([s(&cf), verb])
+            .output()
+            .unwrap()
+    };
+    // status: stopped → 3, with upstream's line on stdout.
+    let out = cmd("status");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        text(&out.stdout),
+        format!("ldirectord is stopped for {}\n", s(&cf))
+    );
+    // A stale pid file → 1, and says so.
+    std::fs::write(run_dir.join("ldirectord.web.cf.pid"), "999999999\n").unwrap();
+    let out = cmd("status");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("ldirectord stale pid file"));
+    std::fs::remove_file(run_dir.join("ldirectord.web.cf.pid")).unwrap();
+    // stop and try-restart with nothing running: 0; reload: 1.
+    assert_eq!(cmd("stop").status.code(), Some(0));
+    assert_eq!(cmd("try-restart").status.code(), Some(0));
+    assert_eq!(cmd("reload").status.code(), Some(1));
+    assert_eq!(cmd("force-reload").status.code(), Some(1));
+    // Every invocation is logged as upstream does.
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains(&format!("Invoking ldirectord invoked as: ")),
+        "{logged}"
+    );
+    assert!(logged.contains(&format!("ldirectord is stopped for {}", s(&cf))));
+}
+
+/// This machine's kernel has no IPVS: `start` must fail plainly, in the
+/// foreground (-d) and as a daemon, and leave no pid file behind.
+#[test]
+fn start_without_ipvs_fails_plainly() {
+    if std::path::Path::new("/proc/net/ip_vs").exists() {
+        return;
     }
-    assert_eq!(run(&[s(&cf), "status"]).status.code(), Some(4));
+    let dir = TempDir::new("start");
+    let run_dir = dir.0.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let cf = dir.file(
+        "s.cf",
+        &format!(
+            "logfile=\"{}\"\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n",
+            dir.0.join("l.log").display()
+        ),
+    );
+    for args in [&["-d", s(&cf), "start"][..], &[s(&cf), "start"][..]] {
+        let out = bin()
+            .env("LDIRECTORD_RUN_DIR", &run_dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("kernel has no IPVS support"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(!run_dir.join("ldirectord.s.cf.pid").exists());
+    }
 }
 
 #[test]

@@ -287,6 +287,20 @@ impl HealthTable {
             .unwrap_or_default()
     }
 
+    /// Take every pair of `target` down at once, bypassing failurecount
+    /// (a maintenance file, upstream's forced down).
+    pub fn force_down(&mut self, target: &Target) -> Vec<(Member, Transition)> {
+        self.cells
+            .get_mut(target)
+            .map(|cells| {
+                cells
+                    .iter_mut()
+                    .map(|(m, h)| (m.clone(), h.force_down()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The health of one pair.
     pub fn get(&self, target: &Target, member: &Member) -> Option<&Health> {
         self.cells

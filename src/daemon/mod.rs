@@ -1,5 +1,9 @@
 //! The director daemon and its process edges: logging, the pid file, the
 //! lifecycle commands. Wires config → checks → health → reconciler → IPVS.
 
+pub mod director;
+pub mod lifecycle;
 pub mod log;
+pub mod maintenance;
 pub mod pidfile;
+pub mod run;

@@ -1,0 +1,458 @@
+//! The director: owns the IPVS backend and every bit of health state, and
+//! turns check results, reloads and timer ticks into IPVS changes through
+//! the reconciler. Everything else talks to it with [`Message`]s, so it
+//! runs on one thread and needs no locks; it is synchronous, so tests drive
+//! it directly on [`crate::ipvs::MemoryIpvs`].
+//!
+//! What it does, in upstream's terms (reference §f.1–f.5, §f.8, §f.13):
+//! - start: adopt the kernel table — a configured real present with a
+//!   positive weight starts up, the others start unknown (down) until a
+//!   check passes, so nothing is added and removed again (upstream's
+//!   start-up flap); missing services are added, unconfigured reals of our
+//!   services purged;
+//! - a check result feeds the real's health (one cell per probe identity,
+//!   shared by every virtual that checks the real the same way); a state
+//!   change reconciles;
+//! - a tick re-reads the kernel table and repairs drift (`ipvsadm -C`, a
+//!   deleted destination, a changed weight);
+//! - a reload swaps the configuration, keeps the health of unchanged
+//!   probes, purges services the new configuration no longer names;
+//! - stop: with cleanstop, removes our reals and services.
+//!
+//! It never runs checks and never parses files.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::check::health::{HealthTable, State, Transition};
+use crate::check::pool::{Member, Plan};
+use crate::check::{CheckResult, Target};
+use crate::config::{CheckType, Config, Real, Virtual};
+use crate::ipvs::{IpvsBackend, ServiceKey};
+use crate::reconcile::{self, desired::service_key, ChangeKind};
+
+use super::log::Logger;
+
+/// What the director is told.
+#[derive(Debug)]
+pub enum Message {
+    /// One probe finished.
+    Result {
+        target: Box<Target>,
+        result: CheckResult,
+        latency: Duration,
+    },
+    /// A new configuration that parsed without errors.
+    Reload(Arc<Config>),
+    /// Re-read the kernel table and repair drift.
+    Tick,
+    /// Stop: clean up (per cleanstop) and return.
+    Stop,
+}
+
+/// The last result of a probe, for `status` and `check`.
+#[derive(Debug, Clone)]
+pub struct LastResult {
+    pub result: CheckResult,
+    pub latency: Duration,
+    pub at: Instant,
+}
+
+/// Side effects the director asks for, besides IPVS changes.
+pub trait Hooks {
+    /// Run `fallbackcommand start|stop VIP:VPORT proto` (upstream: through
+    /// the shell, on the edge only).
+    fn fallback_command(&mut self, command: &str, action: &str, service: &str, protocol: &str);
+    /// An alert-worthy change (for e-mail): the virtual index and the log
+    /// text.
+    fn alert(&mut self, _virtual_index: usize, _text: &str) {}
+}
+
+/// Hooks that do nothing (tests, dry runs).
+pub struct NoHooks;
+
+impl Hooks for NoHooks {
+    fn fallback_command(&mut self, _: &str, _: &str, _: &str, _: &str) {}
+}
+
+pub struct Director<B: IpvsBackend> {
+    config: Arc<Config>,
+    backend: B,
+    log: Arc<Logger>,
+    plan: Plan,
+    health: HealthTable,
+    /// `checktype=off` reals found up in the kernel at start: they stay up
+    /// (upstream never checks them).
+    off_up: HashSet<Member>,
+    last: HashMap<Target, LastResult>,
+    /// Services of ours: named by the current or an earlier configuration
+    /// of this daemon.
+    owned: HashSet<ServiceKey>,
+    fallback_active: HashMap<ServiceKey, bool>,
+    /// Changes that the kernel refused on the last pass (retried next).
+    pub failed_last_pass: usize,
+    phase: &'static str,
+}
+
+impl<B: IpvsBackend> Director<B> {
+    /// A director for `config`. Call [`Director::start`] next.
+    pub fn new(config: Arc<Config>, backend: B, log: Arc<Logger>) -> Self {
+        Director {
+            config,
+            backend,
+            log,
+            plan: Plan::default(),
+            health: HealthTable::new(),
+            off_up: HashSet::new(),
+            last: HashMap::new(),
+            owned: HashSet::new(),
+            fallback_active: HashMap::new(),
+            failed_last_pass: 0,
+            phase: "start",
+        }
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    pub fn backend(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
+    /// The health state of real `ri` of virtual `vi`.
+    pub fn state_of(&self, vi: usize, ri: usize) -> State {
+        let v = &self.config.virtuals[vi];
+        state(&self.health, &self.off_up, v, &v.reals[ri])
+    }
+
+    pub fn last_result(&self, target: &Target) -> Option<&LastResult> {
+        self.last.get(target)
+    }
+
+    /// Adopt the kernel table and bring it in line with the configuration.
+    pub fn start(&mut self, hooks: &mut dyn Hooks) {
+        self.phase = "start";
+        self.adopt();
+        self.reconcile(hooks);
+    }
+
+    /// Handle one message; returns false after [`Message::Stop`].
+    pub fn handle(&mut self, msg: Message, hooks: &mut dyn Hooks) -> bool {
+        match msg {
+            Message::Result {
+                target,
+                result,
+                latency,
+            } => {
+                if self.observe(*target, result, latency) {
+                    self.reconcile(hooks);
+                }
+            }
+            Message::Reload(config) => self.reload(config, hooks),
+            Message::Tick => self.reconcile(hooks),
+            Message::Stop => {
+                self.stop();
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Initial health from the kernel table: a configured real present with
+    /// weight > 0 is up (adopted), anything else unknown. `checktype=on`
+    /// reals are always up; `off` keeps what was found.
+    fn adopt(&mut self) {
+        let table = match self.backend.services() {
+            Ok(t) => t,
+            Err(e) => {
+                self.log.log(&format!("Error reading the IPVS table: {e}"));
+                Vec::new()
+            }
+        };
+        let config = self.config.clone();
+        let mut adopted: HashSet<Member> = HashSet::new();
+        for v in &config.virtuals {
+            let key = service_key(&v.key);
+            self.owned.insert(key);
+            let Some((_, dests)) = table.iter().find(|(s, _)| s.key == key) else {
+                continue;
+            };
+            for r in &v.reals {
+                let rk = reconcile::desired::real_key(v, r);
+                if dests.iter().any(|d| d.key == rk && d.weight > 0) {
+                    adopted.insert(member(v, r));
+                }
+            }
+        }
+        self.off_up = config
+            .virtuals
+            .iter()
+            .filter(|v| v.checktype == CheckType::Off)
+            .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
+            .filter(|m| adopted.contains(m) || self.off_up.contains(m))
+            .collect();
+        self.plan = Plan::from_config(&config);
+        let on: HashSet<Member> = config
+            .virtuals
+            .iter()
+            .filter(|v| v.checktype == CheckType::On)
+            .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
+            .collect();
+        self.health.sync(&config, &self.plan, |m| {
+            if on.contains(m) || adopted.contains(m) {
+                State::Up
+            } else {
+                State::Unknown
+            }
+        });
+    }
+
+    /// Feed one probe result; true when a real changed state.
+    fn observe(&mut self, target: Target, result: CheckResult, latency: Duration) -> bool {
+        let ok = result.is_ok();
+        let maintenance = self
+            .config
+            .global
+            .maintenancedir
+            .as_deref()
+            .is_some_and(|dir| {
+                super::maintenance::in_maintenance(dir, &target.addr, target.real_port)
+            });
+        self.last.insert(
+            target.clone(),
+            LastResult {
+                result,
+                latency,
+                at: Instant::now(),
+            },
+        );
+        // A result for a probe the current configuration no longer has (a
+        // reload raced the check) finds no pairs and changes nothing.
+        let transitions = if maintenance {
+            self.health.force_down(&target)
+        } else {
+            self.health.observe(&target, ok)
+        };
+        let mut changed = false;
+        for (m, t) in transitions {
+            if let Some(msg) = t.message(&m.real_id(), &m.virtual_key.id()) {
+                self.log.log(&msg);
+            }
+            changed |= t.is_change();
+            if let Transition::Down { forced: true } = t {
+                self.log.log(&format!(
+                    "Server in maintenance: {} ({})",
+                    m.real_id(),
+                    m.virtual_key.id()
+                ));
+            }
+        }
+        changed
+    }
+
+    /// Compute the desired table, diff it against a fresh dump, apply.
+    pub fn reconcile(&mut self, hooks: &mut dyn Hooks) {
+        let actual = match self.backend.services() {
+            Ok(t) => t,
+            Err(e) => {
+                self.log
+                    .log(&format!("Error reading the IPVS table (will retry): {e}"));
+                self.failed_last_pass = 1;
+                return;
+            }
+        };
+        let (health, off_up) = (&self.health, &self.off_up);
+        let want = reconcile::desired(&self.config, |v, r| {
+            state(health, off_up, v, r) == State::Up
+        });
+        let configured: HashSet<ServiceKey> = want.services.iter().map(|s| s.service.key).collect();
+        let purge: Vec<ServiceKey> = self.owned.difference(&configured).copied().collect();
+        let changes = reconcile::diff(&self.config, &actual, &want, &purge);
+        let applied = reconcile::apply(&mut self.backend, changes);
+        for c in &applied.done {
+            self.log.log(&c.log_line(self.phase));
+            if c.alerts() {
+                if let Some(vi) = c.virtual_index {
+                    hooks.alert(vi, &c.log_line(self.phase));
+                }
+            }
+            if c.kind == ChangeKind::PurgeVirtual {
+                if let crate::ipvs::Op::DelService(k) = c.op {
+                    self.owned.remove(&k);
+                }
+            }
+        }
+        for (c, e) in &applied.failed {
+            self.log.log(&format!(
+                "Failed to apply \"{}\": {e} (will retry)",
+                c.log_line(self.phase)
+            ));
+        }
+        self.failed_last_pass = applied.failed.len();
+        // fallbackcommand on the edges only.
+        let config = self.config.clone();
+        for ds in &want.services {
+            let v = &config.virtuals[ds.virtual_index];
+            let before = self
+                .fallback_active
+                .insert(ds.service.key, ds.fallback_active);
+            if before == Some(ds.fallback_active) {
+                continue;
+            }
+            // At start upstream runs `start` when there is no real up, and
+            // nothing otherwise.
+            if before.is_none() && !ds.fallback_active {
+                continue;
+            }
+            if let Some(cmd) = &v.fallbackcommand {
+                let proto = match v.key {
+                    crate::config::VirtualKey::Addr { protocol, .. } => protocol.as_str(),
+                    crate::config::VirtualKey::Fwmark { .. } => "fwm",
+                };
+                let action = if ds.fallback_active { "start" } else { "stop" };
+                hooks.fallback_command(cmd, action, &v.key.service(), proto);
+            }
+        }
+        self.phase = "start";
+    }
+
+    /// Swap in a new configuration, keeping the health of pairs whose
+    /// probe did not change (identity = [`Target`] equality).
+    fn reload(&mut self, config: Arc<Config>, hooks: &mut dyn Hooks) {
+        let keep: HashSet<Target> = config
+            .virtuals
+            .iter()
+            .flat_map(|v| v.reals.iter().map(move |r| Target::new(v, r)))
+            .collect();
+        self.last.retain(|t, _| keep.contains(t));
+        self.config = config;
+        self.fallback_active.clear();
+        self.adopt();
+        self.reconcile(hooks);
+    }
+
+    /// upstream `ld_stop`: for each virtual with cleanstop, remove its reals
+    /// and the service; leave the table alone with cleanstop=no.
+    fn stop(&mut self) {
+        self.phase = "stop";
+        let actual = self.backend.services().unwrap_or_default();
+        let config = self.config.clone();
+        let mut changes = Vec::new();
+        for v in config.virtuals.iter().filter(|v| v.cleanstop) {
+            let key = service_key(&v.key);
+            let Some((_, dests)) = actual.iter().find(|(s, _)| s.key == key) else {
+                continue;
+            };
+            let vtext = reconcile::diff::service_text(&key);
+            for (ri, r) in v.reals.iter().enumerate() {
+                let rk = reconcile::desired::real_key(v, r);
+                if dests.iter().any(|d| d.key == rk) {
+                    changes.push(reconcile::Change {
+                        op: crate::ipvs::Op::DelDest(key, rk),
+                        kind: ChangeKind::PurgeReal,
+                        virtual_service: vtext.clone(),
+                        dest: Some(format!(
+                            "{}:{}",
+                            crate::config::bracketed(&rk.addr),
+                            rk.port
+                        )),
+                        weight: 0,
+                        virtual_index: None,
+                        real_index: Some(ri),
+                    });
+                }
+            }
+            changes.push(reconcile::Change {
+                op: crate::ipvs::Op::DelService(key),
+                kind: ChangeKind::PurgeVirtual,
+                virtual_service: vtext,
+                dest: None,
+                weight: 0,
+                virtual_index: None,
+                real_index: None,
+            });
+        }
+        let applied = reconcile::apply(&mut self.backend, changes);
+        for c in &applied.done {
+            self.log.log(&c.log_line("stop"));
+        }
+        for (c, e) in &applied.failed {
+            self.log
+                .log(&format!("Failed to apply \"{}\": {e}", c.log_line("stop")));
+        }
+    }
+
+    /// What to show for `status`: one line per virtual and real.
+    pub fn status_lines(&mut self) -> Vec<String> {
+        let table = self.backend.services().unwrap_or_default();
+        let config = self.config.clone();
+        let mut out = Vec::new();
+        for v in &config.virtuals {
+            let key = service_key(&v.key);
+            let dests = table.iter().find(|(s, _)| s.key == key).map(|(_, d)| d);
+            out.push(format!(
+                "{}\t{}",
+                v.key.id(),
+                if dests.is_some() {
+                    "in kernel"
+                } else {
+                    "missing"
+                }
+            ));
+            for r in &v.reals {
+                let t = Target::new(v, r);
+                let state = state(&self.health, &self.off_up, v, r);
+                let kw = dests
+                    .and_then(|d| {
+                        d.iter()
+                            .find(|d| d.key == reconcile::desired::real_key(v, r))
+                    })
+                    .map_or("-".to_string(), |d| d.weight.to_string());
+                let (res, age, lat) = match self.last.get(&t) {
+                    Some(l) => (
+                        match &l.result {
+                            Ok(d) => format!("ok: {d}"),
+                            Err(e) => format!("failed: {e}"),
+                        },
+                        format!("{}s", l.at.elapsed().as_secs()),
+                        format!("{}ms", l.latency.as_millis()),
+                    ),
+                    None => ("not checked yet".into(), "-".into(), "-".into()),
+                };
+                out.push(format!(
+                    "  {}\t{}\tweight {}\tkernel {kw}\t{res}\t{age}\t{lat}",
+                    r.id(),
+                    match state {
+                        State::Up => "up",
+                        State::Down => "down",
+                        State::Unknown => "unknown",
+                    },
+                    r.weight,
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn member(v: &Virtual, r: &Real) -> Member {
+    Member {
+        virtual_key: v.key,
+        real_addr: r.addr,
+        real_port: r.port,
+    }
+}
+
+/// The state of real `r` of virtual `v`.
+fn state(health: &HealthTable, off_up: &HashSet<Member>, v: &Virtual, r: &Real) -> State {
+    let m = member(v, r);
+    match v.checktype {
+        CheckType::Off if off_up.contains(&m) => State::Up,
+        CheckType::Off => State::Down,
+        _ => health
+            .get(&Target::new(v, r), &m)
+            .map_or(State::Unknown, |h| h.state()),
+    }
+}

@@ -1,0 +1,353 @@
+//! The running daemon: wires the checker pool (async, tokio), the director
+//! (one thread that owns IPVS), signals, reload and autoreload.
+//!
+//! Shutdown is a value (`watch::Receiver<bool>`) passed to the pool; the
+//! director is told with [`Message::Stop`] after the pool has drained.
+//! Nothing here changes IPVS itself.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+
+use crate::check::pool::{Plan, Pool, PoolOptions};
+use crate::check::probe::Prober;
+use crate::config::{self, Config};
+use crate::ipvs::{IpvsBackend, NetlinkIpvs};
+
+use super::director::{Director, Hooks, Message};
+use super::lifecycle::Context;
+use super::log::{Logger, Sink};
+use super::pidfile::PidFile;
+
+/// Open the kernel's IPVS (before the daemon reports that it started, so
+/// that `start` fails visibly on a kernel without IPVS or without
+/// CAP_NET_ADMIN).
+pub fn open_ipvs() -> Result<NetlinkIpvs, crate::ipvs::Error> {
+    NetlinkIpvs::new()
+}
+
+/// Run the daemon until TERM/INT. `pid` is dropped (the file removed) on
+/// return. Returns the exit status.
+pub fn run(ctx: &Context, config: Arc<Config>, backend: NetlinkIpvs, pid: Option<PidFile>) -> i32 {
+    let log = Arc::new(Logger::new(
+        Sink::choose(&config.global.logfile, ctx.debug, config.global.supervised),
+        &ctx.cfgname,
+    ));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ldirectord")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log.log(&format!(
+                "Exiting with exit_status 1: cannot start runtime: {e}"
+            ));
+            return 1;
+        }
+    };
+    let code = runtime.block_on(serve(ctx.clone(), config, backend, log));
+    drop(pid);
+    code
+}
+
+/// The daemon proper, generic over the IPVS backend (tests use memory).
+pub async fn serve<B: IpvsBackend + Send + 'static>(
+    ctx: Context,
+    config: Arc<Config>,
+    backend: B,
+    log: Arc<Logger>,
+) -> i32 {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (events_tx, mut events_rx) = mpsc::channel(4096);
+    let (director_tx, director_rx) = std_mpsc::channel::<Message>();
+
+    // The director thread: the only writer of IPVS.
+    let director = {
+        let (config, log, status_path) = (config.clone(), log.clone(), ctx.status_path());
+        std::thread::Builder::new()
+            .name("director".into())
+            .spawn(move || director_loop(config, backend, log, director_rx, status_path))
+            .expect("spawn director thread")
+    };
+
+    let mut pool = Pool::new(
+        Arc::new(Prober::new()),
+        PoolOptions::default(),
+        events_tx,
+        shutdown_rx,
+    );
+    pool.update(&Plan::from_config(&config));
+
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        log.log("Exiting with exit_status 1: cannot install signal handlers");
+        return 1;
+    };
+    let (changed_tx, mut changed_rx) = mpsc::channel::<()>(8);
+    let _watcher = watch_config(&ctx.config_path, changed_tx, &log);
+    let mut running = config;
+    let mut digest = file_digest(&ctx.config_path);
+
+    loop {
+        tokio::select! {
+            Some(ev) = events_rx.recv() => {
+                let msg = Message::Result {
+                    target: Box::new((*ev.target).clone()),
+                    result: ev.result,
+                    latency: ev.latency,
+                };
+                if director_tx.send(msg).is_err() {
+                    break;
+                }
+            }
+            _ = term.recv() => {
+                log.log("Linux Director Daemon terminated on signal: TERM");
+                break;
+            }
+            _ = int.recv() => {
+                log.log("Linux Director Daemon terminated on signal: INT");
+                break;
+            }
+            _ = hup.recv() => {
+                log.log("Reloading Linux Director Daemon config on signal");
+                if let Some(new) = reload(&ctx, &log) {
+                    pool.update(&Plan::from_config(&new));
+                    running = new.clone();
+                    let _ = director_tx.send(Message::Reload(new));
+                }
+                digest = file_digest(&ctx.config_path);
+            }
+            Some(()) = changed_rx.recv() => {
+                // Debounce: an editor's save is several events.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                while changed_rx.try_recv().is_ok() {}
+                let now = file_digest(&ctx.config_path);
+                if now == digest || now.is_none() {
+                    continue;
+                }
+                digest = now;
+                log.log(&format!(
+                    "Configuration file '{}' has changed on disk",
+                    ctx.config_path.display()
+                ));
+                if running.global.autoreload {
+                    log.log(" - reread new configuration");
+                    if let Some(new) = reload(&ctx, &log) {
+                        pool.update(&Plan::from_config(&new));
+                        running = new.clone();
+                        let _ = director_tx.send(Message::Reload(new));
+                    }
+                } else {
+                    log.log(" - ignore new configuration");
+                }
+                if let Some(cb) = &running.global.callback {
+                    run_callback(cb, &ctx.config_path, &log);
+                }
+            }
+        }
+    }
+    let _ = shutdown_tx.send(true);
+    pool.join().await;
+    let _ = director_tx.send(Message::Stop);
+    let _ = tokio::task::spawn_blocking(move || director.join()).await;
+    let _ = std::fs::remove_file(ctx.status_path());
+    0
+}
+
+/// Parse the file again. On any error keep the running configuration
+/// untouched and log every error (upstream half-rolls back, §f.8).
+fn reload(ctx: &Context, log: &Logger) -> Option<Arc<Config>> {
+    let opts = config::Options {
+        lookup: crate::cli::lookup_from_env(),
+        ..Default::default()
+    };
+    match config::load_file(&ctx.config_path, &opts) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                log.log(&format!(
+                    "Warning [{}] reading file {} at line {}: {}",
+                    std::process::id(),
+                    ctx.config_path.display(),
+                    w.line,
+                    w.message
+                ));
+            }
+            Some(Arc::new(loaded.config))
+        }
+        Err(e) => {
+            for d in e.errors() {
+                log.log(&format!(
+                    "Error [{}] reading file {} at line {}: {}",
+                    std::process::id(),
+                    ctx.config_path.display(),
+                    d.line,
+                    d.message
+                ));
+            }
+            log.log("Reload failed: keeping the running configuration");
+            None
+        }
+    }
+}
+
+fn director_loop<B: IpvsBackend>(
+    config: Arc<Config>,
+    backend: B,
+    log: Arc<Logger>,
+    rx: std_mpsc::Receiver<Message>,
+    status_path: PathBuf,
+) {
+    let mut d = Director::new(config, backend, log.clone());
+    let mut hooks = ShellHooks { log };
+    d.start(&mut hooks);
+    let mut last_status = Instant::now() - Duration::from_secs(60);
+    let mut next_tick = Instant::now() + tick_of(d.config());
+    loop {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        let msg = match rx.recv_timeout(wait) {
+            Ok(m) => m,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                next_tick = Instant::now() + tick_of(d.config());
+                Message::Tick
+            }
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => Message::Stop,
+        };
+        if !d.handle(msg, &mut hooks) {
+            break;
+        }
+        if last_status.elapsed() >= Duration::from_secs(1) {
+            write_status(&status_path, &d.status_lines());
+            last_status = Instant::now();
+        }
+    }
+}
+
+/// Drift is repaired within one check interval (the shortest one).
+fn tick_of(config: &Config) -> Duration {
+    let secs = config
+        .virtuals
+        .iter()
+        .map(|v| v.checkinterval)
+        .min()
+        .unwrap_or(config.global.checkinterval)
+        .max(1);
+    Duration::from_secs(u64::from(secs))
+}
+
+fn write_status(path: &Path, lines: &[String]) {
+    let tmp = path.with_extension("status.tmp");
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    if std::fs::write(&tmp, text).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+/// Side effects through the shell, as upstream runs them.
+struct ShellHooks {
+    log: Arc<Logger>,
+}
+
+impl Hooks for ShellHooks {
+    fn fallback_command(&mut self, command: &str, action: &str, service: &str, protocol: &str) {
+        let line = format!("{command} {action} {service} {protocol}");
+        spawn_shell(&line, &self.log);
+    }
+}
+
+/// `system(line)` without waiting on the director thread: a thread reaps
+/// the child and logs a failure.
+fn spawn_shell(line: &str, log: &Arc<Logger>) {
+    let child = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(line)
+        .stdin(std::process::Stdio::null())
+        .spawn();
+    let (line, log) = (line.to_string(), log.clone());
+    match child {
+        Ok(mut c) => {
+            std::thread::spawn(move || match c.wait() {
+                Ok(s) if s.success() => {}
+                Ok(s) => log.log(&format!("system({line}) failed: {s}")),
+                Err(e) => log.log(&format!("system({line}) failed: {e}")),
+            });
+        }
+        Err(e) => log.log(&format!("system({line}) failed: {e}")),
+    }
+}
+
+/// upstream: `callback <CONFIG-path>` when the content changed.
+fn run_callback(callback: &str, config_path: &Path, log: &Arc<Logger>) {
+    let child = std::process::Command::new(callback)
+        .arg(config_path)
+        .stdin(std::process::Stdio::null())
+        .spawn();
+    match child {
+        Ok(mut c) => {
+            let log = log.clone();
+            let cb = callback.to_string();
+            std::thread::spawn(move || {
+                if let Ok(s) = c.wait() {
+                    if !s.success() {
+                        log.log(&format!("callback {cb} failed: {s}"));
+                    }
+                }
+            });
+        }
+        Err(e) => log.log(&format!("callback {callback} failed: {e}")),
+    }
+}
+
+fn file_digest(path: &Path) -> Option<u64> {
+    let bytes = std::fs::read(path).ok()?;
+    let mut h = DefaultHasher::new();
+    bytes.hash(&mut h);
+    Some(h.finish())
+}
+
+/// Watch the configuration's directory (editors replace files by rename,
+/// which a watch on the file itself stops seeing), debounced.
+fn watch_config(
+    path: &Path,
+    tx: mpsc::Sender<()>,
+    log: &Logger,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())?
+        .to_path_buf();
+    let name = path.file_name()?.to_os_string();
+    let is_link = std::fs::symlink_metadata(path)
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false);
+    let mut watcher = match notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev {
+            // A symlinked config (e.g. a ConfigMap) changes without its
+            // name appearing: take any event of the directory then.
+            if is_link || ev.paths.iter().any(|p| p.file_name() == Some(&name)) {
+                let _ = tx.try_send(());
+            }
+        }
+    }) {
+        Ok(w) => w,
+        Err(e) => {
+            log.log(&format!("cannot watch {}: {e}", dir.display()));
+            return None;
+        }
+    };
+    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+        log.log(&format!("cannot watch {}: {e}", dir.display()));
+        return None;
+    }
+    Some(watcher)
+}
