@@ -256,7 +256,10 @@ fn lifecycle_verbs_without_a_daemon() {
     // Every invocation is logged as upstream does.
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(
-        logged.contains(&format!("Invoking ldirectord invoked as: ")),
+        logged.contains(&format!(
+            "Invoking ldirectord invoked as: {}",
+            env!("CARGO_BIN_EXE_ldirectord")
+        )),
         "{logged}"
     );
     assert!(logged.contains(&format!("ldirectord is stopped for {}", s(&cf))));
