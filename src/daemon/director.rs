@@ -456,3 +456,193 @@ fn state(health: &HealthTable, off_up: &HashSet<Member>, v: &Virtual, r: &Real) 
             .map_or(State::Unknown, |h| h.state()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::CheckError;
+    use crate::config::{load_str, names::Lookup, Options};
+    use crate::daemon::log::Sink;
+    use crate::ipvs::{Dest, DestKey, Forward, MemoryIpvs, Op, Service};
+    use std::path::Path;
+
+    fn cfg(text: &str) -> Arc<Config> {
+        let opts = Options {
+            lookup: Lookup::HostsFile,
+            hostname: "t".into(),
+        };
+        Arc::new(load_str(text, Path::new("t.cf"), &opts).unwrap().config)
+    }
+
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+
+    impl Hooks for Recorder {
+        fn fallback_command(&mut self, cmd: &str, action: &str, service: &str, proto: &str) {
+            self.0.push(format!("{cmd} {action} {service} {proto}"));
+        }
+    }
+
+    fn director(c: Arc<Config>, b: MemoryIpvs) -> (Director<MemoryIpvs>, Arc<Logger>) {
+        let log = Arc::new(Logger::new(Sink::Stderr, "t"));
+        (Director::new(c, b, log.clone()), log)
+    }
+
+    fn result(c: &Config, vi: usize, ri: usize, ok: bool) -> Message {
+        let v = &c.virtuals[vi];
+        Message::Result {
+            target: Box::new(Target::new(v, &v.reals[ri])),
+            result: if ok {
+                Ok("up".into())
+            } else {
+                Err(CheckError::Refused)
+            },
+            latency: Duration::from_millis(1),
+        }
+    }
+
+    fn weights(b: &mut MemoryIpvs) -> Vec<(String, u32)> {
+        let mut out: Vec<(String, u32)> = b
+            .services()
+            .unwrap()
+            .into_iter()
+            .flat_map(|(_, ds)| ds.into_iter().map(|d| (d.key.to_string(), d.weight)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    const CF: &str = "fallback=127.0.0.1:80\nfailurecount=2\n\
+        virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq 3\n\treal=192.0.2.22:80 masq 2\n\
+        \tfallbackcommand=\"/bin/echo FB\"\n";
+
+    #[test]
+    fn start_adds_nothing_until_a_check_passes_then_follows_failurecount() {
+        let c = cfg(CF);
+        let (mut d, log) = director(c.clone(), MemoryIpvs::new());
+        let mut h = Recorder::default();
+        d.start(&mut h);
+        // No real is known yet: only the fallback, and its command ran.
+        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
+        assert_eq!(h.0, ["/bin/echo FB start 192.0.2.10:80 tcp"]);
+        d.handle(result(&c, 0, 0, true), &mut h);
+        assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+        assert_eq!(h.0.last().unwrap(), "/bin/echo FB stop 192.0.2.10:80 tcp");
+        // failurecount=2: the first failure is a soft one.
+        d.handle(result(&c, 0, 0, false), &mut h);
+        assert_eq!(weights(d.backend()).len(), 1);
+        assert!(log.lines.lock().unwrap().iter().any(
+            |l| l == "Soft failure real server: 192.0.2.21:80 (tcp:192.0.2.10:80) failure 1/2"
+        ));
+        d.handle(result(&c, 0, 0, false), &mut h);
+        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
+        let lines = log.lines.lock().unwrap().clone();
+        assert!(lines.contains(
+            &"Added fallback server: 127.0.0.1:80 (192.0.2.10:80) (Weight set to 1)".into()
+        ));
+        assert!(lines.contains(&"Deleted real server: 192.0.2.21:80 (192.0.2.10:80)".into()));
+    }
+
+    #[test]
+    fn adopts_the_kernel_table_without_a_flap() {
+        let c = cfg(CF);
+        let mut b = MemoryIpvs::new();
+        let key = crate::ipvs::ServiceKey::tcp("192.0.2.10".parse().unwrap(), 80);
+        let dest =
+            |a: &str, w| Dest::new(DestKey::new(a.parse().unwrap(), 80), Forward::Masq).weight(w);
+        for r in b.apply(&[
+            Op::AddService(Service::new(key, "wrr")),
+            Op::AddDest(key, dest("192.0.2.21", 3)),
+            Op::AddDest(key, dest("192.0.2.99", 1)),
+        ]) {
+            r.unwrap();
+        }
+        let (mut d, log) = director(c, b);
+        d.start(&mut NoHooks);
+        // .21 adopted up; the stranger .99 purged; no fallback, no re-add.
+        assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+        let lines = log.lines.lock().unwrap().clone();
+        assert_eq!(
+            lines,
+            ["Purged real server (start): 192.0.2.99:80 (192.0.2.10:80)"]
+        );
+    }
+
+    #[test]
+    fn drift_is_repaired_on_tick_and_stop_cleans_up() {
+        let c = cfg(CF);
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        d.handle(result(&c, 0, 1, true), &mut NoHooks);
+        let before = weights(d.backend());
+        d.backend().flush().unwrap();
+        d.handle(Message::Tick, &mut NoHooks);
+        assert_eq!(weights(d.backend()), before);
+        assert!(!d.handle(Message::Stop, &mut NoHooks));
+        assert!(d.backend().services().unwrap().is_empty());
+    }
+
+    #[test]
+    fn cleanstop_no_leaves_the_table_alone() {
+        let c = cfg(&CF.replace("failurecount=2\n", "cleanstop=no\n"));
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        d.handle(Message::Stop, &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+    }
+
+    #[test]
+    fn reload_keeps_health_adds_and_purges_virtuals() {
+        let c = cfg(CF);
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        // New config: the same first virtual, plus another one.
+        let c2 = cfg(&format!(
+            "{CF}virtual=192.0.2.11:80\n\treal=192.0.2.31:80 gate\n"
+        ));
+        d.handle(Message::Reload(c2.clone()), &mut NoHooks);
+        assert_eq!(d.state_of(0, 0), State::Up, "health kept across reload");
+        assert_eq!(d.backend().services().unwrap().len(), 2);
+        // Back to the first config: the second virtual is ours, so purged.
+        d.handle(Message::Reload(c), &mut NoHooks);
+        assert_eq!(d.backend().services().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_failure_of_a_shared_real_counts_once() {
+        // Upstream divides failurecount by the number of virtuals sharing
+        // the real; here each virtual needs its full count.
+        let c = cfg("failurecount=2\n\
+            virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n\
+            virtual=192.0.2.11:80\n\treal=192.0.2.21:80 masq\n");
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert_eq!(weights(d.backend()).len(), 2);
+        d.handle(result(&c, 0, 0, false), &mut NoHooks);
+        assert_eq!(weights(d.backend()).len(), 2, "one failure of 2 needed");
+        d.handle(result(&c, 0, 0, false), &mut NoHooks);
+        assert!(weights(d.backend()).is_empty());
+    }
+
+    #[test]
+    fn maintenance_file_forces_the_real_down() {
+        let dir = std::env::temp_dir().join(format!("ldrs-dir-maint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = cfg(&format!(
+            "maintenancedir={}\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n",
+            dir.display()
+        ));
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert_eq!(weights(d.backend()).len(), 1);
+        std::fs::write(dir.join("192.0.2.21:80"), "").unwrap();
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert!(weights(d.backend()).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
