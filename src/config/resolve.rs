@@ -19,6 +19,7 @@
 //! first run of digits, `5s` is 5, …) except where upstream misreads a file;
 //! each such place is marked `COMPAT:` and listed in ldirectord(8).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -132,6 +133,8 @@ pub fn resolve(raw: &RawFile, path: &Path, opts: &Options) -> (Option<Config>, V
     let mut cx = Cx {
         diags: Vec::new(),
         opts,
+        hosts: HashMap::new(),
+        ports: HashMap::new(),
     };
     let global = cx.globals(raw);
     let mut virtuals = Vec::new();
@@ -170,6 +173,10 @@ pub fn resolve(raw: &RawFile, path: &Path, opts: &Options) -> (Option<Config>, V
 struct Cx<'o> {
     diags: Vec<Diagnostic>,
     opts: &'o Options,
+    /// Name lookups of this parse: glibc re-reads /etc/services (and
+    /// /etc/hosts) on every call, which dominated files with port names.
+    hosts: HashMap<(String, Family), Option<IpAddr>>,
+    ports: HashMap<(String, Option<&'static str>), Option<u16>>,
 }
 
 /// The global section, plus what is needed to resolve virtuals.
@@ -235,6 +242,24 @@ fn unquote(text: &str) -> &str {
 }
 
 impl Cx<'_> {
+    fn host(&mut self, name: &str, family: Family) -> Option<IpAddr> {
+        let lookup = self.opts.lookup;
+        *self
+            .hosts
+            .entry((name.to_string(), family))
+            .or_insert_with(|| names::host(name, family, lookup))
+    }
+
+    fn port(&mut self, name: &str, protocol: Option<&'static str>) -> Option<u16> {
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+            return names::port(name, protocol);
+        }
+        *self
+            .ports
+            .entry((name.to_string(), protocol))
+            .or_insert_with(|| names::port(name, protocol))
+    }
+
     fn err(&mut self, pos: Pos, msg: impl Into<String>) {
         self.diags.push(Diagnostic::error(pos.line, pos.col, msg));
     }
@@ -642,7 +667,7 @@ impl Cx<'_> {
             Family::V4 => "IPv4",
             Family::V6 => "IPv6",
         };
-        let Some(addr) = names::host(server, family, self.opts.lookup) else {
+        let Some(addr) = self.host(server, family) else {
             self.err(
                 d.value_pos(),
                 format!(
@@ -653,7 +678,7 @@ impl Cx<'_> {
         };
         let port = match port_text {
             None => vport,
-            Some(p) => match names::port(p, protocol.map(Protocol::as_str)) {
+            Some(p) => match self.port(p, protocol.map(Protocol::as_str)) {
                 Some(0) | None => {
                     self.err(d.value_pos(), "invalid port for fallback server");
                     return None;
@@ -712,8 +737,8 @@ impl Cx<'_> {
             Some(mark) => VirtualKey::Fwmark { family, mark },
             None => {
                 let protocol = protocol.unwrap_or(Protocol::Tcp);
-                let ip = names::host(&host_text, family, self.opts.lookup);
-                let port = names::port(&port_text, Some(protocol.as_str()));
+                let ip = self.host(&host_text, family);
+                let port = self.port(&port_text, Some(protocol.as_str()));
                 match (ip, port) {
                     (Some(addr), Some(port)) => VirtualKey::Addr {
                         protocol,
@@ -1293,7 +1318,7 @@ impl Cx<'_> {
         }
         let port = match &port_text {
             None => 0,
-            Some(p) => match names::port(p, None) {
+            Some(p) => match self.port(p, None) {
                 Some(n) => n,
                 None => {
                     self.err(
@@ -1304,7 +1329,7 @@ impl Cx<'_> {
                 }
             },
         };
-        let Some(first) = names::host(&host1, family, self.opts.lookup) else {
+        let Some(first) = self.host(&host1, family) else {
             self.err(
                 at,
                 format!("invalid address ({host1}) for real server (could not resolve host)"),
@@ -1329,7 +1354,7 @@ impl Cx<'_> {
             out.push(make(first));
             return;
         };
-        let Some(last) = names::host(&host2, family, self.opts.lookup) else {
+        let Some(last) = self.host(&host2, family) else {
             self.err(
                 at,
                 format!("invalid address ({host2}) for real server (could not resolve end host)"),
