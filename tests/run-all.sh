@@ -8,7 +8,8 @@
 #   2. cargo fmt --check, clippy with warnings as errors;
 #   3. cargo test: unit, CLI, compat corpus, server fixtures;
 #   4. the parser fuzz target for a bounded time (FUZZ_SECONDS, default 60);
-#   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest.
+#   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest;
+#   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh).
 #
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
@@ -46,5 +47,9 @@ mkdir -p fuzz/corpus/parse_config
 
 step "kernel tests in a qemu guest"
 tests/vm/kernel-tests.sh
+
+step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)"
+cargo build -q
+tests/vm/e2e-director.sh
 
 step "all tests passed"
