@@ -64,6 +64,9 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     backend: B,
     log: Arc<Logger>,
 ) -> i32 {
+    for gap in not_yet_supported(&config) {
+        log.log(&format!("Warning: {gap}"));
+    }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (events_tx, mut events_rx) = mpsc::channel(4096);
     let (director_tx, director_rx) = std_mpsc::channel::<Message>();
@@ -162,6 +165,22 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     let _ = tokio::task::spawn_blocking(move || director.join()).await;
     let _ = std::fs::remove_file(ctx.status_path());
     0
+}
+
+/// Directives this build accepts but does not act on yet, said plainly at
+/// start rather than silently ignored.
+pub fn not_yet_supported(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if config.virtuals.iter().any(|v| v.emailalert.is_some()) {
+        out.push("emailalert is set, but this build sends no e-mail alerts".into());
+    }
+    if config.virtuals.iter().any(|v| v.monitorfile.is_some()) {
+        out.push("monitorfile is set, but this build writes no monitor file".into());
+    }
+    if !config.global.execute.is_empty() {
+        out.push("execute= is set, but this build does not start other instances".into());
+    }
+    out
 }
 
 /// Parse the file again. On any error keep the running configuration
