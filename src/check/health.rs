@@ -483,13 +483,7 @@ virtual=192.0.2.11:80
 \treal=192.0.2.21:80 gate
 \tchecktype=connect
 ";
-        let cfg = crate::config::load_str(
-            text,
-            std::path::Path::new("t.cf"),
-            &crate::config::Options::default(),
-        )
-        .unwrap()
-        .config;
+        let cfg = crate::config::test_config(text);
         let plan = Plan::from_config(&cfg);
         assert_eq!(plan.targets.len(), 1);
         let target = plan.targets[0].target.clone();

@@ -195,13 +195,7 @@ virtual=192.0.2.11:80
 \treal=192.0.2.21:80 gate
 \tchecktype=off
 ";
-        let cfg = crate::config::load_str(
-            text,
-            std::path::Path::new("t.cf"),
-            &crate::config::Options::default(),
-        )
-        .unwrap()
-        .config;
+        let cfg = crate::config::test_config(text);
         let reports = check_once(&cfg, Arc::new(Fake), 4).await;
         assert!(any_down(&reports));
         let text = render(&reports);

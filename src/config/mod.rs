@@ -59,3 +59,16 @@ pub fn load_file(path: &Path, opts: &Options) -> Result<Loaded, ConfigError> {
     let text = String::from_utf8_lossy(&bytes);
     load_str(&text, path, opts)
 }
+
+/// Test helper: parse `text` (no DNS, hostname `t`), panicking on errors.
+#[cfg(test)]
+pub(crate) fn test_config(text: &str) -> Config {
+    let opts = Options {
+        lookup: names::Lookup::HostsFile,
+        hostname: "t".into(),
+    };
+    match load_str(text, Path::new("t.cf"), &opts) {
+        Ok(l) => l.config,
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -956,23 +956,9 @@ impl Cx<'_> {
         let at = d.value_pos();
         match d.name.as_str() {
             "real" | "real6" => {
-                let v6 = d.name == "real6";
-                if v6 != (family == Family::V6) {
-                    let want = if family == Family::V4 {
-                        "real"
-                    } else {
-                        "real6"
-                    };
-                    self.err(
-                        d.pos,
-                        format!(
-                            "cannot specify \"{}\" here.  please use \"{want}\" instead",
-                            d.name
-                        ),
-                    );
-                    return;
+                if self.family_matches(d, family, "real") {
+                    reals.push(d);
                 }
-                reals.push(d);
             }
             "request" => {
                 if let Some(s) = self.quoted_nonempty(d, "no request string specified") {
@@ -1184,23 +1170,9 @@ impl Cx<'_> {
                 }
             }
             "fallback" | "fallback6" => {
-                let v6 = d.name == "fallback6";
-                if v6 != (family == Family::V6) {
-                    let want = if family == Family::V4 {
-                        "fallback"
-                    } else {
-                        "fallback6"
-                    };
-                    self.err(
-                        d.pos,
-                        format!(
-                            "cannot specify \"{}\" here.  please use \"{want}\" instead",
-                            d.name
-                        ),
-                    );
-                    return;
+                if self.family_matches(d, family, "fallback") {
+                    *fallback = Some(d);
                 }
-                *fallback = Some(d);
             }
             "fallbackcommand" => {
                 let s = unquote(v);
@@ -1228,6 +1200,26 @@ impl Cx<'_> {
             "comment" => b.comment = Some(v.to_string()),
             _ => self.unknown(d, true),
         }
+    }
+
+    /// `real`/`real6` and `fallback`/`fallback6` must match the block's
+    /// family (`base` is the v4 name); upstream's message otherwise.
+    fn family_matches(&mut self, d: &RawDirective, family: Family, base: &str) -> bool {
+        let want = match family {
+            Family::V4 => base.to_string(),
+            Family::V6 => format!("{base}6"),
+        };
+        if d.name == want {
+            return true;
+        }
+        self.err(
+            d.pos,
+            format!(
+                "cannot specify \"{}\" here.  please use \"{want}\" instead",
+                d.name
+            ),
+        );
+        false
     }
 
     fn checktype(&mut self, d: &RawDirective) -> Option<CheckType> {

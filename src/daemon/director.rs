@@ -461,17 +461,11 @@ fn state(health: &HealthTable, off_up: &HashSet<Member>, v: &Virtual, r: &Real) 
 mod tests {
     use super::*;
     use crate::check::CheckError;
-    use crate::config::{load_str, names::Lookup, Options};
     use crate::daemon::log::Sink;
     use crate::ipvs::{Dest, DestKey, Forward, MemoryIpvs, Op, Service};
-    use std::path::Path;
 
     fn cfg(text: &str) -> Arc<Config> {
-        let opts = Options {
-            lookup: Lookup::HostsFile,
-            hostname: "t".into(),
-        };
-        Arc::new(load_str(text, Path::new("t.cf"), &opts).unwrap().config)
+        Arc::new(crate::config::test_config(text))
     }
 
     #[derive(Default)]

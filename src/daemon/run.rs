@@ -193,30 +193,29 @@ fn reload(ctx: &Context, log: &Logger) -> Option<Arc<Config>> {
     match config::load_file(&ctx.config_path, &opts) {
         Ok(loaded) => {
             for w in &loaded.warnings {
-                log.log(&format!(
-                    "Warning [{}] reading file {} at line {}: {}",
-                    std::process::id(),
-                    ctx.config_path.display(),
-                    w.line,
-                    w.message
-                ));
+                log_diagnostic(log, "Warning", &ctx.config_path, w);
             }
             Some(Arc::new(loaded.config))
         }
         Err(e) => {
             for d in e.errors() {
-                log.log(&format!(
-                    "Error [{}] reading file {} at line {}: {}",
-                    std::process::id(),
-                    ctx.config_path.display(),
-                    d.line,
-                    d.message
-                ));
+                log_diagnostic(log, "Error", &ctx.config_path, d);
             }
             log.log("Reload failed: keeping the running configuration");
             None
         }
     }
+}
+
+/// upstream's `config_error`/`config_warn` text in the log.
+fn log_diagnostic(log: &Logger, kind: &str, path: &Path, d: &config::Diagnostic) {
+    log.log(&format!(
+        "{kind} [{}] reading file {} at line {}: {}",
+        std::process::id(),
+        path.display(),
+        d.line,
+        d.message
+    ));
 }
 
 fn director_loop<B: IpvsBackend>(

@@ -61,17 +61,10 @@ pub fn apply<B: IpvsBackend + ?Sized>(backend: &mut B, changes: Vec<Change>) -> 
 mod tests {
     use super::super::{desired, diff};
     use super::*;
-    use crate::config::{load_str, names::Lookup, Config, Options};
+    use crate::config::Config;
     use crate::ipvs::{IpvsBackend, MemoryIpvs, Service, ServiceKey};
-    use std::path::Path;
 
-    fn cfg(text: &str) -> Config {
-        let opts = Options {
-            lookup: Lookup::HostsFile,
-            hostname: "t".into(),
-        };
-        load_str(text, Path::new("t.cf"), &opts).unwrap().config
-    }
+    use crate::config::test_config as cfg;
 
     const CF: &str = "fallback=127.0.0.1:80\nquiescent=no\n\
         virtual=192.0.2.1:80\n\treal=192.0.2.11:80 masq 3\n\treal=192.0.2.12:80 gate 2\n\

@@ -198,16 +198,8 @@ pub fn real_key(v: &Virtual, r: &Real) -> DestKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load_str, names::Lookup, Options};
-    use std::path::Path;
 
-    fn cfg(text: &str) -> Config {
-        let opts = Options {
-            lookup: Lookup::HostsFile,
-            hostname: "t".into(),
-        };
-        load_str(text, Path::new("t.cf"), &opts).unwrap().config
-    }
+    use crate::config::test_config as cfg;
 
     #[test]
     fn up_real_at_weight_down_real_absent_or_quiesced() {
