@@ -235,6 +235,7 @@ impl<B: IpvsBackend> Director<B> {
         } else {
             self.health.observe(&target, ok)
         };
+        self.monitor(&transitions, &target, maintenance);
         let mut changed = false;
         for (m, t) in transitions {
             if let Some(msg) = t.message(&m.real_id(), &m.virtual_key.id()) {
@@ -250,6 +251,60 @@ impl<B: IpvsBackend> Director<B> {
             }
         }
         changed
+    }
+
+    /// Append the check result to the monitorfile of every virtual that
+    /// holds the real (upstream §f.10; format in ldirectord(8), C28).
+    fn monitor(&self, pairs: &[(Member, Transition)], target: &Target, maintenance: bool) {
+        let Some(last) = self.last.get(target) else {
+            return;
+        };
+        for (m, _) in pairs {
+            let Some(path) = self
+                .config
+                .virtuals
+                .iter()
+                .find(|v| v.key == m.virtual_key)
+                .and_then(|v| v.monitorfile.as_deref())
+            else {
+                continue;
+            };
+            let (state, message) = match (&last.result, maintenance) {
+                (_, true) => ("down", "Server in maintenance".to_string()),
+                (Ok(d), _) => (
+                    "up",
+                    if d.is_empty() {
+                        "Success".into()
+                    } else {
+                        d.clone()
+                    },
+                ),
+                (Err(e), _) => ("down", e.to_string()),
+            };
+            let line = format!(
+                "[{}] [{}] {} ({}) [{state}] {}\n",
+                super::log::localtime(),
+                std::process::id(),
+                m.real_id(),
+                m.virtual_key.id(),
+                escape_monitor(&message)
+            );
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+                .and_then(|mut f| f.write_all(line.as_bytes()));
+            if let Err(e) = written {
+                self.log.log(&format!(
+                    "unable to open monitorfile {}: {e}",
+                    path.display()
+                ));
+            }
+        }
     }
 
     /// Compute the desired table, diff it against a fresh dump, apply.
@@ -437,6 +492,18 @@ impl<B: IpvsBackend> Director<B> {
     }
 }
 
+/// `%`, `|`, CR and LF as `%xx`, as upstream writes monitor lines.
+fn escape_monitor(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '%' | '|' | '\r' | '\n' => out.push_str(&format!("%{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn member(v: &Virtual, r: &Real) -> Member {
     Member {
         virtual_key: v.key,
@@ -620,6 +687,31 @@ mod tests {
         assert_eq!(weights(d.backend()).len(), 2, "one failure of 2 needed");
         d.handle(result(&c, 0, 0, false), &mut NoHooks);
         assert!(weights(d.backend()).is_empty());
+    }
+
+    #[test]
+    fn monitorfile_gets_one_line_per_check() {
+        let dir = std::env::temp_dir().join(format!("ldrs-monitor-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.log");
+        let c = cfg(&format!(
+            "virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n\tmonitorfile=\"{}\"\n",
+            file.display()
+        ));
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        d.handle(result(&c, 0, 0, false), &mut NoHooks);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].ends_with("192.0.2.21:80 (tcp:192.0.2.10:80) [up] up"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with("[down] Connection refused"), "{text}");
+        assert_eq!(escape_monitor("a|b%c\n"), "a%7cb%25c%0a");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

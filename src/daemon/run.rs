@@ -174,9 +174,6 @@ pub fn not_yet_supported(config: &Config) -> Vec<String> {
     if config.virtuals.iter().any(|v| v.emailalert.is_some()) {
         out.push("emailalert is set, but this build sends no e-mail alerts".into());
     }
-    if config.virtuals.iter().any(|v| v.monitorfile.is_some()) {
-        out.push("monitorfile is set, but this build writes no monitor file".into());
-    }
     if !config.global.execute.is_empty() {
         out.push("execute= is set, but this build does not start other instances".into());
     }
