@@ -32,6 +32,7 @@ use crate::config::{CheckType, Config, Real, Virtual};
 use crate::ipvs::{IpvsBackend, ServiceKey};
 use crate::reconcile::{self, desired::service_key, ChangeKind};
 
+use super::alert::DaemonStatus;
 use super::log::Logger;
 
 /// What the director is told.
@@ -64,9 +65,9 @@ pub trait Hooks {
     /// Run `fallbackcommand start|stop VIP:VPORT proto` (upstream: through
     /// the shell, on the edge only).
     fn fallback_command(&mut self, command: &str, action: &str, service: &str, protocol: &str);
-    /// An alert-worthy change (for e-mail): the virtual index and the log
-    /// text.
-    fn alert(&mut self, _virtual_index: usize, _text: &str) {}
+    /// An alert-worthy change of virtual `v` (for e-mail): the log text
+    /// and the daemon's state.
+    fn alert(&mut self, _v: &Virtual, _g: &crate::config::Global, _text: &str, _s: DaemonStatus) {}
 }
 
 /// Hooks that do nothing (tests, dry runs).
@@ -93,6 +94,10 @@ pub struct Director<B: IpvsBackend> {
     /// Changes that the kernel refused on the last pass (retried next).
     pub failed_last_pass: usize,
     phase: &'static str,
+    status: DaemonStatus,
+    /// Reals down with `emailalertfreq` > 0: (virtual index, `RIP:RPORT`)
+    /// → when "Inaccessible real server" was last mailed.
+    reminders: HashMap<(usize, String), Instant>,
 }
 
 impl<B: IpvsBackend> Director<B> {
@@ -110,6 +115,8 @@ impl<B: IpvsBackend> Director<B> {
             fallback_active: HashMap::new(),
             failed_last_pass: 0,
             phase: "start",
+            status: DaemonStatus::Starting,
+            reminders: HashMap::new(),
         }
     }
 
@@ -134,8 +141,10 @@ impl<B: IpvsBackend> Director<B> {
     /// Adopt the kernel table and bring it in line with the configuration.
     pub fn start(&mut self, hooks: &mut dyn Hooks) {
         self.phase = "start";
+        self.status = DaemonStatus::Starting;
         self.adopt();
         self.reconcile(hooks);
+        self.status = DaemonStatus::Running;
     }
 
     /// Handle one message; returns false after [`Message::Stop`].
@@ -150,10 +159,18 @@ impl<B: IpvsBackend> Director<B> {
                     self.reconcile(hooks);
                 }
             }
-            Message::Reload(config) => self.reload(config, hooks),
-            Message::Tick => self.reconcile(hooks),
+            Message::Reload(config) => {
+                self.status = DaemonStatus::Reloading;
+                self.reload(config, hooks);
+                self.status = DaemonStatus::Running;
+            }
+            Message::Tick => {
+                self.reconcile(hooks);
+                self.remind(hooks);
+            }
             Message::Stop => {
-                self.stop();
+                self.status = DaemonStatus::Stopping;
+                self.stop(hooks);
                 return false;
             }
         }
@@ -328,11 +345,7 @@ impl<B: IpvsBackend> Director<B> {
         let applied = reconcile::apply(&mut self.backend, changes);
         for c in &applied.done {
             self.log.log(&c.log_line(self.phase));
-            if c.alerts() {
-                if let Some(vi) = c.virtual_index {
-                    hooks.alert(vi, &c.log_line(self.phase));
-                }
-            }
+            self.alert(c, hooks);
             if c.kind == ChangeKind::PurgeVirtual {
                 if let crate::ipvs::Op::DelService(k) = c.op {
                     self.owned.remove(&k);
@@ -373,6 +386,50 @@ impl<B: IpvsBackend> Director<B> {
         self.phase = "start";
     }
 
+    /// Mail about a change (and keep the reminder list of upstream's
+    /// `emailalertfreq`).
+    fn alert(&mut self, c: &reconcile::Change, hooks: &mut dyn Hooks) {
+        if !c.alerts() {
+            return;
+        }
+        let Some(vi) = c.virtual_index else {
+            return;
+        };
+        let config = self.config.clone();
+        let v = &config.virtuals[vi];
+        hooks.alert(v, &config.global, &c.log_line(self.phase), self.status);
+        let key = (vi, c.dest.clone().unwrap_or_default());
+        match c.kind {
+            ChangeKind::DeleteReal | ChangeKind::QuiesceReal if v.emailalertfreq > 0 => {
+                self.reminders.insert(key, Instant::now());
+            }
+            ChangeKind::AddReal
+            | ChangeKind::RestoreReal
+            | ChangeKind::ReaddQuiescentReal
+            | ChangeKind::PurgeReal => {
+                self.reminders.remove(&key);
+            }
+            _ => {}
+        }
+    }
+
+    /// Re-send "Inaccessible real server" every `emailalertfreq` seconds.
+    fn remind(&mut self, hooks: &mut dyn Hooks) {
+        let config = self.config.clone();
+        for ((vi, real), last) in self.reminders.iter_mut() {
+            let Some(v) = config.virtuals.get(*vi) else {
+                continue;
+            };
+            if v.emailalertfreq > 0
+                && last.elapsed() >= Duration::from_secs(u64::from(v.emailalertfreq))
+            {
+                *last = Instant::now();
+                let text = format!("Inaccessible real server: {real} ({})", v.key.service());
+                hooks.alert(v, &config.global, &text, self.status);
+            }
+        }
+    }
+
     /// Swap in a new configuration, keeping the health of pairs whose
     /// probe did not change (identity = [`Target`] equality).
     fn reload(&mut self, config: Arc<Config>, hooks: &mut dyn Hooks) {
@@ -384,18 +441,25 @@ impl<B: IpvsBackend> Director<B> {
         self.last.retain(|t, _| keep.contains(t));
         self.config = config;
         self.fallback_active.clear();
+        // Indexes of the old configuration mean nothing in the new one.
+        self.reminders.clear();
         self.adopt();
         self.reconcile(hooks);
     }
 
     /// upstream `ld_stop`: for each virtual with cleanstop, remove its reals
     /// and the service; leave the table alone with cleanstop=no.
-    fn stop(&mut self) {
+    fn stop(&mut self, hooks: &mut dyn Hooks) {
         self.phase = "stop";
         let actual = self.backend.services().unwrap_or_default();
         let config = self.config.clone();
         let mut changes = Vec::new();
-        for v in config.virtuals.iter().filter(|v| v.cleanstop) {
+        for (vi, v) in config
+            .virtuals
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.cleanstop)
+        {
             let key = service_key(&v.key);
             let Some((_, dests)) = actual.iter().find(|(s, _)| s.key == key) else {
                 continue;
@@ -414,7 +478,7 @@ impl<B: IpvsBackend> Director<B> {
                             rk.port
                         )),
                         weight: 0,
-                        virtual_index: None,
+                        virtual_index: Some(vi),
                         real_index: Some(ri),
                     });
                 }
@@ -432,6 +496,7 @@ impl<B: IpvsBackend> Director<B> {
         let applied = reconcile::apply(&mut self.backend, changes);
         for c in &applied.done {
             self.log.log(&c.log_line("stop"));
+            self.alert(c, hooks);
         }
         for (c, e) in &applied.failed {
             self.log
@@ -541,6 +606,12 @@ mod tests {
     impl Hooks for Recorder {
         fn fallback_command(&mut self, cmd: &str, action: &str, service: &str, proto: &str) {
             self.0.push(format!("{cmd} {action} {service} {proto}"));
+        }
+
+        fn alert(&mut self, v: &Virtual, g: &crate::config::Global, text: &str, s: DaemonStatus) {
+            if let Some(a) = crate::daemon::alert::compose(v, g, text, s, "h") {
+                self.0.push(format!("mail {}: {}", s.as_str(), a.subject));
+            }
         }
     }
 
@@ -687,6 +758,44 @@ mod tests {
         assert_eq!(weights(d.backend()).len(), 2, "one failure of 2 needed");
         d.handle(result(&c, 0, 0, false), &mut NoHooks);
         assert!(weights(d.backend()).is_empty());
+    }
+
+    #[test]
+    fn alerts_follow_changes_and_remind_while_down() {
+        let c = cfg("emailalert=ops@example.test\nemailalertfreq=1\n\
+            virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n\treal=192.0.2.22:80 masq\n");
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        let mut h = Recorder::default();
+        d.start(&mut h);
+        d.handle(result(&c, 0, 0, true), &mut h);
+        d.handle(result(&c, 0, 1, true), &mut h);
+        d.handle(result(&c, 0, 0, false), &mut h);
+        assert_eq!(
+            h.0,
+            [
+                "mail running: Added real server: 192.0.2.21:80 (192.0.2.10:80) (Weight set to 1)",
+                "mail running: Added real server: 192.0.2.22:80 (192.0.2.10:80) (Weight set to 1)",
+                "mail running: Deleted real server: 192.0.2.21:80 (192.0.2.10:80)",
+            ]
+        );
+        std::thread::sleep(Duration::from_millis(1100));
+        d.handle(Message::Tick, &mut h);
+        assert_eq!(
+            h.0.last().unwrap(),
+            "mail running: Inaccessible real server: 192.0.2.21:80 (192.0.2.10:80)"
+        );
+        // Back up: no more reminders; stop mails the purges as "stopping".
+        d.handle(result(&c, 0, 0, true), &mut h);
+        let n = h.0.len();
+        std::thread::sleep(Duration::from_millis(1100));
+        d.handle(Message::Tick, &mut h);
+        assert_eq!(h.0.len(), n);
+        d.handle(Message::Stop, &mut h);
+        assert!(h
+            .0
+            .last()
+            .unwrap()
+            .starts_with("mail stopping: Purged real server (stop)"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The director daemon and its process edges: logging, the pid file, the
 //! lifecycle commands. Wires config → checks → health → reconciler → IPVS.
 
+pub mod alert;
 pub mod director;
 pub mod lifecycle;
 pub mod log;

@@ -171,9 +171,6 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
 /// start rather than silently ignored.
 pub fn not_yet_supported(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    if config.virtuals.iter().any(|v| v.emailalert.is_some()) {
-        out.push("emailalert is set, but this build sends no e-mail alerts".into());
-    }
     if !config.global.execute.is_empty() {
         out.push("execute= is set, but this build does not start other instances".into());
     }
@@ -223,7 +220,10 @@ fn director_loop<B: IpvsBackend>(
     status_path: PathBuf,
 ) {
     let mut d = Director::new(config, backend, log.clone());
-    let mut hooks = ShellHooks { log };
+    let mut hooks = ShellHooks {
+        log,
+        hostname: config::resolve::system_hostname(),
+    };
     d.start(&mut hooks);
     let mut last_status = Instant::now() - Duration::from_secs(60);
     let mut next_tick = Instant::now() + tick_of(d.config());
@@ -270,12 +270,25 @@ fn write_status(path: &Path, lines: &[String]) {
 /// Side effects through the shell, as upstream runs them.
 struct ShellHooks {
     log: Arc<Logger>,
+    hostname: String,
 }
 
 impl Hooks for ShellHooks {
     fn fallback_command(&mut self, command: &str, action: &str, service: &str, protocol: &str) {
         let line = format!("{command} {action} {service} {protocol}");
         spawn_shell(&line, &self.log);
+    }
+
+    fn alert(
+        &mut self,
+        v: &crate::config::Virtual,
+        g: &crate::config::Global,
+        text: &str,
+        status: super::alert::DaemonStatus,
+    ) {
+        if let Some(a) = super::alert::compose(v, g, text, status, &self.hostname) {
+            super::alert::send(a, self.log.clone());
+        }
     }
 }
 
