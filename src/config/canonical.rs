@@ -60,7 +60,7 @@ pub fn render(config: &Config) -> String {
         }
     }
     for e in &g.execute {
-        line(format!("execute={e}"));
+        line(format!("execute={}", q(e)));
     }
     if g.fork {
         line("fork=yes".into());
@@ -73,7 +73,7 @@ pub fn render(config: &Config) -> String {
         line("readdquiescent=yes".into());
     }
     if let Some(e) = &g.emailalert {
-        line(format!("emailalert={e}"));
+        line(format!("emailalert={}", q(e)));
     }
     if g.emailalertfreq != 0 {
         line(format!("emailalertfreq={}", g.emailalertfreq));
@@ -94,13 +94,24 @@ pub fn render(config: &Config) -> String {
         line("cleanstop=no".into());
     }
     if let Some(m) = &g.maintenancedir {
-        line(format!("maintenancedir={}", m.display()));
+        line(format!("maintenancedir={}", q(&m.display().to_string())));
     }
     for v in &config.virtuals {
         out.push('\n');
         virtual_block(&mut out, v, g);
     }
     out
+}
+
+/// A value whose reader removes surrounding quotes, written so that it
+/// reads back the same: in quotes when a `#` (a comment outside quotes) or
+/// surrounding blanks would otherwise change it.
+fn q(v: &str) -> String {
+    if v.contains('#') || v.trim() != v || v.starts_with('"') {
+        format!("\"{v}\"")
+    } else {
+        v.to_string()
+    }
 }
 
 fn yn(b: bool) -> &'static str {
@@ -210,7 +221,7 @@ fn virtual_block(out: &mut String, v: &Virtual, g: &Global) {
         line(format!("httpmethod={}", v.httpmethod.as_str()));
     }
     if let Some(h) = &v.virtualhost {
-        line(format!("virtualhost={h}"));
+        line(format!("virtualhost={}", q(h)));
     }
     for (name, value) in [
         ("login", &v.login),
@@ -260,7 +271,7 @@ fn virtual_block(out: &mut String, v: &Virtual, g: &Global) {
     }
     if v.emailalert != g.emailalert {
         if let Some(e) = &v.emailalert {
-            line(format!("emailalert={e}"));
+            line(format!("emailalert={}", q(e)));
         }
     }
     if v.emailalertfreq != g.emailalertfreq {

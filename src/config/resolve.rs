@@ -531,7 +531,9 @@ impl Cx<'_> {
                         // COMPAT: upstream passes the raw value to the shell,
                         // which removes quotes; we run without a shell.
                         let v = unquote(&v).to_string();
-                        if execute_seen.insert(v.clone()) {
+                        if v.is_empty() {
+                            self.err(d.value_pos(), "no configuration file specified for execute");
+                        } else if execute_seen.insert(v.clone()) {
                             g.execute.push(v);
                         }
                     }
@@ -597,7 +599,9 @@ impl Cx<'_> {
                         // COMPAT: upstream keeps the quotes and then looks
                         // for a directory whose name has quotes in it.
                         let dir = PathBuf::from(unquote(&v));
-                        if !dir.is_dir() {
+                        if dir.as_os_str().is_empty() {
+                            self.err(d.value_pos(), "maintenance directory not specified");
+                        } else if !dir.is_dir() {
                             self.warn(d.value_pos(), "maintenance directory does not exist");
                         }
                         g.maintenancedir = Some(dir);
@@ -677,7 +681,8 @@ impl Cx<'_> {
             return None;
         };
         let port = match port_text {
-            None => vport,
+            // A firewall-mark virtual has no port to inherit (0).
+            None => vport.filter(|p| *p != 0),
             Some(p) => match self.port(p, protocol.map(Protocol::as_str)) {
                 Some(0) | None => {
                     self.err(d.value_pos(), "invalid port for fallback server");
