@@ -238,17 +238,21 @@ pub fn local_addrs() -> Vec<LocalAddr> {
     out
 }
 
+/// The VIPs a real serves (None for a firewall-mark virtual), with the
+/// virtuals' ids.
+type Vips = BTreeSet<(Option<IpAddr>, String)>;
+
 /// A real server of the configuration with the virtuals it serves.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct RealUse {
     addr: IpAddr,
     forward: Forward,
     /// The VIPs (None for a firewall-mark virtual) and the virtual ids.
-    vips: BTreeSet<(Option<IpAddr>, String)>,
+    vips: Vips,
 }
 
 fn real_uses(config: &Config) -> Vec<RealUse> {
-    let mut map: BTreeMap<(IpAddr, Forward), BTreeSet<(Option<IpAddr>, String)>> = BTreeMap::new();
+    let mut map: BTreeMap<(IpAddr, Forward), Vips> = BTreeMap::new();
     for v in &config.virtuals {
         let vip = match v.key {
             VirtualKey::Addr { addr, .. } => Some(addr),
@@ -613,10 +617,10 @@ mod tests {
         }
     }
 
-    fn problems(f: &[Finding]) -> Vec<&str> {
+    fn problems(f: &[Finding]) -> Vec<String> {
         f.iter()
             .filter(|f| f.level == Level::Problem)
-            .map(|f| f.text.as_str())
+            .map(|f| f.text.clone())
             .collect()
     }
 
