@@ -293,3 +293,18 @@ fn service_unit_verifies() {
         .collect();
     assert!(o.status.success() && ours.is_empty(), "{}", text(&o));
 }
+
+/// The init script is POSIX sh and shellcheck-clean (skipped without
+/// shellcheck; `tests/vm/install-deps.sh --lint` installs it).
+#[test]
+fn init_script_is_shellcheck_clean() {
+    let Ok(o) = Command::new("shellcheck")
+        .args(["-s", "sh", "-x"])
+        .arg(Path::new(ROOT).join("init/ldirectord"))
+        .output()
+    else {
+        eprintln!("skipped: no shellcheck");
+        return;
+    };
+    assert!(o.status.success(), "{}", text(&o));
+}
