@@ -31,6 +31,7 @@ const USAGE: &str = "\
 Usage:
     ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status
     ldirectord [configfile] configtest|check
+    ldirectord [configfile] doctor [--real]
     ldirectord list [--stats]
     ldirectord -t [configfile]
     ldirectord -h|--help
@@ -40,6 +41,7 @@ Options:
     -d, --debug    Don't daemonize; log to stderr.
     -t             Test the configuration: print every error (exit 2), or the
                    resolved configuration as canonical ldirectord.cf (exit 0).
+    --real         With doctor: check this host as a real server.
     -h, --help     Print this help.
     -v, --version  Print the version.
 
@@ -67,6 +69,9 @@ struct Args {
     /// `list --stats`: counters as `ipvsadm -Ln --stats`.
     #[arg(long = "stats")]
     stats: bool,
+    /// `doctor --real`: check this host as a real server.
+    #[arg(long = "real")]
+    real: bool,
     /// `[configfile] command`
     #[arg(trailing_var_arg = false)]
     rest: Vec<String>,
@@ -88,6 +93,8 @@ pub enum Verb {
     Check,
     /// Print the kernel's IPVS table.
     List,
+    /// Check what the director (or, with `--real`, a real) needs.
+    Doctor,
 }
 
 impl Verb {
@@ -103,6 +110,7 @@ impl Verb {
             "configtest" => Verb::ConfigTest,
             "check" => Verb::Check,
             "list" => Verb::List,
+            "doctor" => Verb::Doctor,
             _ => return None,
         })
     }
@@ -114,6 +122,8 @@ pub struct Invocation {
     pub debug: bool,
     /// `--stats` (for `list`).
     pub stats: bool,
+    /// `--real` (for `doctor`).
+    pub real: bool,
     pub verb: Verb,
     /// The config argument as given (default `ldirectord.cf`).
     pub config_arg: String,
@@ -157,9 +167,13 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
             _ => return Err(Early::Usage("too many arguments".into())),
         }
     };
+    if a.real && verb != Verb::Doctor {
+        return Err(Early::Usage("--real goes with doctor only".into()));
+    }
     Ok(Invocation {
         debug: a.debug,
         stats: a.stats,
+        real: a.real,
         verb,
         config_arg: config_arg.unwrap_or_else(|| "ldirectord.cf".into()),
     })
@@ -274,6 +288,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             0
         }
         Verb::Check => run_check(&config),
+        Verb::Doctor => crate::doctor::run(&config, inv.real),
         // Handled before the configuration is read.
         Verb::List => list(inv.stats),
     }
@@ -341,6 +356,7 @@ fn invoked_as(inv: &Invocation) -> String {
         Verb::ConfigTest => "configtest",
         Verb::Check => "check",
         Verb::List => "list",
+        Verb::Doctor => "doctor",
     };
     format!("{argv0} {} {verb}", inv.config_arg)
 }
@@ -377,5 +393,12 @@ mod tests {
         assert!(matches!(p(&["bogus"]), Err(Early::Usage(_))));
         assert!(matches!(p(&["-v"]), Err(Early::Version)));
         assert!(matches!(p(&["-h"]), Err(Early::Help)));
+        let i = p(&["x.cf", "doctor", "--real"]).unwrap();
+        assert_eq!((i.verb, i.real), (Verb::Doctor, true));
+        assert!(!p(&["doctor"]).unwrap().real);
+        assert!(matches!(
+            p(&["x.cf", "status", "--real"]),
+            Err(Early::Usage(_))
+        ));
     }
 }

@@ -10,10 +10,12 @@
 //! - [`ipvs`]: the IPVS generic-netlink family, a backend trait and an
 //!   in-memory backend. A leaf: imports nothing else of this crate.
 //! - [`cli`]: the command line (upstream's synopsis plus our verbs).
+//! - [`doctor`]: what a director or real server needs; reads the host, changes nothing.
 
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod doctor;
 pub mod ipvs;
 pub mod reconcile;

@@ -36,6 +36,8 @@ fn every_command_and_option_is_documented() {
         "configtest",
         "check",
         "list",
+        "doctor",
+        "\\-\\-real",
         "\\-\\-stats",
         "\\-t",
         "\\-d",

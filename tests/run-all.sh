@@ -9,7 +9,8 @@
 #   3. cargo test: unit, CLI, compat corpus, server fixtures;
 #   4. the parser fuzz target on a fixed number of inputs (FUZZ_RUNS);
 #   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest;
-#   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh).
+#   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh);
+#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh).
 #
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
@@ -56,5 +57,8 @@ tests/vm/kernel-tests.sh
 step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)"
 cargo build -q
 tests/vm/e2e-director.sh
+
+step "doctor on a director and a real in a qemu guest"
+tests/vm/doctor.sh
 
 step "all tests passed"

@@ -117,8 +117,10 @@ pub fn start(ctx: &Context, config: Arc<Config>) -> i32 {
                 Ok(b) => b,
                 Err(e) => {
                     log.log(&format!("Exiting with exit_status 1: {e}"));
-                    ready.fail(&e.to_string());
+                    // Remove the pid file before the waiting parent
+                    // returns, so no stale file outlives a failed start.
                     drop(pid);
+                    ready.fail(&e.to_string());
                     std::process::exit(1);
                 }
             };
