@@ -70,8 +70,11 @@ pub async fn check_once<P: Probe>(
         let Some(kind) = Combined::default().next(target.checktype) else {
             continue;
         };
+        // Take the slot before spawning: only the checks in flight hold
+        // the (large) state of a probe.
+        let permit = permits.acquire_owned().await;
         set.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+            let _permit = permit;
             let started = Instant::now();
             let result = run_with_deadline(&*probe, &target, kind).await;
             (target, kind, result, started.elapsed())

@@ -6,8 +6,9 @@
 //! redirect to another host) and must not keep more than [`BODY_LIMIT`]
 //! bytes of any answer.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Once;
+use std::sync::{Mutex, Once, OnceLock};
 
 use reqwest::header::{HeaderValue, HOST};
 use reqwest::redirect;
@@ -49,32 +50,21 @@ async fn fetch(t: &Target) -> CheckResult {
     let mut url = reqwest::Url::parse(&t.url)
         .map_err(|e| CheckError::Config(format!("invalid URL {:?}: {e}", t.url)))?;
 
-    let mut builder = reqwest::Client::builder()
-        // Never HTTP(S)_PROXY from the environment: the check is of the
-        // real, not of some proxy.
-        .no_proxy()
-        // A fresh connection per check: a pooled one would hide a server
-        // that stopped accepting.
-        .pool_max_idle_per_host(0)
-        // Upstream: verify_hostname => 0, and no CA check either.
-        .tls_danger_accept_invalid_certs(true)
-        .timeout(t.negotiatetimeout)
-        .connect_timeout(t.negotiatetimeout)
-        .user_agent(concat!("ldirectord-rs/", env!("CARGO_PKG_VERSION")));
-
     let mut host_header = None;
-    // Which host redirects may go to: the real (through its name, when we
-    // pinned one), never elsewhere. `None`: any (http_proxy, where every
-    // request goes through the real anyway).
+    // How the client must be built: through the real as a proxy, or with
+    // the URL's name pinned to the real; and which host redirects may go
+    // to: the real (through its name, when we pinned one), never
+    // elsewhere. `same_host: None`: any (http_proxy, where every request
+    // goes through the real anyway).
+    let mut proxy = None;
+    let mut resolve = None;
     let mut same_host = None;
     if t.service == Service::HttpProxy {
         // The real is the proxy; the absolute URL in `request` is fetched
         // through it, with the Host of that URL. Every scheme goes through
         // it (upstream proxies only http:// and would connect directly to
         // an https:// URL: that would check something else than the real).
-        let proxy = reqwest::Proxy::all(format!("http://{}:{port}", bracketed(&t.addr)))
-            .map_err(|e| CheckError::Config(format!("proxy: {e}")))?;
-        builder = builder.proxy(proxy);
+        proxy = Some(format!("http://{}:{port}", bracketed(&t.addr)));
     } else {
         if let Some(vhost) = t.virtualhost.as_deref() {
             // A name (not an IP literal) becomes the URL's host, resolved to
@@ -83,7 +73,7 @@ async fn fetch(t: &Target) -> CheckResult {
             // the user wrote one.
             let name = host_part(vhost);
             if name.parse::<IpAddr>().is_err() && url.set_host(Some(name)).is_ok() {
-                builder = builder.resolve(name, real);
+                resolve = Some((name.to_string(), real));
             }
             host_header = Some(
                 HeaderValue::from_str(vhost)
@@ -91,22 +81,16 @@ async fn fetch(t: &Target) -> CheckResult {
             );
         } else if let Some(name) = url.domain() {
             // An absolute per-real URL with a name: still the real.
-            builder = builder.resolve(name, real);
+            resolve = Some((name.to_string(), real));
         }
         same_host = url.host_str().map(str::to_string);
     }
-    builder = builder.redirect(redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() > MAX_REDIRECTS {
-            return attempt.error("too many redirects");
-        }
-        match &same_host {
-            Some(h) if attempt.url().host_str() != Some(h.as_str()) => attempt.stop(),
-            _ => attempt.follow(),
-        }
-    }));
-    let client = builder
-        .build()
-        .map_err(|e| CheckError::Config(format!("http client: {}", chain(&e))))?;
+    let client = client_for(ClientKey {
+        proxy,
+        resolve,
+        same_host,
+        timeout: t.negotiatetimeout,
+    })?;
 
     let method = match t.httpmethod {
         HttpMethod::Get => reqwest::Method::GET,
@@ -133,9 +117,7 @@ async fn fetch(t: &Target) -> CheckResult {
     if t.receive.is_empty() {
         return Ok(status_line);
     }
-    let re = regex::bytes::Regex::new(&t.receive)
-        .map_err(|e| CheckError::Config(format!("invalid receive pattern: {e}")))?;
-    if re.is_match(&body) {
+    if receive_regex(&t.receive)?.is_match(&body) {
         Ok(status_line)
     } else {
         Err(CheckError::Mismatch(format!(
@@ -143,6 +125,85 @@ async fn fetch(t: &Target) -> CheckResult {
             t.receive
         )))
     }
+}
+
+/// Everything a client is built from: checks that share it share one
+/// client (building one per check — TLS configuration and all — cost more
+/// than the check itself and most of the memory of a large pass).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClientKey {
+    proxy: Option<String>,
+    resolve: Option<(String, SocketAddr)>,
+    same_host: Option<String>,
+    timeout: std::time::Duration,
+}
+
+/// Caches larger than this are dropped whole (a reload can leave stale
+/// entries; a configuration never has this many distinct clients).
+const CACHE_LIMIT: usize = 100_000;
+
+fn client_for(key: ClientKey) -> Result<reqwest::Client, CheckError> {
+    static CLIENTS: OnceLock<Mutex<HashMap<ClientKey, reqwest::Client>>> = OnceLock::new();
+    let cache = CLIENTS.get_or_init(Default::default);
+    if let Some(c) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(c.clone());
+    }
+    let mut builder = reqwest::Client::builder()
+        // Never HTTP(S)_PROXY from the environment: the check is of the
+        // real, not of some proxy.
+        .no_proxy()
+        // A fresh connection per check: a pooled one would hide a server
+        // that stopped accepting.
+        .pool_max_idle_per_host(0)
+        // Upstream: verify_hostname => 0, and no CA check either.
+        .tls_danger_accept_invalid_certs(true)
+        .timeout(key.timeout)
+        .connect_timeout(key.timeout)
+        .user_agent(concat!("ldirectord-rs/", env!("CARGO_PKG_VERSION")));
+    if let Some(p) = &key.proxy {
+        let proxy =
+            reqwest::Proxy::all(p).map_err(|e| CheckError::Config(format!("proxy: {e}")))?;
+        builder = builder.proxy(proxy);
+    }
+    if let Some((name, addr)) = &key.resolve {
+        builder = builder.resolve(name, *addr);
+    }
+    let same_host = key.same_host.clone();
+    builder = builder.redirect(redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error("too many redirects");
+        }
+        match &same_host {
+            Some(h) if attempt.url().host_str() != Some(h.as_str()) => attempt.stop(),
+            _ => attempt.follow(),
+        }
+    }));
+    let client = builder
+        .build()
+        .map_err(|e| CheckError::Config(format!("http client: {}", chain(&e))))?;
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= CACHE_LIMIT {
+        map.clear();
+    }
+    map.insert(key, client.clone());
+    Ok(client)
+}
+
+/// `receive` compiled once per pattern, not once per check.
+fn receive_regex(pattern: &str) -> Result<regex::bytes::Regex, CheckError> {
+    static REGEXES: OnceLock<Mutex<HashMap<String, regex::bytes::Regex>>> = OnceLock::new();
+    let cache = REGEXES.get_or_init(Default::default);
+    if let Some(re) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = regex::bytes::Regex::new(pattern)
+        .map_err(|e| CheckError::Config(format!("invalid receive pattern: {e}")))?;
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= CACHE_LIMIT {
+        map.clear();
+    }
+    map.insert(pattern.to_string(), re.clone());
+    Ok(re)
 }
 
 /// `www.example.test` from `www.example.test:8080`; IPv6 literals (with
