@@ -3,8 +3,8 @@
 files for the director benchmarks (run on the host, before the guest).
 
 Addressing (test-net only): the VIP is 198.51.100.100, virtual v listens on
-port 10000+v. Real k (k = v*10 + r) is address ADDRS[k % 500] on port
-8000 + k // 500, where ADDRS = 192.0.2.2-251 and 203.0.113.2-251 (all on one
+port 10000+v. Real k (k = v*10 + r) is address ADDRS[(k // 50) % 500] on port
+8000 + k % 50, where ADDRS = 192.0.2.2-251 and 203.0.113.2-251 (all on one
 interface of the "reals" namespace; one busybox httpd per port serves every
 address). Special ports: 9001 = hung reals (httpd stopped with SIGSTOP),
 9002.. = victims of the detection benchmark (one httpd each).
@@ -18,8 +18,15 @@ VIP = "198.51.100.100"
 ADDRS = [f"192.0.2.{i}" for i in range(2, 252)] + [f"203.0.113.{i}" for i in range(2, 252)]
 
 
+# busybox httpd listens with a backlog of 9: spread the reals over PORTS
+# servers so that a burst of concurrent checks does not overflow one queue.
+PORTS = 50
+
+
 def real(k, port=None):
-    return ADDRS[k % len(ADDRS)], port if port is not None else 8000 + k // len(ADDRS)
+    if port is not None:  # a special port: one real per address
+        return ADDRS[k % len(ADDRS)], port
+    return ADDRS[(k // PORTS) % len(ADDRS)], 8000 + k % PORTS
 
 
 def write(path, text):
@@ -113,7 +120,7 @@ def main():
                 victims.append(real(k, port))
                 reals.append(real(k, port))
             else:
-                reals.append(real(k, 8000))
+                reals.append(real(k))
         det.append(reals)
     sets["detect"] = (det, 1)
     with open(os.path.join(outdir, "victims.txt"), "w") as f:
@@ -123,7 +130,7 @@ def main():
     for n in (10, 100, 300, 1000):
         a = grid(n)
         b = [list(x) for x in a]
-        b[0][9] = real(n * 10 + 3000)  # port >= 8006, address reused, distinct (addr, port)
+        b[0][9] = real(n * 10 + 3000)  # an unused (address, port)
         sets[f"reloadA-{n}"] = (a, 1)
         sets[f"reloadB-{n}"] = (b, 1)
         with open(os.path.join(outdir, f"reload-{n}.txt"), "w") as f:

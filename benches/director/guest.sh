@@ -11,7 +11,7 @@
 # Topology (test-net addresses only, no NIC):
 #   client ns 198.51.100.10 -- vcli 198.51.100.1 [director = root ns, VIP 198.51.100.100/32]
 #   reals ns eth0: 192.0.2.2-251/24, 203.0.113.2-251/24 -- vreals 192.0.2.1, 203.0.113.1
-#   one busybox httpd per port (8000.., bound to every address of the namespace);
+#   one busybox httpd per port (8000-8049, bound to every address of the namespace);
 #   port 9001: the hung reals (httpd stopped with SIGSTOP); 9002-9006: victims.
 set -uo pipefail
 
@@ -56,9 +56,9 @@ rec() { # IMPL BENCH SIZE RUN METRIC VALUE
   echo "RESULT $*" | tee -a "$RES/guest.log"
 }
 hexof() { # ADDR PORT -> /proc/net/ip_vs form C0000202:1F40
-  # shellcheck disable=SC2086 # split the address at its dots
-  local IFS=.; set -- $1 "$2"
-  printf '%02X%02X%02X%02X:%04X' "$1" "$2" "$3" "$4" "$5"
+  local a b c d
+  IFS=. read -r a b c d <<< "$1"
+  printf '%02X%02X%02X%02X:%04X' "$a" "$b" "$c" "$d" "$2"
 }
 ndests() { grep -c '^  ->' /proc/net/ip_vs; }
 has_real() { grep -q "^  -> $1 " /proc/net/ip_vs; }
@@ -293,7 +293,7 @@ cpu_ticks() { # PIDS...: utime+stime+cutime+cstime, summed
   echo "$s"
 }
 hwm_kb() { local p s=0 v; for p in "$@"; do v=$(awk '/^VmHWM/ { print $2 }' "/proc/$p/status" 2>/dev/null); s=$((s + ${v:-0})); done; echo "$s"; }
-httpd_reqs() { cat "$W"/httpd-80*.log | grep -c 'response:'; }
+httpd_reqs() { cat "$W"/httpd-80[0-9][0-9].log | grep -c 'response:'; }
 bench_capacity() {
   local impl cap t pids c0 c1 r0 r1 hz
   hz=$(getconf CLK_TCK)
