@@ -38,7 +38,6 @@ def ld_cf(virtuals, logfile, interval=1, timeout=3):
     out = [
         f"checktimeout={timeout}",
         f"negotiatetimeout={timeout}",
-        f"connecttimeout={timeout}",
         f"checkinterval={interval}",
         "failurecount=1",
         "quiescent=no",
