@@ -40,6 +40,7 @@ DETECT_SAMPLES=${BENCH_DETECT_SAMPLES:-5}
 DETECT_SAMPLES_PERL=${BENCH_DETECT_SAMPLES_PERL:-3}
 DETECT_CAP=${BENCH_DETECT_CAP:-100}          # s, per detection sample
 WARM_CAP=${BENCH_WARM_CAP:-240}              # s, wait for a full table before a measurement
+WARM_CAP_PERL=${BENCH_WARM_CAP_PERL:-480}
 RELOAD_N=${BENCH_RELOAD_N:-300}
 RELOAD_N_PERL=${BENCH_RELOAD_N_PERL:-10}
 RELOAD_CAP=${BENCH_RELOAD_CAP:-90}
@@ -237,7 +238,7 @@ client_loop() { # STOPFILE RESULTFILE: at most 150 requests, until STOPFILE exis
   echo "$n $fails" > "$2"
 }
 bench_reload() {
-  local impl n oa op na np cfg rep oldhex newhex t mark logf pid res fails
+  local impl n cap oa op na np cfg rep oldhex newhex t mark logf pid res fails
   for impl in $IMPLS; do
     n=$RELOAD_N; [ "$impl" = perl ] && n=$RELOAD_N_PERL
     read -r oa op na np < "$GEN/reload-$n.txt"  # the old real, the new real
@@ -249,7 +250,8 @@ bench_reload() {
     esac
     : > "$W/ipvsadm-calls.log"
     start_impl "$impl" "$cfg"
-    if t=$(wait_until "$WARM_CAP" count_is $((n * 10))); then
+    cap=$WARM_CAP; [ "$impl" = perl ] && cap=$WARM_CAP_PERL
+    if t=$(wait_until "$cap" count_is $((n * 10))); then
       rec "$impl" reload "$n" 0 warm_seconds "$t"
     else
       rec "$impl" reload "$n" 0 warm_timeout "$(ndests)"; stop_impl; [ "$impl" = perl ] && shim_off; continue
