@@ -53,7 +53,7 @@ mkdir -p "$W" "$H" "$RES/logs" "$RES/work"
 mount --bind "$RES/work" "$W"
 OUT=$RES/results.tsv
 : > "$OUT"
-# shellcheck source=../../tests/vm/lib/netns.sh
+# shellcheck source=/dev/null
 . "$root/tests/vm/lib/netns.sh"
 
 now() { echo "$EPOCHREALTIME"; }
@@ -291,6 +291,15 @@ bench_reload() {
     stop_impl
     [ "$impl" = perl ] && shim_off
   done
+}
+
+# --- diagnostics: ldirectord-rs in the foreground with -d for 40 s ------------
+bench_debug() {
+  T0=$(now)
+  timeout 40 "$LD" -d "$(cfg_of rs start-10)" start > "$W/rs-debug.err" 2>&1 &
+  local t; t=$(wait_until 45 count_is 100) && note "debug: full after $t s"
+  wait
+  "$IPVSADM" -C
 }
 
 # --- 4. check capacity --------------------------------------------------------
