@@ -294,12 +294,16 @@ bench_reload() {
 }
 
 # --- diagnostics: ldirectord-rs in the foreground with -d for 40 s ------------
-bench_debug() {
-  T0=$(now)
-  timeout 40 "$LD" -d "$(cfg_of rs start-10)" start > "$W/rs-debug.err" 2>&1 &
-  local t; t=$(wait_until 45 count_is 100) && note "debug: full after $t s"
-  wait
-  "$IPVSADM" -C
+bench_debug() { # BENCH_DEBUG_CFGS: files (default: the N=10 start-up config)
+  local cfg t i=0
+  for cfg in ${BENCH_DEBUG_CFGS:-$(cfg_of rs start-10)}; do
+    i=$((i + 1)); T0=$(now)
+    timeout 40 "$LD" -d "$cfg" start > "$W/rs-debug-$i.err" 2>&1 &
+    local dbg=$!
+    if t=$(wait_until 40 count_is 100); then note "debug $cfg: 100 dests after $t s"; else note "debug $cfg: $(ndests) dests after 40 s"; fi
+    kill "$dbg" 2>/dev/null; wait "$dbg"
+    "$IPVSADM" -C
+  done
 }
 
 # --- 4. check capacity --------------------------------------------------------
