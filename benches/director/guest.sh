@@ -47,6 +47,7 @@ RELOAD_CAP=${BENCH_RELOAD_CAP:-90}
 CAP_WINDOW=${BENCH_CAP_WINDOW:-60}
 CAP_WARM_PERL=${BENCH_CAP_WARM_PERL:-60}
 
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd   # process substitution; the guest's devtmpfs lacks it
 W=/tmp/ldbench   # gen.py puts the daemons' log files here; shown live in RESULTS_DIR/work
 H=/tmp/ldbench-httpd   # the servers' request logs (guest RAM)
 mkdir -p "$W" "$H" "$RES/logs" "$RES/work"
