@@ -1,0 +1,361 @@
+#!/bin/bash
+# benches/director/guest.sh RESULTS_DIR - the director benchmarks, run INSIDE
+# the qemu guest of tests/vm/run.sh (benches/director/run.sh starts it).
+#
+# One after another in this guest: ldirectord-rs ("rs"), Debian's Perl
+# ldirectord ("perl") and `keepalived --check` ("ka"), on the configs that
+# gen.py wrote to RESULTS_DIR/gen. Results go to RESULTS_DIR/results.tsv as
+#   impl  bench  size  run  metric  value
+# and logs to RESULTS_DIR/logs. Every wait and loop is bounded.
+#
+# Topology (test-net addresses only, no NIC):
+#   client ns 198.51.100.10 -- vcli 198.51.100.1 [director = root ns, VIP 198.51.100.100/32]
+#   reals ns eth0: 192.0.2.2-251/24, 203.0.113.2-251/24 -- vreals 192.0.2.1, 203.0.113.1
+#   one busybox httpd per port (8000-8049, bound to every address of the namespace);
+#   port 9001: the hung reals (httpd stopped with SIGSTOP); 9002-9006: victims.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+root=$(cd "$here/../.." && pwd -P)
+[ "${LDRS_VM:-}" = 1 ] || { echo "guest.sh: run me in the guest (benches/director/run.sh)" >&2; exit 2; }
+RES=${1:?usage: guest.sh RESULTS_DIR}
+GEN=$RES/gen
+# shellcheck source=/dev/null
+[ -f "$RES/params.sh" ] && . "$RES/params.sh"
+
+LD=${LDIRECTORD:-$root/target/release/ldirectord}
+PERL_LD=/usr/sbin/ldirectord
+IMPLS=${BENCH_IMPLS:-rs ka perl}
+BENCHES=${BENCH_BENCHES:-startup detect reload capacity}
+# Perl needs two ipvsadm processes per real before its first check (about
+# 1 s each under TCG on a loaded host): its reload warm-up doubles as its
+# start-up sample, and detection (200 reals) does not fit the time budget.
+PERL_BENCHES=${BENCH_PERL_BENCHES:-reload capacity}
+SIZES=${BENCH_SIZES:-10 100 300}
+RUNS=${BENCH_RUNS:-3}
+RUNS_PERL=${BENCH_RUNS_PERL:-$RUNS}
+START_CAP=${BENCH_START_CAP:-120}            # s, per start-up run (rs, ka)
+START_CAP_PERL=${BENCH_START_CAP_PERL:-90}   # s, per start-up run (perl)
+DETECT_SAMPLES=${BENCH_DETECT_SAMPLES:-5}
+DETECT_SAMPLES_PERL=${BENCH_DETECT_SAMPLES_PERL:-3}
+DETECT_CAP=${BENCH_DETECT_CAP:-100}          # s, per detection sample
+WARM_CAP=${BENCH_WARM_CAP:-240}              # s, wait for a full table before a measurement
+WARM_CAP_PERL=${BENCH_WARM_CAP_PERL:-480}
+RELOAD_N=${BENCH_RELOAD_N:-300}
+RELOAD_N_PERL=${BENCH_RELOAD_N_PERL:-10}
+RELOAD_CAP=${BENCH_RELOAD_CAP:-90}
+CAP_WINDOW=${BENCH_CAP_WINDOW:-60}
+CAP_WARM_PERL=${BENCH_CAP_WARM_PERL:-60}
+
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd   # process substitution; the guest's devtmpfs lacks it
+W=/tmp/ldbench   # gen.py puts the daemons' log files here; shown live in RESULTS_DIR/work
+H=/tmp/ldbench-httpd   # the servers' request logs (guest RAM)
+mkdir -p "$W" "$H" "$RES/logs" "$RES/work"
+mount --bind "$RES/work" "$W"
+OUT=$RES/results.tsv
+: > "$OUT"
+# shellcheck source=/dev/null
+. "$root/tests/vm/lib/netns.sh"
+
+now() { echo "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+note() { echo "# [$(cut -d' ' -f1 /proc/uptime)] $*" | tee -a "$RES/guest.log"; }
+rec() { # IMPL BENCH SIZE RUN METRIC VALUE
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$OUT"
+  echo "RESULT $*" | tee -a "$RES/guest.log"
+}
+hexof() { # ADDR PORT -> /proc/net/ip_vs form C0000202:1F40
+  local a b c d
+  IFS=. read -r a b c d <<< "$1"
+  printf '%02X%02X%02X%02X:%04X' "$a" "$b" "$c" "$d" "$2"
+}
+ndests() { grep -c '^  ->' /proc/net/ip_vs; }
+has_real() { grep -q "^  -> $1 " /proc/net/ip_vs; }
+wait_until() { # CAP CMD...: poll CMD every 0.2 s; prints seconds since $T0
+  local cap=$1; shift
+  while :; do
+    if "$@"; then since "$T0"; return 0; fi
+    awk -v a="$T0" -v b="$EPOCHREALTIME" -v c="$cap" 'BEGIN { exit !(b - a > c) }' && return 1
+    sleep 0.2
+  done
+}
+count_is() { [ "$(ndests)" -ge "$1" ]; }
+
+# --- topology -----------------------------------------------------------------
+note "kernel $(uname -r), $(nproc) vCPUs; rs=$LD"
+modprobe -a ip_vs ip_vs_rr veth
+sysctl -qw net.ipv4.ip_forward=1
+ns_create client
+ns_veth client vcli 198.51.100.10/24 198.51.100.1/24
+ns_exec client ip route add default via 198.51.100.1
+ns_addr "" vcli 198.51.100.100/32
+ns_create reals
+ns_veth reals vreals 192.0.2.2/24 192.0.2.1/24
+ns_addr "" vreals 203.0.113.1/24
+{
+  for i in $(seq 3 251); do echo "addr add 192.0.2.$i/24 dev eth0"; done
+  for i in $(seq 2 251); do echo "addr add 203.0.113.$i/24 dev eth0"; done
+} > "$W/addrs.batch"
+ip -n reals -batch "$W/addrs.batch"
+ip -n reals route add default via 192.0.2.1
+mkdir -p "$H/www"; echo OK > "$H/www/health.html"; echo hello > "$H/www/index.html"
+declare -A HTTPD
+start_httpd() { # PORT
+  ip netns exec reals busybox httpd -f -v -p "$1" -h "$H/www" 2>> "$H/httpd-$1.log" &
+  HTTPD[$1]=$!; NS_PIDS+=($!)
+}
+# shellcheck disable=SC2013
+for p in $(cat "$GEN/ports.txt") 9001 9002 9003 9004 9005 9006; do start_httpd "$p"; done
+sleep 1
+ns_wait_http "" http://203.0.113.251:8000/health.html >/dev/null || note "reals not answering"
+kill -STOP "${HTTPD[9001]}"
+note "topology up: $(ip -n reals -4 addr show dev eth0 | grep -c inet) addresses, ${#HTTPD[@]} httpd"
+cleanup() {
+  stop_impl 2>/dev/null
+  kill -CONT "${HTTPD[9001]}" 2>/dev/null
+  ns_teardown
+  umount "$W" 2>/dev/null
+  return 0
+}
+trap cleanup EXIT
+
+# The real ipvsadm, and a counting shim for the Perl reload benchmark
+# (ldirectord runs /sbin/ipvsadm = /usr/sbin/ipvsadm; this is the guest's
+# tmpfs overlay, the host is untouched).
+cp /usr/sbin/ipvsadm "$W/ipvsadm.real"
+IPVSADM=$W/ipvsadm.real
+shim_on() {
+  printf '#!/bin/sh\necho "$*" >> %s/ipvsadm-calls.log\nexec %s "$@"\n' "$W" "$IPVSADM" > /usr/sbin/ipvsadm
+  chmod 755 /usr/sbin/ipvsadm
+}
+shim_off() { cp "$IPVSADM" /usr/sbin/ipvsadm; }
+
+# --- the three directors ------------------------------------------------------
+CUR_IMPL="" CUR_CFG="" STARTER=""
+cfg_of() { # IMPL NAME
+  case $1 in ka) echo "$GEN/ka-$2.conf" ;; *) echo "$GEN/$1-$2.cf" ;; esac
+}
+start_impl() { # IMPL CFG (T0 is set just before the launch)
+  CUR_IMPL=$1 CUR_CFG=$2
+  rm -f /var/run/ldirectord.*.pid
+  T0=$(now)
+  case $1 in
+    rs) "$LD" "$2" start >> "$W/rs-start.out" 2>&1 & ;;
+    perl) "$PERL_LD" "$2" start >> "$W/perl-start.out" 2>&1 & ;;
+    ka) keepalived --check --dont-fork --log-console --log-detail -f "$2" \
+          -p "$W/ka.pid" -c "$W/ka-check.pid" >> "$W/ka.log" 2>&1 & ;;
+  esac
+  STARTER=$!
+}
+main_pid() {
+  case $CUR_IMPL in
+    ka) echo "$STARTER" ;;
+    *) cat "/var/run/ldirectord.$(basename "$CUR_CFG").pid" 2>/dev/null ;;
+  esac
+}
+impl_pids() { # the director's processes: main and its children
+  local m; m=$(main_pid); [ -n "$m" ] || return 0
+  echo "$m"; pgrep -P "$m" || true
+}
+stop_impl() { # kill -9 and flush: quick and the same for everyone
+  [ -n "$CUR_IMPL" ] || return 0
+  local p
+  for p in $(impl_pids) $STARTER; do kill -9 "$p" 2>/dev/null; done
+  sleep 0.5
+  "$IPVSADM" -C
+  rm -f /var/run/ldirectord.*.pid "$W/ka.pid" "$W/ka-check.pid"
+  CUR_IMPL="" STARTER=""
+}
+
+# --- 1. start-up programming ---------------------------------------------------
+bench_startup() {
+  local impl n run runs cap t skip
+  for impl in $IMPLS; do
+    skip=""
+    cap=$START_CAP; [ "$impl" = perl ] && cap=$START_CAP_PERL
+    for n in $SIZES; do
+      runs=$RUNS; [ "$impl" = perl ] && runs=$RUNS_PERL
+      for run in $(seq 1 "$runs"); do
+        if [ -n "$skip" ]; then rec "$impl" startup "$n" "$run" skipped "$skip"; continue; fi
+        start_impl "$impl" "$(cfg_of "$impl" "start-$n")"
+        if t=$(wait_until "$cap" count_is $((n * 10))); then
+          rec "$impl" startup "$n" "$run" seconds "$t"
+        else
+          rec "$impl" startup "$n" "$run" timeout "$cap"
+          rec "$impl" startup "$n" "$run" dests_at_timeout "$(ndests)"
+          skip="after a timeout at N=$n"
+        fi
+        stop_impl
+      done
+    done
+  done
+}
+
+# --- 2. detection under head-of-line blocking ----------------------------------
+bench_detect() {
+  local impl samples i victim hex t
+  mapfile -t victims < "$GEN/victims.txt"
+  for impl in $IMPLS; do
+    samples=$DETECT_SAMPLES; [ "$impl" = perl ] && samples=$DETECT_SAMPLES_PERL
+    start_impl "$impl" "$(cfg_of "$impl" detect)"
+    if t=$(wait_until "$WARM_CAP" count_is 185); then
+      rec "$impl" detect 200 0 warm_seconds "$t"
+    else
+      rec "$impl" detect 200 0 warm_timeout "$(ndests)"
+    fi
+    sleep 2
+    for i in $(seq 1 "$samples"); do
+      victim=${victims[i-1]}
+      hex=$(hexof "${victim% *}" "${victim#* }")
+      if ! has_real "$hex"; then rec "$impl" detect 200 "$i" victim_absent "$victim"; continue; fi
+      # a random phase against the check cycle
+      sleep "0.$((RANDOM % 10))"
+      T0=$(now)
+      kill "${HTTPD[${victim#* }]}"
+      if t=$(wait_until "$DETECT_CAP" eval "! has_real $hex"); then
+        rec "$impl" detect 200 "$i" seconds "$t"
+      else
+        rec "$impl" detect 200 "$i" timeout "$DETECT_CAP"
+      fi
+    done
+    stop_impl
+    for i in 9002 9003 9004 9005 9006; do
+      kill "${HTTPD[$i]}" 2>/dev/null; wait "${HTTPD[$i]}" 2>/dev/null; start_httpd "$i"
+    done
+    sleep 1
+  done
+}
+
+# --- 3. reload of one changed real ---------------------------------------------
+OPS_RE='Added (virtual|real|fallback) server|Changed (virtual|fallback) server|Purged (virtual|real) server|Restored real server|Quiescent real server|Deleted (real|fallback) server'
+KA_RE='Removing service|Adding service|Enabling service|Disabling service|Adding VS|Removing VS|Updating|Removing Virtual|Adding Virtual'
+client_loop() { # STOPFILE RESULTFILE: at most 150 requests, until STOPFILE exists
+  local n=0 fails=0
+  while [ ! -e "$1" ] && [ "$n" -lt 150 ]; do
+    ns_exec client curl -s -o /dev/null --fail --max-time 2 --noproxy '*' \
+      http://198.51.100.100:10000/ || fails=$((fails + 1))
+    n=$((n + 1)); sleep 0.1
+  done
+  echo "$n $fails" > "$2"
+}
+bench_reload() {
+  local impl n cap oa op na np cfg rep oldhex newhex t mark logf pid res fails
+  for impl in $IMPLS; do
+    n=$RELOAD_N; [ "$impl" = perl ] && n=$RELOAD_N_PERL
+    read -r oa op na np < "$GEN/reload-$n.txt"  # the old real, the new real
+    oldhex=$(hexof "$oa" "$op"); newhex=$(hexof "$na" "$np")
+    cfg=$W/$impl-reload-$n.cf; [ "$impl" = ka ] && cfg=$W/ka-reload-$n.conf
+    cp "$(cfg_of "$impl" "reloadA-$n")" "$cfg"
+    case $impl in
+      rs) logf=$W/rs-reload-$n.log ;; perl) logf=$W/ipvsadm-calls.log; shim_on ;; ka) logf=$W/ka.log ;;
+    esac
+    : > "$W/ipvsadm-calls.log"
+    start_impl "$impl" "$cfg"
+    cap=$WARM_CAP; [ "$impl" = perl ] && cap=$WARM_CAP_PERL
+    if t=$(wait_until "$cap" count_is $((n * 10))); then
+      rec "$impl" reload "$n" 0 warm_seconds "$t"
+    else
+      # measure anyway: what matters is the changed real
+      rec "$impl" reload "$n" 0 warm_timeout "$(ndests)"
+    fi
+    sleep 3
+    for rep in 1 2 3; do
+      rm -f "$W/client.stop"
+      client_loop "$W/client.stop" "$W/client.res" &
+      local client=$!
+      sleep 2
+      mark=$(wc -l < "$logf")
+      if [ $((rep % 2)) = 1 ]; then cp "$(cfg_of "$impl" "reloadB-$n")" "$cfg"; else cp "$(cfg_of "$impl" "reloadA-$n")" "$cfg"; fi
+      pid=$(main_pid)
+      T0=$(now)
+      kill -HUP "$pid"
+      if [ $((rep % 2)) = 1 ]; then
+        t=$(wait_until "$RELOAD_CAP" eval "has_real $newhex && ! has_real $oldhex") || t="timeout>$RELOAD_CAP"
+      else
+        t=$(wait_until "$RELOAD_CAP" eval "has_real $oldhex && ! has_real $newhex") || t="timeout>$RELOAD_CAP"
+      fi
+      sleep 2
+      touch "$W/client.stop"; wait "$client"
+      rec "$impl" reload "$n" "$rep" seconds "$t"
+      tail -n +$((mark + 1)) "$logf" > "$RES/logs/reload-$impl-$rep.ops"
+      case $impl in
+        rs) rec "$impl" reload "$n" "$rep" kernel_ops "$(grep -cE "$OPS_RE" "$RES/logs/reload-$impl-$rep.ops")" ;;
+        perl) rec "$impl" reload "$n" "$rep" kernel_ops "$(grep -cvE '(^| )-(L|l|S)( |$)|--list|--save' "$RES/logs/reload-$impl-$rep.ops")"
+              rec "$impl" reload "$n" "$rep" ipvsadm_calls "$(wc -l < "$RES/logs/reload-$impl-$rep.ops")" ;;
+        ka) rec "$impl" reload "$n" "$rep" kernel_ops "$(grep -cE "$KA_RE" "$RES/logs/reload-$impl-$rep.ops")" ;;
+      esac
+      read -r res fails < "$W/client.res"
+      rec "$impl" reload "$n" "$rep" client_requests "$res"
+      rec "$impl" reload "$n" "$rep" failed_requests "$fails"
+      # let a slow director finish its cycle before the next reload
+      sleep 3
+    done
+    stop_impl
+    [ "$impl" = perl ] && shim_off
+  done
+}
+
+# --- diagnostics: ldirectord-rs in the foreground with -d for 40 s ------------
+bench_debug() { # BENCH_DEBUG_CFGS: files (default: the N=10 start-up config)
+  local cfg t i=0
+  for cfg in ${BENCH_DEBUG_CFGS:-$(cfg_of rs start-10)}; do
+    i=$((i + 1)); T0=$(now)
+    timeout 40 "$LD" -d "$cfg" start > "$W/rs-debug-$i.err" 2>&1 &
+    local dbg=$!
+    if t=$(wait_until 40 count_is 100); then note "debug $cfg: 100 dests after $t s"; else note "debug $cfg: $(ndests) dests after 40 s"; fi
+    kill "$dbg" 2>/dev/null; wait "$dbg"
+    "$IPVSADM" -C
+  done
+}
+
+# --- 4. check capacity --------------------------------------------------------
+cpu_ticks() { # PIDS...: utime+stime+cutime+cstime, summed
+  local p s=0 v
+  for p in "$@"; do
+    v=$(awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
+    s=$((s + ${v:-0}))
+  done
+  echo "$s"
+}
+hwm_kb() { local p s=0 v; for p in "$@"; do v=$(awk '/^VmHWM/ { print $2 }' "/proc/$p/status" 2>/dev/null); s=$((s + ${v:-0})); done; echo "$s"; }
+httpd_reqs() { cat "$H"/httpd-80[0-9][0-9].log | grep -c 'response:'; }
+bench_capacity() {
+  local impl cap t pids c0 c1 r0 r1 hz
+  hz=$(getconf CLK_TCK)
+  for impl in $IMPLS; do
+    cap=$WARM_CAP; [ "$impl" = perl ] && cap=$CAP_WARM_PERL
+    start_impl "$impl" "$(cfg_of "$impl" cap-100)"
+    if t=$(wait_until "$cap" count_is 1000); then
+      rec "$impl" capacity 1000 1 warm_seconds "$t"
+    else
+      rec "$impl" capacity 1000 1 warm_timeout_dests "$(ndests)"
+    fi
+    mapfile -t pids < <(impl_pids)
+    c0=$(cpu_ticks "${pids[@]}"); r0=$(httpd_reqs); T0=$(now)
+    sleep "$CAP_WINDOW"
+    mapfile -t pids < <(impl_pids)
+    c1=$(cpu_ticks "${pids[@]}"); r1=$(httpd_reqs); t=$(since "$T0")
+    rec "$impl" capacity 1000 1 processes "${#pids[@]}"
+    rec "$impl" capacity 1000 1 cpu_seconds "$(awk -v a="$c0" -v b="$c1" -v h="$hz" 'BEGIN { printf "%.2f", (b - a) / h }')"
+    rec "$impl" capacity 1000 1 window_seconds "$t"
+    rec "$impl" capacity 1000 1 peak_rss_mb "$(awk -v k="$(hwm_kb "${pids[@]}")" 'BEGIN { printf "%.1f", k / 1024 }')"
+    rec "$impl" capacity 1000 1 checks_per_second "$(awk -v a="$r0" -v b="$r1" -v t="$t" 'BEGIN { printf "%.1f", (b - a) / t }')"
+    rec "$impl" capacity 1000 1 dests_at_end "$(ndests)"
+    stop_impl
+  done
+}
+
+# The fast directors first, then the Perl one, so that a run cut short by
+# the time limit still has the complete comparison of the first two.
+ALL_IMPLS=$IMPLS
+for group in "rs ka" perl; do
+  IMPLS=""
+  for i in $group; do case " $ALL_IMPLS " in *" $i "*) IMPLS="$IMPLS $i" ;; esac; done
+  [ -n "$IMPLS" ] || continue
+  benches=$BENCHES; [ "$group" = perl ] && benches=$PERL_BENCHES
+  for b in $benches; do
+    note "bench $b:$IMPLS"
+    "bench_$b"
+  done
+done
+note "done"
