@@ -103,15 +103,54 @@ pub fn render(config: &Config) -> String {
     out
 }
 
-/// A value whose reader removes surrounding quotes, written so that it
-/// reads back the same: in quotes when a `#` (a comment outside quotes) or
-/// surrounding blanks would otherwise change it.
+/// A value whose reader removes surrounding quotes (first to last quote
+/// on the line), written so that it reads back the same: as it is when the
+/// grammar sees no comment in it, else in quotes when that helps. `global`:
+/// on a global line (where only a `#` after a blank starts a comment).
 fn q(v: &str) -> String {
-    if v.contains('#') || v.trim() != v || v.starts_with('"') {
-        format!("\"{v}\"")
-    } else {
-        v.to_string()
+    q_in(v, true)
+}
+
+fn q_in(v: &str, global: bool) -> String {
+    let reads_back = |text: &str| {
+        let unquoted = text
+            .strip_prefix('"')
+            .and_then(|r| r.rfind('"').map(|e| &r[..e]))
+            .unwrap_or(text);
+        comment_free(text, global) && text.trim() == text && unquoted == v
+    };
+    if reads_back(v) {
+        return v.to_string();
     }
+    let quoted = format!("\"{v}\"");
+    if reads_back(&quoted) {
+        return quoted;
+    }
+    // No spelling survives (a value with quotes, blanks and a comment
+    // sign in that order): the best effort is the value as it is.
+    v.to_string()
+}
+
+/// Whether the grammar reads all of `s` as a value: no comment sign
+/// outside a double-quoted string (`"` to the next `"`).
+fn comment_free(s: &str, global: bool) -> bool {
+    let mut prev_blank = false;
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if c == '"' {
+            if let Some(end) = rest[1..].find('"') {
+                rest = &rest[end + 2..];
+                prev_blank = false;
+                continue;
+            }
+        }
+        if c == '#' && (!global || prev_blank) {
+            return false;
+        }
+        prev_blank = matches!(c, ' ' | '\t' | '\r');
+        rest = &rest[c.len_utf8()..];
+    }
+    true
 }
 
 fn yn(b: bool) -> &'static str {
@@ -221,7 +260,7 @@ fn virtual_block(out: &mut String, v: &Virtual, g: &Global) {
         line(format!("httpmethod={}", v.httpmethod.as_str()));
     }
     if let Some(h) = &v.virtualhost {
-        line(format!("virtualhost={}", q(h)));
+        line(format!("virtualhost={}", q_in(h, false)));
     }
     for (name, value) in [
         ("login", &v.login),
@@ -271,7 +310,7 @@ fn virtual_block(out: &mut String, v: &Virtual, g: &Global) {
     }
     if v.emailalert != g.emailalert {
         if let Some(e) = &v.emailalert {
-            line(format!("emailalert={}", q(e)));
+            line(format!("emailalert={}", q_in(e, false)));
         }
     }
     if v.emailalertfreq != g.emailalertfreq {
