@@ -8,7 +8,7 @@
 mod servers;
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ldirectord::check::probe::{run_with_deadline, ProbeKind, Prober};
@@ -17,6 +17,10 @@ use ldirectord::config::{load_str, Options};
 use servers::{data, Kind, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
+
+#[path = "support/tempdir.rs"]
+mod tempdir;
+use tempdir::TempDir;
 
 /// The target of the first real of the first virtual of `cf`.
 fn target(cf: &str) -> Target {
@@ -448,32 +452,6 @@ async fn dns_refused_and_hung_fail_by_the_deadline() {
     let (r, t) = negotiate(&dns_cf("tcp", hung, data::DNS_NAME, ".")).await;
     assert_eq!(r, Err(CheckError::Timeout));
     assert!(t < DEADLINE + LATE, "{t:?}");
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p =
-            std::env::temp_dir().join(format!("ldirectord-check-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn script(&self, name: &str, body: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let p = self.0.join(name);
-        std::fs::write(&p, body).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn external_cf(virtual_line: &str, real: &str, checktype: &str, cmd: &Path) -> String {

@@ -5,33 +5,21 @@
 //! and the pid files (`LDIRECTORD_RUN_DIR`). No network is touched: the
 //! configurations name documentation addresses and `checktype=off`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "support/tempdir.rs"]
+mod tempdir;
+use tempdir::TempDir;
+
+/// A test directory with the `run/` subdirectory for pid files.
+fn temp_dir(name: &str) -> TempDir {
+    let d = TempDir::new(name);
+    std::fs::create_dir_all(d.0.join("run")).unwrap();
+    d
+}
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("ldirectord-init-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(p.join("run")).unwrap();
-        TempDir(p)
-    }
-
-    fn file(&self, name: &str, content: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, content).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn good_config(dir: &TempDir) -> String {
     format!(
@@ -72,7 +60,7 @@ fn code(o: &Output) -> i32 {
 
 #[test]
 fn status_when_stopped_is_3() {
-    let d = TempDir::new("status");
+    let d = temp_dir("status");
     let cf = d.file("ldirectord.cf", &good_config(&d));
     let o = init(&d, &cf, &["status"]);
     assert_eq!(code(&o), 3, "{}", text(&o));
@@ -85,7 +73,7 @@ fn status_when_stopped_is_3() {
 
 #[test]
 fn status_with_stale_pid_file_is_1() {
-    let d = TempDir::new("stale");
+    let d = temp_dir("stale");
     let cf = d.file("ldirectord.cf", &good_config(&d));
     // A pid that cannot be running (above pid_max's upper bound).
     d.file("run/ldirectord.ldirectord.pid", "4194305\n");
@@ -96,7 +84,7 @@ fn status_with_stale_pid_file_is_1() {
 
 #[test]
 fn stop_when_stopped_is_0() {
-    let d = TempDir::new("stop");
+    let d = temp_dir("stop");
     let cf = d.file("ldirectord.cf", &good_config(&d));
     let o = init(&d, &cf, &["stop"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
@@ -104,7 +92,7 @@ fn stop_when_stopped_is_0() {
 
 #[test]
 fn try_restart_when_stopped_is_0() {
-    let d = TempDir::new("tryrestart");
+    let d = temp_dir("tryrestart");
     let cf = d.file("ldirectord.cf", &good_config(&d));
     let o = init(&d, &cf, &["try-restart"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
@@ -114,7 +102,7 @@ fn try_restart_when_stopped_is_0() {
 /// (LSB would allow 7; the script passes ldirectord's status through).
 #[test]
 fn reload_when_stopped_is_1() {
-    let d = TempDir::new("reload");
+    let d = temp_dir("reload");
     let cf = d.file("ldirectord.cf", &good_config(&d));
     for action in ["reload", "force-reload"] {
         let o = init(&d, &cf, &[action]);
@@ -124,7 +112,7 @@ fn reload_when_stopped_is_1() {
 
 #[test]
 fn invalid_action_is_2_with_usage() {
-    let d = TempDir::new("invalid");
+    let d = temp_dir("invalid");
     let cf = d.file("ldirectord.cf", &good_config(&d));
     for args in [&["bogus"][..], &[][..], &["start", "extra"][..]] {
         let o = init(&d, &cf, args);
@@ -135,7 +123,7 @@ fn invalid_action_is_2_with_usage() {
 
 #[test]
 fn missing_config_file_warns_and_exits_0() {
-    let d = TempDir::new("missing");
+    let d = temp_dir("missing");
     let cf = d.0.join("absent.cf");
     for action in ["start", "status", "stop", "reload"] {
         let o = init(&d, &cf, &[action]);
@@ -147,7 +135,7 @@ fn missing_config_file_warns_and_exits_0() {
 
 #[test]
 fn missing_daemon_is_5_for_start_and_4_for_status() {
-    let d = TempDir::new("nodaemon");
+    let d = temp_dir("nodaemon");
     let cf = d.file("ldirectord.cf", &good_config(&d));
     let defaults = d.file(
         "default",
@@ -172,7 +160,7 @@ fn missing_daemon_is_5_for_start_and_4_for_status() {
 
 #[test]
 fn broken_config_passes_exit_2_through() {
-    let d = TempDir::new("broken");
+    let d = temp_dir("broken");
     let cf = d.file(
         "ldirectord.cf",
         "virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gateway\n",
@@ -200,7 +188,7 @@ fn start_without_ipvs_fails_with_1() {
         eprintln!("skipped: IPVS is available on this host");
         return;
     }
-    let d = TempDir::new("start");
+    let d = temp_dir("start");
     let cf = d.file("ldirectord.cf", &good_config(&d));
     let o = init(&d, &cf, &["start"]);
     assert_eq!(code(&o), 1, "{}", text(&o));
@@ -275,7 +263,7 @@ fn service_unit_verifies() {
         eprintln!("skipped: systemd-analyze does not run");
         return;
     }
-    let d = TempDir::new("unit");
+    let d = temp_dir("unit");
     let path = d.file(
         "ldirectord.service",
         &unit().replace("/usr/sbin/ldirectord", env!("CARGO_BIN_EXE_ldirectord")),
