@@ -282,7 +282,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Verb::Restart => lifecycle::restart(&ctx, config),
         Verb::TryRestart => lifecycle::try_restart(&ctx, config),
         Verb::Reload | Verb::ForceReload => lifecycle::reload(&ctx, &config),
-        Verb::Status => lifecycle::status(&ctx),
+        Verb::Status => lifecycle::status(&ctx, &config),
         Verb::ConfigTest => {
             print!("{}", config::canonical::render(&config));
             0

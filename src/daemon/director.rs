@@ -177,6 +177,41 @@ impl<B: IpvsBackend> Director<B> {
         true
     }
 
+    /// Handle the messages that queued up while the last one was handled:
+    /// every check result is observed first, and the table is read and
+    /// reconciled once for all of them (once per result would be one table
+    /// dump each: at start-up, with every real changing at once, the
+    /// director fell ever further behind its checks). Other messages keep
+    /// their place in the order. Returns false after [`Message::Stop`].
+    pub fn handle_batch(
+        &mut self,
+        msgs: impl IntoIterator<Item = Message>,
+        hooks: &mut dyn Hooks,
+    ) -> bool {
+        let mut changed = false;
+        for msg in msgs {
+            match msg {
+                Message::Result {
+                    target,
+                    result,
+                    latency,
+                } => changed |= self.observe(*target, result, latency),
+                other => {
+                    if std::mem::take(&mut changed) {
+                        self.reconcile(hooks);
+                    }
+                    if !self.handle(other, hooks) {
+                        return false;
+                    }
+                }
+            }
+        }
+        if changed {
+            self.reconcile(hooks);
+        }
+        true
+    }
+
     /// Initial health from the kernel table: a configured real present with
     /// weight > 0 is up (adopted), anything else unknown. `checktype=on`
     /// reals are always up; `off` keeps what was found.
@@ -673,6 +708,56 @@ mod tests {
             &"Added fallback server: 127.0.0.1:80 (192.0.2.10:80) (Weight set to 1)".into()
         ));
         assert!(lines.contains(&"Deleted real server: 192.0.2.21:80 (192.0.2.10:80)".into()));
+    }
+
+    /// Counts table reads.
+    struct Counting(MemoryIpvs, usize);
+
+    impl crate::ipvs::IpvsBackend for Counting {
+        fn dump(&mut self) -> crate::ipvs::Result<Vec<crate::ipvs::ServiceEntry>> {
+            self.1 += 1;
+            self.0.dump()
+        }
+        fn apply(&mut self, ops: &[Op]) -> Vec<crate::ipvs::Result<()>> {
+            self.0.apply(ops)
+        }
+        fn flush(&mut self) -> crate::ipvs::Result<()> {
+            self.0.flush()
+        }
+    }
+
+    #[test]
+    fn a_batch_of_results_is_reconciled_once_with_the_same_outcome() {
+        let c = cfg(CF);
+        let log = Arc::new(Logger::new(Sink::Stderr, "t"));
+        let mut d = Director::new(c.clone(), Counting(MemoryIpvs::new(), 0), log.clone());
+        let mut h = Recorder::default();
+        d.start(&mut h);
+        let reads = d.backend().1;
+        let batch = vec![
+            result(&c, 0, 0, true),
+            result(&c, 0, 1, true),
+            result(&c, 0, 0, true),
+        ];
+        assert!(d.handle_batch(batch, &mut h));
+        assert_eq!(d.backend().1, reads + 1, "one table read for the batch");
+        assert_eq!(
+            weights(&mut d.backend().0),
+            [
+                ("192.0.2.21:80".to_string(), 3),
+                ("192.0.2.22:80".to_string(), 2)
+            ]
+        );
+        // The fallback left once; the two reals came in once each.
+        let lines = log.lines.lock().unwrap().clone();
+        let count = |p: &str| lines.iter().filter(|l| l.starts_with(p)).count();
+        assert_eq!(count("Added real server"), 2);
+        assert_eq!(count("Deleted fallback server"), 1);
+        assert_eq!(h.0.last().unwrap(), "/bin/echo FB stop 192.0.2.10:80 tcp");
+        // A result changing nothing reads nothing; Stop ends the batch.
+        assert!(d.handle_batch(vec![result(&c, 0, 0, true)], &mut h));
+        assert_eq!(d.backend().1, reads + 1);
+        assert!(!d.handle_batch(vec![result(&c, 0, 1, false), Message::Stop], &mut h));
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl Context {
     }
 }
 
-fn stop_timeout() -> Duration {
+pub(crate) fn stop_timeout() -> Duration {
     Duration::from_secs(
         std::env::var("LDIRECTORD_STOP_TIMEOUT")
             .ok()
@@ -189,7 +189,7 @@ pub fn reload(ctx: &Context, config: &Config) -> i32 {
 
 /// `status`: 0 running, 3 stopped, 1 stale pid file; then, when running,
 /// each virtual and real as the daemon last saw them.
-pub fn status(ctx: &Context) -> i32 {
+pub fn status(ctx: &Context, config: &Config) -> i32 {
     let path = ctx.pid_path();
     match pidfile::state(&path) {
         State::Running(pid) => {
@@ -200,6 +200,13 @@ pub fn status(ctx: &Context) -> i32 {
             if let Ok(text) = std::fs::read_to_string(ctx.status_path()) {
                 print!("{text}");
             }
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            super::instances::Instances::new(&ctx.cfgname, stop_timeout()).command(
+                "status",
+                &config.global.execute,
+                &command_logger(ctx, config),
+            );
             0
         }
         State::Stale => {

@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod director;
+pub mod instances;
 pub mod lifecycle;
 pub mod log;
 pub mod maintenance;

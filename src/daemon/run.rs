@@ -21,6 +21,7 @@ use crate::config::{self, Config};
 use crate::ipvs::{IpvsBackend, NetlinkIpvs};
 
 use super::director::{Director, Hooks, Message};
+use super::instances::{changes, Instances, Runner};
 use super::lifecycle::Context;
 use super::log::{Logger, Sink};
 use super::pidfile::PidFile;
@@ -39,7 +40,12 @@ pub fn run(ctx: &Context, config: Arc<Config>, backend: NetlinkIpvs, pid: Option
         Sink::choose(&config.global.logfile, ctx.debug, config.global.supervised),
         &ctx.cfgname,
     ));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread for every check: measured in the qemu guest (100 HTTP
+    // reals, checkinterval 1, 20 s steady state, two runs each) it used
+    // 3.8-7.2 CPU seconds against 6.2-8.4 for the multi-threaded runtime
+    // (fewer wake-ups across threads), and a pass over 10,000 reals needs
+    // less than one core. The director is a thread of its own.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("ldirectord")
         .build()
@@ -64,9 +70,13 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     backend: B,
     log: Arc<Logger>,
 ) -> i32 {
-    for gap in not_yet_supported(&config) {
-        log.log(&format!("Warning: {gap}"));
-    }
+    let instances = Runner::spawn(
+        Instances::new(
+            &ctx.cfgname,
+            super::lifecycle::stop_timeout() + Duration::from_secs(10),
+        ),
+        log.clone(),
+    );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (events_tx, mut events_rx) = mpsc::channel(4096);
     let (director_tx, director_rx) = std_mpsc::channel::<Message>();
@@ -87,6 +97,9 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
         shutdown_rx,
     );
     pool.update(&Plan::from_config(&config));
+    // upstream starts the other instances after its own table is set up;
+    // ours are independent of it, so they start right away.
+    instances.send("start", &config.global.execute);
 
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -125,6 +138,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                 log.log("Reloading Linux Director Daemon config on signal");
                 if let Some(new) = reload(&ctx, &log) {
                     pool.update(&Plan::from_config(&new));
+                    reload_instances(&instances, &running, &new);
                     running = new.clone();
                     let _ = director_tx.send(Message::Reload(new));
                 }
@@ -147,6 +161,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                     log.log(" - reread new configuration");
                     if let Some(new) = reload(&ctx, &log) {
                         pool.update(&Plan::from_config(&new));
+                        reload_instances(&instances, &running, &new);
                         running = new.clone();
                         let _ = director_tx.send(Message::Reload(new));
                     }
@@ -159,22 +174,25 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
             }
         }
     }
+    instances.send("stop", &running.global.execute);
     let _ = shutdown_tx.send(true);
     pool.join().await;
     let _ = director_tx.send(Message::Stop);
-    let _ = tokio::task::spawn_blocking(move || director.join()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = director.join();
+        instances.finish();
+    })
+    .await;
     let _ = std::fs::remove_file(ctx.status_path());
     0
 }
 
-/// Directives this build accepts but does not act on yet, said plainly at
-/// start rather than silently ignored.
-pub fn not_yet_supported(config: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    if !config.global.execute.is_empty() {
-        out.push("execute= is set, but this build does not start other instances".into());
-    }
-    out
+/// upstream's reload of `execute=` instances (§f.8).
+fn reload_instances(instances: &Runner, old: &Config, new: &Config) {
+    let c = changes(&old.global.execute, &new.global.execute);
+    instances.send("stop", &c.stop);
+    instances.send("reload_or_start", &c.reload);
+    instances.send("start", &c.start);
 }
 
 /// Parse the file again. On any error keep the running configuration
@@ -237,7 +255,16 @@ fn director_loop<B: IpvsBackend>(
             }
             Err(std_mpsc::RecvTimeoutError::Disconnected) => Message::Stop,
         };
-        if !d.handle(msg, &mut hooks) {
+        // Results that queued up meanwhile are handled together (one table
+        // read for all of them); a bound keeps ticks and stops timely.
+        let mut batch = vec![msg];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        if !d.handle_batch(batch, &mut hooks) {
             break;
         }
         if last_status.elapsed() >= Duration::from_secs(1) {
@@ -246,6 +273,9 @@ fn director_loop<B: IpvsBackend>(
         }
     }
 }
+
+/// Most messages the director takes in one go.
+const MAX_BATCH: usize = 16_384;
 
 /// Drift is repaired within one check interval (the shortest one).
 fn tick_of(config: &Config) -> Duration {

@@ -6,12 +6,19 @@
 # touches the host's network. It uses the binary $LDIRECTORD (default
 # target/debug/ldirectord, built on the host).
 #
-# Topology (NAT, test-net addresses only):
+# Topology (test-net addresses only). NAT, the main instance:
 #
 #   client ns                 director = guest root ns                 reals
 #   eth0 198.51.100.10/24 --- vcli 198.51.100.1/24                     rs1 192.0.2.11  \
 #   default via .1            VIP 198.51.100.100/32 on vcli   br-rs --- rs2 192.0.2.12   } busybox httpd
 #                             br-rs 192.0.2.1/24, ip_forward=1         sorry 192.0.2.99 /  (fallback)
+#
+# Direct routing (gate), a second instance started by the first (execute=);
+# client, director and reals share one layer-2 segment, the reals hold the
+# VIP on lo and do not answer ARP for it, and answer the client directly:
+#
+#   cdr ns 203.0.113.10/24 --- br-dr 203.0.113.1/24 --- dr1 203.0.113.21 (VIP 203.0.113.100/32 on lo)
+#                              VIP 203.0.113.100/32 --- dr2 203.0.113.22 (VIP on lo)
 #
 # Each step prints "ok - NAME" or "not ok - NAME"; the last line is
 # "N passed, M failed". Exit 0 only when nothing failed.
@@ -31,7 +38,9 @@ LD=${LDIRECTORD:-$root/target/debug/ldirectord}
 work=$(mktemp -d /tmp/e2e-director.XXXXXX)
 cleanup() {
   "$LD" "$CF" stop >/dev/null 2>&1 || true
+  "$LD" "$DRCF" stop >/dev/null 2>&1 || true
   pkill -9 -f "ldirectord $CF" 2>/dev/null || true
+  pkill -9 -f "ldirectord $DRCF" 2>/dev/null || true
   ns_teardown
 }
 trap cleanup EXIT
@@ -46,6 +55,9 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi
 VIP=198.51.100.100
 CF=$work/director.cf
 LOG=$work/ldirectord.log
+VIP_DR=203.0.113.100
+DRCF=$work/dr.cf
+DRLOG=$work/dr.log
 table() { ipvsadm -Ln 2>/dev/null; }
 # The table without the connection counters (they move with traffic).
 shape() { table | awk '{ print $1, $2, $3, $4 }'; }
@@ -57,6 +69,13 @@ has_dest() {
     END { exit !found }'
 }
 has_service() { table | grep -q "^TCP  $VIP:$1 "; }
+# dr_has RIP: the DR service lists the real, forwarded by Route (gate).
+dr_has() {
+  table | awk -v svc="$VIP_DR:80" -v d="$1:80" '
+    /^(TCP|UDP|FWM)/ { in_svc = ($2 == svc) }
+    in_svc && $1 == "->" && $2 == d && $3 == "Route" { found = 1 }
+    END { exit !found }'
+}
 weight_of() {
   table | awk -v svc="$VIP:$1" -v d="$2" '
     /^(TCP|UDP|FWM)/ { in_svc = ($2 == svc) }
@@ -102,10 +121,27 @@ for spec in "rs1 192.0.2.11" "rs2 192.0.2.12" "sorry 192.0.2.99"; do
   start_real "$1" "$2" "hello from $1"
 done
 for a in 11 12 99; do ns_wait_http "" "http://192.0.2.$a/" >/dev/null; done
+ns_bridge br-dr 203.0.113.1/24
+ns_addr "" br-dr "$VIP_DR/32"
+ns_create cdr
+ns_bridge_port br-dr cdr vcdr 203.0.113.10/24
+dr_addr() { case $1 in dr1) echo 203.0.113.21 ;; dr2) echo 203.0.113.22 ;; esac; }
+start_dr() { # NAME: its server answers on every address, the VIP included
+  ns_httpd "$1" '*' 80 "hello from $1"
+  ns_wait_http "" "http://$(dr_addr "$1")/" >/dev/null
+}
+for n in dr1 dr2; do
+  ns_create "$n"
+  ns_bridge_port br-dr "$n" "v$n" "$(dr_addr "$n")/24"
+  ns_addr "$n" lo "$VIP_DR/32"
+  ns_exec "$n" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+    net.ipv4.conf.lo.arp_ignore=1 net.ipv4.conf.lo.arp_announce=2
+  start_dr "$n"
+done
 log "topology up"
 
-write_config() { # EXTRA-GLOBALS EXTRA-VIRTUAL
-  cat > "$CF" <<EOF
+write_config() { # EXTRA-GLOBALS EXTRA-VIRTUAL (to $OUT, default $CF)
+  cat > "${OUT:-$CF}" <<EOF
 checktimeout=2
 negotiatetimeout=2
 checkinterval=1
@@ -187,6 +223,78 @@ write_config "quiescent=no" ""
 "$LD" "$CF" reload
 t=$(wait_for 8 not has_service 8080) \
   && ok "a reload removes a virtual service (${t}s)" || notok "reload removes a virtual"
+
+# --- autoreload: an editor replaces the file (write elsewhere, rename) ---------
+write_config "quiescent=no
+autoreload=yes" ""
+"$LD" "$CF" reload
+sleep 2
+cp "$CF" "$work/prev.cf"
+OUT=$work/next.cf write_config "quiescent=no
+autoreload=yes" "virtual=$VIP:8081
+	real=192.0.2.12:80 masq
+	service=http
+	request=\"health.html\"
+	receive=\"OK\""
+mv "$work/next.cf" "$CF"
+t=$(wait_for 8 eval 'has_service 8081 && has_dest 8081 192.0.2.12:80') \
+  && ok "autoreload=yes: a file replaced by rename is applied with no signal (${t}s)" || notok "autoreload adds a virtual"
+check "autoreload logs the change" grep -q "has changed on disk" "$LOG"
+cp "$work/prev.cf" "$work/next.cf"; mv "$work/next.cf" "$CF"
+t=$(wait_for 8 not has_service 8081) \
+  && ok "autoreload=yes: the next edit removes it again (${t}s)" || notok "autoreload removes a virtual"
+write_config "quiescent=no" ""   # autoreload reads this one and turns itself off
+t=$(wait_for 8 eval 'grep -c "reread new configuration" "$LOG" | grep -qx 3') \
+  && ok "autoreload read the file once per change (${t}s)" || notok "autoreload once per change ($(grep -c "reread new configuration" "$LOG"))"
+
+# --- execute=: a second instance, direct routing (gate), real traffic -------
+cat > "$DRCF" <<EOF
+checktimeout=2
+negotiatetimeout=2
+checkinterval=1
+failurecount=1
+logfile="$DRLOG"
+virtual=$VIP_DR:80
+	real=203.0.113.21:80 gate
+	real=203.0.113.22:80 gate
+	service=http
+	request="health.html"
+	receive="OK"
+	scheduler=rr
+EOF
+write_config "quiescent=no
+execute=\"$DRCF\"" ""
+"$LD" "$CF" reload
+t=$(wait_for 10 eval '[ -e /var/run/ldirectord.dr.cf.pid ] && dr_has 203.0.113.21 && dr_has 203.0.113.22') \
+  && ok "execute=: a reload starts the second instance; its reals are up, forwarded by gate (${t}s)" \
+  || notok "execute= starts the second instance"
+check "status runs status for the execute= instance" \
+  eval '"$LD" "$CF" status 2>&1 | grep -q "ldirectord for $DRCF is running with pid"'
+answers=()
+for i in 1 2 3 4 5 6; do answers+=("$(ns_get cdr "http://$VIP_DR/" 2>&1)"); done
+alt=1
+for i in 1 2 3 4 5; do [ "${answers[i]}" != "${answers[i-1]}" ] || alt=0; done
+[[ "${answers[*]}" == *"hello from dr1"* && "${answers[*]}" == *"hello from dr2"* ]] || alt=0
+[ "$alt" = 1 ] && ok "DR: the client sees the reals alternate, answered directly: ${answers[*]}" \
+  || notok "DR traffic alternates: ${answers[*]}"
+kill_real dr1
+t=$(wait_for 6 not dr_has 203.0.113.21) \
+  && ok "DR: a killed real leaves the table within the bound (${t}s)" || notok "DR killed real removed"
+for i in 1 2 3; do
+  a=$(ns_get cdr "http://$VIP_DR/" 2>&1)
+  [ "$a" = "hello from dr2" ] || { notok "DR: traffic goes to the live real ($a)"; break; }
+  [ "$i" = 3 ] && ok "DR: traffic goes only to the live real"
+done
+start_dr dr1
+t=$(wait_for 6 dr_has 203.0.113.21) \
+  && ok "DR: the restarted real returns (${t}s)" || notok "DR restarted real returns"
+write_config "quiescent=no" ""
+"$LD" "$CF" reload
+t=$(wait_for 10 eval '[ ! -e /var/run/ldirectord.dr.cf.pid ] && ! table | grep -q "^TCP  $VIP_DR:80 "') \
+  && ok "execute=: removing it from the file stops that instance, which cleans up (${t}s)" \
+  || notok "execute= instance stopped on reload"
+check "the main instance kept its table through all of this" \
+  eval 'has_dest 80 192.0.2.11:80 && has_dest 80 192.0.2.12:80'
 
 # A broken file: the daemon keeps its configuration and keeps serving.
 cp "$CF" "$work/good.cf"

@@ -91,16 +91,18 @@ ns_bridge_port() {
   ip link set "$hif" master "$br"
 }
 
-# ns_httpd NS ADDR PORT TEXT: busybox httpd in NS on ADDR:PORT; "/" answers
-# TEXT, "/health.html" answers "OK". Prints nothing; its pid is recorded.
+# ns_httpd NS ADDR PORT TEXT: busybox httpd in NS on ADDR:PORT (ADDR "*":
+# every address of NS, e.g. a direct-routing real that also answers on the
+# VIP); "/" answers TEXT, "/health.html" answers "OK". Prints nothing; its
+# pid is recorded.
 ns_httpd() {
   local ns=$1 addr=$2 port=$3 text=$4 dir listen
-  ns_check_addr "$addr" || return
+  [ "$addr" = "*" ] || ns_check_addr "$addr" || return
   dir=$(mktemp -d /tmp/ns-httpd.XXXXXX) || return
   NS_DIRS+=("$dir")
   printf '%s\n' "$text" > "$dir/index.html"
   echo OK > "$dir/health.html"
-  case $addr in *:*) listen="[$addr]:$port" ;; *) listen="$addr:$port" ;; esac
+  case $addr in \*) listen="$port" ;; *:*) listen="[$addr]:$port" ;; *) listen="$addr:$port" ;; esac
   ns_exec "$ns" busybox httpd -f -p "$listen" -h "$dir" &
   NS_PIDS+=($!)
 }
