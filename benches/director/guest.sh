@@ -31,17 +31,17 @@ BENCHES=${BENCH_BENCHES:-startup detect reload capacity}
 # 1 s each under TCG on a loaded host): its reload warm-up doubles as its
 # start-up sample, and detection (200 reals) does not fit the time budget.
 PERL_BENCHES=${BENCH_PERL_BENCHES:-reload capacity}
-SIZES=${BENCH_SIZES:-10 100 300}
+SIZES=${BENCH_SIZES:-10 100 300 1000}
 RUNS=${BENCH_RUNS:-3}
 RUNS_PERL=${BENCH_RUNS_PERL:-$RUNS}
-START_CAP=${BENCH_START_CAP:-120}            # s, per start-up run (rs, ka)
+START_CAP=${BENCH_START_CAP:-180}            # s, per start-up run (rs, ka)
 START_CAP_PERL=${BENCH_START_CAP_PERL:-90}   # s, per start-up run (perl)
 DETECT_SAMPLES=${BENCH_DETECT_SAMPLES:-5}
 DETECT_SAMPLES_PERL=${BENCH_DETECT_SAMPLES_PERL:-3}
 DETECT_CAP=${BENCH_DETECT_CAP:-100}          # s, per detection sample
 WARM_CAP=${BENCH_WARM_CAP:-240}              # s, wait for a full table before a measurement
 WARM_CAP_PERL=${BENCH_WARM_CAP_PERL:-480}
-RELOAD_N=${BENCH_RELOAD_N:-300}
+RELOAD_N=${BENCH_RELOAD_N:-1000}
 RELOAD_N_PERL=${BENCH_RELOAD_N_PERL:-10}
 RELOAD_CAP=${BENCH_RELOAD_CAP:-90}
 CAP_WINDOW=${BENCH_CAP_WINDOW:-60}
@@ -180,6 +180,9 @@ bench_startup() {
         start_impl "$impl" "$(cfg_of "$impl" "start-$n")"
         if t=$(wait_until "$cap" count_is $((n * 10))); then
           rec "$impl" startup "$n" "$run" seconds "$t"
+          sleep 5   # then the memory of holding (and checking) N x 10 reals
+          rec "$impl" startup "$n" "$run" peak_rss_mb \
+            "$(awk -v k="$(hwm_kb $(impl_pids))" 'BEGIN { printf "%.1f", k / 1024 }')"
         else
           rec "$impl" startup "$n" "$run" timeout "$cap"
           rec "$impl" startup "$n" "$run" dests_at_timeout "$(ndests)"

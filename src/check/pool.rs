@@ -188,8 +188,11 @@ impl<P: Probe> Pool<P> {
 
     /// Make the running set of probes that of `plan`: targets already
     /// running keep their task, schedule and combined counter (their
-    /// interval is updated); new ones start, their first runs spread over
-    /// their first interval by their position in the plan; the others stop.
+    /// interval is updated); new ones run at once (a real nobody has
+    /// checked yet carries no traffic, as upstream's full pass at start),
+    /// then their second runs are spread over one interval by their
+    /// position in the plan, so that later passes do not come in one burst;
+    /// the others stop.
     pub fn update(&mut self, plan: &Plan) -> UpdateSummary {
         let mut summary = UpdateSummary::default();
         let wanted: HashSet<&Arc<Target>> = plan.targets.iter().map(|p| &p.target).collect();
@@ -213,13 +216,13 @@ impl<P: Probe> Pool<P> {
                 summary.kept += 1;
                 continue;
             }
-            let first = spread(p.interval, i as u32, n);
+            let phase = spread(p.interval, i as u32, n);
             let (itx, irx) = watch::channel(p.interval);
             let join = tokio::spawn(run_target(
                 self.probe.clone(),
                 p.target.clone(),
                 irx,
-                first,
+                phase,
                 self.permits.clone(),
                 self.events.clone(),
                 self.shutdown.clone(),
@@ -257,8 +260,9 @@ impl<P: Probe> Drop for Pool<P> {
     }
 }
 
-/// Delay of the first run of the `i`-th of `n` targets: evenly spread over
-/// one interval, so a large configuration does not fire at one instant.
+/// Extra delay of the second run of the `i`-th of `n` targets: evenly
+/// spread over one interval, so a large configuration does not fire at one
+/// instant every interval.
 pub fn spread(interval: Duration, i: u32, n: u32) -> Duration {
     if n == 0 {
         return Duration::ZERO;
@@ -275,13 +279,14 @@ async fn run_target<P: Probe>(
     probe: Arc<P>,
     target: Arc<Target>,
     mut interval_rx: watch::Receiver<Duration>,
-    first: Duration,
+    phase: Duration,
     permits: Arc<Semaphore>,
     events: mpsc::Sender<CheckEvent>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut interval = *interval_rx.borrow_and_update();
-    let mut next = Instant::now() + first;
+    let mut next = Instant::now();
+    let mut phase = Some(phase);
     let mut last_start: Option<Instant> = None;
     let mut combined = Combined::default();
     loop {
@@ -332,7 +337,7 @@ async fn run_target<P: Probe>(
         }
         last_start = Some(started);
         // Never catch up in a burst: a late run moves the schedule.
-        next = (started + interval).max(Instant::now());
+        next = (started + interval + phase.take().unwrap_or_default()).max(Instant::now());
     }
 }
 
@@ -435,7 +440,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn first_runs_are_spread_then_every_interval() {
+    async fn first_runs_at_once_then_spread_then_every_interval() {
         let fake = Fake::new(Duration::ZERO, true);
         let (tx, mut rx) = mpsc::channel(100);
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -462,9 +467,9 @@ mod tests {
             times,
             [
                 (1, 0.0),
-                (2, 2.5),
-                (3, 5.0),
-                (4, 7.5),
+                (2, 0.0),
+                (3, 0.0),
+                (4, 0.0),
                 (1, 10.0),
                 (2, 12.5),
                 (3, 15.0),
@@ -492,12 +497,12 @@ mod tests {
             (target(2, CheckType::Connect), 10),
         ]));
         tokio::time::sleep(Duration::from_secs(1)).await;
-        // Target 1 is in its probe, target 2 sleeps until 5 s.
+        // Both targets are in their first probe.
         let t0 = Instant::now();
         stop_tx.send(true).unwrap();
         pool.join().await;
         assert_eq!(t0.elapsed(), Duration::ZERO);
-        assert_eq!(fake.calls().len(), 1);
+        assert_eq!(fake.calls().len(), 2);
     }
 
     #[tokio::test(start_paused = true)]
@@ -528,7 +533,7 @@ mod tests {
         let c = target(3, CheckType::Connect);
         pool.update(&plan(&[(a.clone(), 10), (b.clone(), 10)]));
         tokio::time::sleep(Duration::from_secs(12)).await;
-        // a ran at 0 and 10, b at 5.
+        // a ran at 0 and 10, b at 0 (its second run is due at 15).
         // Reload: a kept (interval now 4 s), b removed, c added.
         let s = pool.update(&plan(&[(a.clone(), 4), (c.clone(), 10)]));
         assert_eq!(
@@ -545,12 +550,12 @@ mod tests {
             .iter()
             .map(|(t, _, d)| (*t, secs(*d)))
             .collect();
-        // a: 0, 10, then 14, 18, 22 (from its last run); b: 5 only;
-        // c: first run spread at 10/2 = 5 s after the reload (17 s).
+        // a: 0, 10, then 14, 18, 22 (from its last run); b: 0 only;
+        // c: at once on the reload (12 s), its second run not before 27 s.
         let of = |n: u8| -> Vec<f64> { calls.iter().filter(|c| c.0 == n).map(|c| c.1).collect() };
         assert_eq!(of(1), [0.0, 10.0, 14.0, 18.0, 22.0]);
-        assert_eq!(of(2), [5.0]);
-        assert_eq!(of(3), [17.0]);
+        assert_eq!(of(2), [0.0]);
+        assert_eq!(of(3), [12.0]);
         let mut running: Vec<_> = pool.targets().cloned().collect();
         running.sort_by_key(|t| t.addr);
         assert_eq!(running, [a, c]);
