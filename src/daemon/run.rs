@@ -40,10 +40,6 @@ pub fn run(ctx: &Context, config: Arc<Config>, backend: NetlinkIpvs, pid: Option
         Sink::choose(&config.global.logfile, ctx.debug, config.global.supervised),
         &ctx.cfgname,
     ));
-    // Multi-threaded: on a current-thread runtime the checks used less CPU
-    // in the qemu guest, but in 8 of 14 start-ups of 100 HTTP reals most
-    // reals had no result yet after 3 s (the deadline); on this runtime all
-    // were up within 3 s, 14 of 14 (benches/director's topology).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ldirectord")
@@ -112,6 +108,10 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     let _watcher = watch_config(&ctx.config_path, changed_tx, &log);
     let mut running = config;
     let mut digest = file_digest(&ctx.config_path);
+    // Debounce: an editor's save is several events; look at the file once
+    // they have settled. A deadline, not a sleep, so that check results
+    // keep flowing meanwhile.
+    let mut look_at: Option<tokio::time::Instant> = None;
 
     loop {
         tokio::select! {
@@ -144,9 +144,10 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                 digest = file_digest(&ctx.config_path);
             }
             Some(()) = changed_rx.recv() => {
-                // Debounce: an editor's save is several events.
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                while changed_rx.try_recv().is_ok() {}
+                look_at = Some(tokio::time::Instant::now() + Duration::from_millis(300));
+            }
+            _ = async { tokio::time::sleep_until(look_at.unwrap()).await }, if look_at.is_some() => {
+                look_at = None;
                 let now = file_digest(&ctx.config_path);
                 if now == digest || now.is_none() {
                     continue;
@@ -246,22 +247,25 @@ fn director_loop<B: IpvsBackend>(
     let mut next_tick = Instant::now() + tick_of(d.config());
     loop {
         let wait = next_tick.saturating_duration_since(Instant::now());
-        let msg = match rx.recv_timeout(wait) {
-            Ok(m) => m,
-            Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                next_tick = Instant::now() + tick_of(d.config());
-                Message::Tick
-            }
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => Message::Stop,
-        };
+        let mut batch = Vec::new();
+        match rx.recv_timeout(wait) {
+            Ok(m) => batch.push(m),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => batch.push(Message::Stop),
+        }
         // Results that queued up meanwhile are handled together (one table
         // read for all of them); a bound keeps ticks and stops timely.
-        let mut batch = vec![msg];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(m) => batch.push(m),
                 Err(_) => break,
             }
+        }
+        // The tick is due by the clock, not by a quiet moment: under a
+        // steady stream of results the queue is never empty.
+        if Instant::now() >= next_tick {
+            next_tick = Instant::now() + tick_of(d.config());
+            batch.push(Message::Tick);
         }
         if !d.handle_batch(batch, &mut hooks) {
             break;
@@ -389,6 +393,13 @@ fn watch_config(
         .unwrap_or(false);
     let mut watcher = match notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if let Ok(ev) = ev {
+            // Reading the file is no change, and neither is its access
+            // time: on some file systems (virtio-fs, strictatime mounts)
+            // our own read of the file reports one, which would otherwise
+            // make every look at the file cause the next.
+            if is_access(&ev.kind) {
+                return;
+            }
             // A symlinked config (e.g. a ConfigMap) changes without its
             // name appearing: take any event of the directory then.
             if is_link || ev.paths.iter().any(|p| p.file_name() == Some(&name)) {
@@ -407,4 +418,40 @@ fn watch_config(
         return None;
     }
     Some(watcher)
+}
+
+fn is_access(kind: &notify::EventKind) -> bool {
+    use notify::event::{MetadataKind, ModifyKind};
+    matches!(
+        kind,
+        notify::EventKind::Access(_)
+            | notify::EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, ModifyKind, RenameMode};
+    use notify::EventKind;
+
+    #[test]
+    fn reads_and_access_times_are_not_changes() {
+        assert!(is_access(&EventKind::Access(AccessKind::Any)));
+        assert!(is_access(&EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::AccessTime
+        ))));
+        assert!(!is_access(&EventKind::Modify(ModifyKind::Data(
+            DataChange::Any
+        ))));
+        assert!(!is_access(&EventKind::Modify(ModifyKind::Name(
+            RenameMode::To
+        ))));
+        assert!(!is_access(&EventKind::Create(CreateKind::File)));
+        // A metadata change of unknown kind may come with new content
+        // (some backends report writes so): the digest decides.
+        assert!(!is_access(&EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::Any
+        ))));
+    }
 }
