@@ -93,6 +93,17 @@ wait_for() {
   done
 }
 not() { ! "$@"; }
+# alternates NS URL NAME1 NAME2: six requests from NS are answered "hello
+# from NAME1" and "hello from NAME2" in turn (round robin); the answers
+# are left in $ALT.
+alternates() {
+  local i answers=() alt=1
+  for i in 1 2 3 4 5 6; do answers+=("$(ns_get "$1" "$2" 2>&1)"); done
+  for i in 1 2 3 4 5; do [ "${answers[i]}" != "${answers[i-1]}" ] || alt=0; done
+  [[ "${answers[*]}" == *"hello from $3"* && "${answers[*]}" == *"hello from $4"* ]] || alt=0
+  ALT="${answers[*]}"
+  [ "$alt" = 1 ]
+}
 
 log "kernel $(uname -r)"
 modprobe -a ip_vs ip_vs_rr ip_vs_wrr veth bridge
@@ -175,12 +186,8 @@ table > "$work/ipvsadm.txt"; "$LD" list > "$work/list.txt"
 check "ldirectord list matches ipvsadm -Ln line by line" diff "$work/ipvsadm.txt" "$work/list.txt"
 
 # --- traffic alternates -----------------------------------------------------
-answers=()
-for i in 1 2 3 4 5 6; do answers+=("$(ns_get client "http://$VIP/" 2>&1)"); done
-alt=1
-for i in 1 2 3 4 5; do [ "${answers[i]}" != "${answers[i-1]}" ] || alt=0; done
-[[ "${answers[*]}" == *"hello from rs1"* && "${answers[*]}" == *"hello from rs2"* ]] || alt=0
-[ "$alt" = 1 ] && ok "the client sees the reals alternate: ${answers[*]}" || notok "traffic alternates: ${answers[*]}"
+alternates client "http://$VIP/" rs1 rs2 \
+  && ok "the client sees the reals alternate: $ALT" || notok "traffic alternates: $ALT"
 
 # --- a dead real leaves and returns -----------------------------------------
 # Bound: checkinterval x failurecount + checktimeout (1 + 2 s), plus 3 s for
@@ -270,13 +277,9 @@ t=$(wait_for 10 eval '[ -e /var/run/ldirectord.dr.cf.pid ] && dr_has 203.0.113.2
   || notok "execute= starts the second instance"
 check "status runs status for the execute= instance" \
   eval '"$LD" "$CF" status 2>&1 | grep -q "ldirectord for $DRCF is running with pid"'
-answers=()
-for i in 1 2 3 4 5 6; do answers+=("$(ns_get cdr "http://$VIP_DR/" 2>&1)"); done
-alt=1
-for i in 1 2 3 4 5; do [ "${answers[i]}" != "${answers[i-1]}" ] || alt=0; done
-[[ "${answers[*]}" == *"hello from dr1"* && "${answers[*]}" == *"hello from dr2"* ]] || alt=0
-[ "$alt" = 1 ] && ok "DR: the client sees the reals alternate, answered directly: ${answers[*]}" \
-  || notok "DR traffic alternates: ${answers[*]}"
+alternates cdr "http://$VIP_DR/" dr1 dr2 \
+  && ok "DR: the client sees the reals alternate, answered directly: $ALT" \
+  || notok "DR traffic alternates: $ALT"
 kill_real dr1
 t=$(wait_for 6 not dr_has 203.0.113.21) \
   && ok "DR: a killed real leaves the table within the bound (${t}s)" || notok "DR killed real removed"
