@@ -23,7 +23,9 @@ LD=${LDIRECTORD:-$root/target/debug/ldirectord}
 . "$here/lib/netns.sh"
 work=$(mktemp -d /tmp/demo-director.XXXXXX)
 daemon=
-trap '[ -z "$daemon" ] || kill "$daemon" 2>/dev/null; wait 2>/dev/null; ns_teardown; rm -rf "$work"' EXIT
+# Wait for the daemon only: a bare `wait` would also wait for the web
+# servers, which ns_teardown stops.
+trap '[ -z "$daemon" ] || { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; }; ns_teardown; rm -rf "$work"' EXIT
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 VIP=198.51.100.100
