@@ -4,7 +4,8 @@
 //!
 //! Each command is this same executable run as `<exe> <config> <verb>`,
 //! without a shell (upstream goes through `system()`; the parser already
-//! removed the quotes that the shell would have, C15), with a bounded wait. Nothing here touches IPVS or parses configurations.
+//! removed the quotes that the shell would have, C15), with a bounded
+//! wait. Nothing here touches IPVS or parses configurations.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};

@@ -136,10 +136,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
             _ = hup.recv() => {
                 log.log("Reloading Linux Director Daemon config on signal");
                 if let Some(new) = reload(&ctx, &log) {
-                    pool.update(&Plan::from_config(&new));
-                    reload_instances(&instances, &running, &new);
-                    running = new.clone();
-                    let _ = director_tx.send(Message::Reload(new));
+                    put_in_force(new, &mut running, &mut pool, &instances, &director_tx);
                 }
                 digest = file_digest(&ctx.config_path);
             }
@@ -160,10 +157,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                 if running.global.autoreload {
                     log.log(" - reread new configuration");
                     if let Some(new) = reload(&ctx, &log) {
-                        pool.update(&Plan::from_config(&new));
-                        reload_instances(&instances, &running, &new);
-                        running = new.clone();
-                        let _ = director_tx.send(Message::Reload(new));
+                        put_in_force(new, &mut running, &mut pool, &instances, &director_tx);
                     }
                 } else {
                     log.log(" - ignore new configuration");
@@ -187,12 +181,23 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     0
 }
 
-/// upstream's reload of `execute=` instances (§f.8).
-fn reload_instances(instances: &Runner, old: &Config, new: &Config) {
-    let c = changes(&old.global.execute, &new.global.execute);
+/// Put a newly read configuration in force, whatever asked for the reload:
+/// the checks, upstream's reload of the `execute=` instances (§f.8), then
+/// the director.
+fn put_in_force<P: crate::check::probe::Probe>(
+    new: Arc<Config>,
+    running: &mut Arc<Config>,
+    pool: &mut Pool<P>,
+    instances: &Runner,
+    director_tx: &std_mpsc::Sender<Message>,
+) {
+    pool.update(&Plan::from_config(&new));
+    let c = changes(&running.global.execute, &new.global.execute);
     instances.send("stop", &c.stop);
     instances.send("reload_or_start", &c.reload);
     instances.send("start", &c.start);
+    *running = new.clone();
+    let _ = director_tx.send(Message::Reload(new));
 }
 
 /// Parse the file again. On any error keep the running configuration
