@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ldirectord::check::{probe::Prober, report};
+use ldirectord::check::{pool::PoolOptions, probe::Prober, report};
 use ldirectord::config::{self, names::Lookup, Options};
 
 const BASE_PORT: u16 = 20000;
@@ -146,7 +146,11 @@ fn run(n: u16) {
         .unwrap();
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
-    let reports = rt.block_on(report::check_once(&config, Arc::new(Prober::new()), 1024));
+    let reports = rt.block_on(report::check_once(
+        &config,
+        Arc::new(Prober::new()),
+        &PoolOptions::from_env(),
+    ));
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     let (mut up, mut down) = (0, 0);

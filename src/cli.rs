@@ -321,7 +321,7 @@ fn list(stats: bool) -> i32 {
 /// `check`: every configured check once, a report on stdout; exit 1 if
 /// any real is down, 0 otherwise.
 fn run_check(config: &config::Config) -> i32 {
-    use crate::check::{probe::Prober, report};
+    use crate::check::{pool::PoolOptions, probe::Prober, report};
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -334,7 +334,7 @@ fn run_check(config: &config::Config) -> i32 {
     };
     let reports = runtime.block_on(async {
         let prober = std::sync::Arc::new(Prober::new());
-        report::check_once(config, prober, 1024).await
+        report::check_once(config, prober, &PoolOptions::from_env()).await
     });
     print!("{}", report::render(&reports));
     i32::from(report::any_down(&reports))

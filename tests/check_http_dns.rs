@@ -171,8 +171,12 @@ async fn http_https_and_proxy_against_nginx() {
     let cfg = load_str(&cf, Path::new("t.cf"), &Options::default())
         .unwrap()
         .config;
-    let reports =
-        ldirectord::check::report::check_once(&cfg, std::sync::Arc::new(Prober::new()), 16).await;
+    let reports = ldirectord::check::report::check_once(
+        &cfg,
+        std::sync::Arc::new(Prober::new()),
+        &ldirectord::check::pool::PoolOptions::default(),
+    )
+    .await;
     let text = ldirectord::check::report::render(&reports);
     assert!(text.contains(&format!("127.0.0.1:{http} up ")), "{text}");
     // nginx listens on 127.0.0.1 only.

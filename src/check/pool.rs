@@ -23,7 +23,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, watch, Semaphore};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -131,16 +133,124 @@ pub struct CheckEvent {
 /// Tunables of the pool.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
-    /// Probes running at once; the others wait for a slot (their schedule
-    /// slips, it never bursts to catch up).
+    /// Probes busy at once; the others wait for a slot (their schedule
+    /// slips, it never bursts to catch up, and a probe's deadline starts
+    /// when it has its slot).
     pub max_in_flight: usize,
+    /// How long a probe holds its slot at most. One still running after
+    /// its hold is waiting on its server (a hung or black-holed real),
+    /// which costs this host nothing: it gives its slot to the next and
+    /// runs on to its own deadline, so hung reals cannot starve the others.
+    /// The hold is four times the recent latency of passing probes, at
+    /// least [`MIN_SLOT_HOLD`] and at most this (and this until one has
+    /// passed): when the servers answer fast a hung one gives way fast;
+    /// when they slow down because too much is asked of them, slots are
+    /// held longer and fewer checks start.
+    pub slot_hold: Duration,
 }
+
+/// Default of [`PoolOptions::max_in_flight`].
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// Default of [`PoolOptions::slot_hold`].
+pub const DEFAULT_SLOT_HOLD: Duration = Duration::from_millis(500);
+/// The shortest hold of a slot.
+pub const MIN_SLOT_HOLD: Duration = Duration::from_millis(50);
 
 impl Default for PoolOptions {
     fn default() -> Self {
         PoolOptions {
-            max_in_flight: 1024,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            slot_hold: DEFAULT_SLOT_HOLD,
         }
+    }
+}
+
+impl PoolOptions {
+    /// The defaults, with `LDIRECTORD_MAX_CHECKS` (slots) and
+    /// `LDIRECTORD_SLOT_HOLD_MS` from the environment when they are
+    /// numbers above 0.
+    pub fn from_env() -> PoolOptions {
+        let num = |name: &str| -> Option<u64> {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|&n| n > 0)
+        };
+        let d = PoolOptions::default();
+        PoolOptions {
+            max_in_flight: num("LDIRECTORD_MAX_CHECKS").map_or(d.max_in_flight, |n| n as usize),
+            slot_hold: num("LDIRECTORD_SLOT_HOLD_MS").map_or(d.slot_hold, Duration::from_millis),
+        }
+    }
+}
+
+/// The check slots of [`PoolOptions`], shared by every probe of a pool
+/// (or of a one-shot pass).
+pub struct Slots {
+    permits: Arc<Semaphore>,
+    max_hold: Duration,
+    /// Moving average of the latency of passing probes, in µs (0: none
+    /// yet).
+    passing_us: AtomicU64,
+}
+
+impl Slots {
+    pub fn new(options: &PoolOptions) -> Arc<Slots> {
+        Arc::new(Slots {
+            permits: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+            max_hold: options.slot_hold.max(MIN_SLOT_HOLD),
+            passing_us: AtomicU64::new(0),
+        })
+    }
+
+    /// Wait for a free slot.
+    pub async fn acquire(&self) -> OwnedSemaphorePermit {
+        // The semaphore is never closed, so acquiring cannot fail.
+        self.permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the slots are never closed")
+    }
+
+    /// How long the next probe may hold its slot.
+    pub fn hold(&self) -> Duration {
+        match self.passing_us.load(Ordering::Relaxed) {
+            0 => self.max_hold,
+            us => (Duration::from_micros(us) * 4).clamp(MIN_SLOT_HOLD, self.max_hold),
+        }
+    }
+
+    fn record_pass(&self, latency: Duration) {
+        let x = (latency.as_micros() as u64).max(1);
+        // An update lost to a race only drops one sample.
+        let avg = match self.passing_us.load(Ordering::Relaxed) {
+            0 => x,
+            a => a - a / 8 + x / 8,
+        };
+        self.passing_us.store(avg.max(1), Ordering::Relaxed);
+    }
+
+    /// Run `probe` holding `slot` until it ends or for [`Slots::hold`],
+    /// whichever comes first.
+    pub async fn run<F: Future<Output = CheckResult>>(
+        &self,
+        slot: OwnedSemaphorePermit,
+        probe: F,
+    ) -> CheckResult {
+        let started = Instant::now();
+        tokio::pin!(probe);
+        let result = tokio::select! {
+            r = &mut probe => r,
+            _ = tokio::time::sleep(self.hold()) => {
+                drop(slot);
+                probe.await
+            }
+        };
+        if result.is_ok() {
+            self.record_pass(started.elapsed());
+        }
+        result
     }
 }
 
@@ -163,7 +273,7 @@ pub struct Pool<P: Probe> {
     probe: Arc<P>,
     events: mpsc::Sender<CheckEvent>,
     shutdown: watch::Receiver<bool>,
-    permits: Arc<Semaphore>,
+    slots: Arc<Slots>,
     tasks: HashMap<Arc<Target>, Task>,
 }
 
@@ -181,7 +291,7 @@ impl<P: Probe> Pool<P> {
             probe,
             events,
             shutdown,
-            permits: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+            slots: Slots::new(&options),
             tasks: HashMap::new(),
         }
     }
@@ -223,7 +333,7 @@ impl<P: Probe> Pool<P> {
                 p.target.clone(),
                 irx,
                 phase,
-                self.permits.clone(),
+                self.slots.clone(),
                 self.events.clone(),
                 self.shutdown.clone(),
             ));
@@ -280,7 +390,7 @@ async fn run_target<P: Probe>(
     target: Arc<Target>,
     mut interval_rx: watch::Receiver<Duration>,
     phase: Duration,
-    permits: Arc<Semaphore>,
+    slots: Arc<Slots>,
     events: mpsc::Sender<CheckEvent>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -306,10 +416,7 @@ async fn run_target<P: Probe>(
             return;
         };
         let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
+            p = slots.acquire() => p,
             _ = stopped(&mut shutdown) => return,
         };
         let started = Instant::now();
@@ -318,10 +425,9 @@ async fn run_target<P: Probe>(
             // Boxed: an idle task then holds a pointer, not the (large)
             // state of a probe, so 10,000 targets cost memory only for
             // the probes in flight.
-            r = Box::pin(run_with_deadline(&*probe, &target, kind)) => r,
+            r = Box::pin(slots.run(permit, run_with_deadline(&*probe, &target, kind))) => r,
             _ = stopped(&mut shutdown) => return,
         };
-        drop(permit);
         let latency = started.elapsed();
         combined.record(kind, result.is_ok());
         let event = CheckEvent {
@@ -510,7 +616,15 @@ mod tests {
         let fake = Fake::new(Duration::from_secs(1), true);
         let (tx, mut rx) = mpsc::channel(100);
         let (_stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = Pool::new(fake.clone(), PoolOptions { max_in_flight: 3 }, tx, stop_rx);
+        let mut pool = Pool::new(
+            fake.clone(),
+            PoolOptions {
+                max_in_flight: 3,
+                slot_hold: Duration::from_secs(10),
+            },
+            tx,
+            stop_rx,
+        );
         // 10 targets all due within 0.1 s.
         let ts: Vec<_> = (1..=10)
             .map(|i| (target(i, CheckType::Connect), 1))
@@ -520,6 +634,112 @@ mod tests {
             rx.recv().await.unwrap();
         }
         assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_hold_follows_the_latency_of_passing_probes() {
+        let slots = Slots::new(&PoolOptions {
+            max_in_flight: 4,
+            slot_hold: Duration::from_millis(500),
+        });
+        // Nothing has passed yet: the longest hold.
+        assert_eq!(slots.hold(), Duration::from_millis(500));
+        let pass_after = |ms: u64| {
+            let slots = slots.clone();
+            async move {
+                let slot = slots.acquire().await;
+                slots
+                    .run(slot, async move {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        Ok("fine".to_string())
+                    })
+                    .await
+            }
+        };
+        // Fast servers: a hung one would give way after the shortest hold.
+        pass_after(2).await.unwrap();
+        assert_eq!(slots.hold(), MIN_SLOT_HOLD);
+        // Servers slowing down (overloaded): holds grow, up to the bound.
+        for _ in 0..40 {
+            pass_after(300).await.unwrap();
+        }
+        assert_eq!(slots.hold(), Duration::from_millis(500));
+        // Failures do not count.
+        let slot = slots.acquire().await;
+        let r = slots
+            .run(slot, async { Err(crate::check::CheckError::Refused) })
+            .await;
+        assert!(r.is_err());
+        assert_eq!(slots.hold(), Duration::from_millis(500));
+    }
+
+    /// Targets 192.0.2.1 and .2 never answer; the others at once.
+    struct TwoHung {
+        start: Instant,
+        calls: Mutex<Vec<(u8, Duration)>>,
+    }
+
+    impl Probe for TwoHung {
+        async fn probe(&self, t: &Target, _kind: ProbeKind) -> CheckResult {
+            let IpAddr::V4(a) = t.addr else { panic!() };
+            let last = a.octets()[3];
+            self.calls
+                .lock()
+                .unwrap()
+                .push((last, self.start.elapsed()));
+            if last <= 2 {
+                tokio::time::sleep(Duration::from_secs(1000)).await;
+            }
+            Ok("fine".into())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hung_probes_give_their_slot_back_after_the_hold() {
+        let fake = Arc::new(TwoHung {
+            start: Instant::now(),
+            calls: Mutex::new(Vec::new()),
+        });
+        let (tx, mut rx) = mpsc::channel(100);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let options = PoolOptions {
+            max_in_flight: 2,
+            slot_hold: Duration::from_secs(1),
+        };
+        let mut pool = Pool::new(fake.clone(), options, tx, stop_rx);
+        let ts: Vec<_> = (1..=4)
+            .map(|i| (target(i, CheckType::Connect), 10))
+            .collect();
+        pool.update(&plan(&ts));
+        let mut results = Vec::new();
+        for _ in 0..4 {
+            let ev = rx.recv().await.unwrap();
+            let IpAddr::V4(a) = ev.target.addr else {
+                panic!()
+            };
+            results.push((a.octets()[3], ev.result.is_ok(), secs(ev.latency)));
+        }
+        results.sort_by_key(|r| r.0);
+        // The hung two took both slots; the other two started when the
+        // hold ended (1 s), not when the hung ones timed out (3 s), and
+        // the hung ones still ran to their own deadline.
+        let started: Vec<(u8, f64)> = fake
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, d)| (*t, secs(*d)))
+            .collect();
+        assert_eq!(started, [(1, 0.0), (2, 0.0), (3, 1.0), (4, 1.0)]);
+        assert_eq!(
+            results,
+            [
+                (1, false, 3.0),
+                (2, false, 3.0),
+                (3, true, 0.0),
+                (4, true, 0.0)
+            ]
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -8,9 +8,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
-
-use super::pool::Plan;
+use super::pool::{Plan, PoolOptions, Slots};
 use super::probe::{run_with_deadline, Combined, Probe, ProbeKind};
 use super::{CheckResult, Target};
 use crate::config::{CheckType, Config, VirtualKey};
@@ -51,20 +49,20 @@ pub struct VirtualReport {
     pub reals: Vec<RealReport>,
 }
 
-/// Run every check of `config` once, at most `max_in_flight` at a time,
-/// each under its deadline; targets shared by several virtuals run once.
+/// Run every check of `config` once, with the slots of `options` (as the
+/// daemon's pool), each under its deadline; targets shared by several
+/// virtuals run once.
 pub async fn check_once<P: Probe>(
     config: &Config,
     probe: Arc<P>,
-    max_in_flight: usize,
+    options: &PoolOptions,
 ) -> Vec<VirtualReport> {
     let plan = Plan::from_config(config);
-    let permits = Arc::new(Semaphore::new(max_in_flight.max(1)));
+    let slots = Slots::new(options);
     let mut set = tokio::task::JoinSet::new();
     for p in &plan.targets {
         let target = p.target.clone();
         let probe = probe.clone();
-        let permits = permits.clone();
         // Combined checks start with a negotiate check, as upstream's first
         // pass does.
         let Some(kind) = Combined::default().next(target.checktype) else {
@@ -72,11 +70,13 @@ pub async fn check_once<P: Probe>(
         };
         // Take the slot before spawning: only the checks in flight hold
         // the (large) state of a probe.
-        let permit = permits.acquire_owned().await;
+        let permit = slots.acquire().await;
+        let slots = slots.clone();
         set.spawn(async move {
-            let _permit = permit;
             let started = Instant::now();
-            let result = run_with_deadline(&*probe, &target, kind).await;
+            let result = slots
+                .run(permit, run_with_deadline(&*probe, &target, kind))
+                .await;
             (target, kind, result, started.elapsed())
         });
     }
@@ -199,7 +199,15 @@ virtual=192.0.2.11:80
 \tchecktype=off
 ";
         let cfg = crate::config::test_config(text);
-        let reports = check_once(&cfg, Arc::new(Fake), 4).await;
+        let reports = check_once(
+            &cfg,
+            Arc::new(Fake),
+            &PoolOptions {
+                max_in_flight: 4,
+                ..PoolOptions::default()
+            },
+        )
+        .await;
         assert!(any_down(&reports));
         let text = render(&reports);
         let lines: Vec<&str> = text.lines().collect();

@@ -87,7 +87,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
 
     let mut pool = Pool::new(
         Arc::new(Prober::new()),
-        PoolOptions::default(),
+        PoolOptions::from_env(),
         events_tx,
         shutdown_rx,
     );
