@@ -1,8 +1,9 @@
 //! The checker pool: one tokio task per unique [`Target`], each probing at
-//! its interval, with a bounded number of probes in flight, emitting every
-//! result as a [`CheckEvent`] on an mpsc channel. Owns scheduling (first
-//! runs spread over the first interval, then every interval), concurrency,
-//! the combined-check counter of each target, and updating the task set on
+//! its interval, with a bounded number of probes busy at once, emitting
+//! every result as a [`CheckEvent`] on an mpsc channel. Owns scheduling
+//! (new targets at once, their second runs spread over one interval, then
+//! every interval), concurrency (the check [`Slots`]), the combined-check
+//! counter of each target, and updating the task set on
 //! reload. Must not keep health or touch IPVS: the receiver of the events
 //! does (see [`super::health`]).
 //!
@@ -19,12 +20,12 @@
 //! ```
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -188,6 +189,11 @@ impl PoolOptions {
 /// (or of a one-shot pass).
 pub struct Slots {
     permits: Arc<Semaphore>,
+    /// A few more slots for the first checks of reals added by a reload:
+    /// when the checks fall behind, every due check waits in one queue,
+    /// and a new real would wait behind all of them before it could enter
+    /// the table.
+    added: Arc<Semaphore>,
     max_hold: Duration,
     /// Moving average of the latency of passing probes, in µs (0: none
     /// yet).
@@ -198,6 +204,7 @@ impl Slots {
     pub fn new(options: &PoolOptions) -> Arc<Slots> {
         Arc::new(Slots {
             permits: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+            added: Arc::new(Semaphore::new((options.max_in_flight / 8).max(1))),
             max_hold: options.slot_hold.max(MIN_SLOT_HOLD),
             passing_us: AtomicU64::new(0),
         })
@@ -211,6 +218,17 @@ impl Slots {
             .acquire_owned()
             .await
             .expect("the slots are never closed")
+    }
+
+    /// Wait for a free slot, or one of the reserve for the first check
+    /// of a real added by a reload, whichever comes first.
+    pub async fn acquire_added(&self) -> OwnedSemaphorePermit {
+        tokio::select! {
+            biased;
+            p = self.added.clone().acquire_owned() => p,
+            p = self.permits.clone().acquire_owned() => p,
+        }
+        .expect("the slots are never closed")
     }
 
     /// How long the next probe may hold its slot.
@@ -275,6 +293,8 @@ pub struct Pool<P: Probe> {
     shutdown: watch::Receiver<bool>,
     slots: Arc<Slots>,
     tasks: HashMap<Arc<Target>, Task>,
+    /// An update has run: targets new in later ones were added by a reload.
+    updated: bool,
 }
 
 impl<P: Probe> Pool<P> {
@@ -293,6 +313,7 @@ impl<P: Probe> Pool<P> {
             shutdown,
             slots: Slots::new(&options),
             tasks: HashMap::new(),
+            updated: false,
         }
     }
 
@@ -327,12 +348,13 @@ impl<P: Probe> Pool<P> {
                 continue;
             }
             let phase = spread(p.interval, i as u32, n);
+            let added = self.updated;
             let (itx, irx) = watch::channel(p.interval);
             let join = tokio::spawn(run_target(
                 self.probe.clone(),
                 p.target.clone(),
                 irx,
-                phase,
+                FirstRun { phase, added },
                 self.slots.clone(),
                 self.events.clone(),
                 self.shutdown.clone(),
@@ -346,6 +368,7 @@ impl<P: Probe> Pool<P> {
             );
             summary.added += 1;
         }
+        self.updated = true;
         summary
     }
 
@@ -385,17 +408,26 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|&stop| stop).await;
 }
 
+/// How a new target starts.
+struct FirstRun {
+    /// Extra delay of its second run ([`spread`]).
+    phase: Duration,
+    /// Added by a reload: its first check may take a reserve slot.
+    added: bool,
+}
+
 async fn run_target<P: Probe>(
     probe: Arc<P>,
     target: Arc<Target>,
     mut interval_rx: watch::Receiver<Duration>,
-    phase: Duration,
+    first: FirstRun,
     slots: Arc<Slots>,
     events: mpsc::Sender<CheckEvent>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut interval = *interval_rx.borrow_and_update();
     let mut next = Instant::now();
+    let FirstRun { phase, added } = first;
     let mut phase = Some(phase);
     let mut last_start: Option<Instant> = None;
     let mut combined = Combined::default();
@@ -416,7 +448,13 @@ async fn run_target<P: Probe>(
             return;
         };
         let permit = tokio::select! {
-            p = slots.acquire() => p,
+            p = async {
+                if added && last_start.is_none() {
+                    slots.acquire_added().await
+                } else {
+                    slots.acquire().await
+                }
+            } => p,
             _ = stopped(&mut shutdown) => return,
         };
         let started = Instant::now();
@@ -671,6 +709,34 @@ mod tests {
             .await;
         assert!(r.is_err());
         assert_eq!(slots.hold(), Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_real_added_by_a_reload_does_not_queue_behind_the_backlog() {
+        let fake = Fake::new(Duration::from_millis(100), true);
+        let (tx, _rx) = mpsc::channel(1000);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let options = PoolOptions {
+            max_in_flight: 8,
+            slot_hold: Duration::from_secs(10),
+        };
+        let mut pool = Pool::new(fake.clone(), options, tx, stop_rx);
+        // 80 targets at start: ten rounds of eight, one second of backlog.
+        let mut ts: Vec<_> = (1..=80)
+            .map(|i| (target(i, CheckType::Connect), 10))
+            .collect();
+        pool.update(&plan(&ts));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        ts.push((target(200, CheckType::Connect), 10));
+        pool.update(&plan(&ts));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let calls = fake.calls();
+        let at = |n: u8| calls.iter().find(|c| c.0 == n).map(|c| secs(c.2));
+        // The added real ran at once, not after the 0.9 s still queued.
+        assert_eq!(at(200), Some(0.1));
+        assert_eq!(at(80), Some(0.9));
+        // At most the slots plus the reserve (8 / 8 = 1) at once.
+        assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 9);
     }
 
     /// Targets 192.0.2.1 and .2 never answer; the others at once.
