@@ -52,7 +52,9 @@ grep -E '^Done [0-9]+ runs' "$fuzz_corpus.log"
 rm -rf "$fuzz_corpus" "$fuzz_corpus.log"
 
 step "kernel tests in a qemu guest"
-tests/vm/kernel-tests.sh
+# One at a time: see tests/vm/kernel-tests.sh (a kernel-side wait when
+# sync daemons stop while other namespaces are busy).
+tests/vm/kernel-tests.sh -- --test-threads 1
 
 step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)"
 cargo build -q

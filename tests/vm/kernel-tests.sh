@@ -17,7 +17,10 @@
 #
 # Environment: everything tests/vm/run.sh honours (LDRS_VM_TIMEOUT,
 # LDRS_VM_ACCEL, ...). Every test isolates itself in its own network
-# namespace, so the default parallel --test-threads is fine.
+# namespace, but the kernel is shared: with tests in parallel, stopping the
+# backup sync daemon (sync_daemons_start_list_stop) sometimes waited past
+# its 30 s netlink timeout (1 run in 3; 0 in 5 with --test-threads 1), so
+# tests/run-all.sh runs them one at a time.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd -P)
