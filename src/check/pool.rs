@@ -210,25 +210,20 @@ impl Slots {
         })
     }
 
-    /// Wait for a free slot.
-    pub async fn acquire(&self) -> OwnedSemaphorePermit {
-        // The semaphore is never closed, so acquiring cannot fail.
-        self.permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the slots are never closed")
-    }
-
-    /// Wait for a free slot, or one of the reserve for the first check
-    /// of a real added by a reload, whichever comes first.
-    pub async fn acquire_added(&self) -> OwnedSemaphorePermit {
-        tokio::select! {
-            biased;
-            p = self.added.clone().acquire_owned() => p,
-            p = self.permits.clone().acquire_owned() => p,
-        }
-        .expect("the slots are never closed")
+    /// Wait for a free slot; with `reserve` (the first check of a real
+    /// added by a reload) also for one of the reserve, whichever comes
+    /// first.
+    pub async fn acquire(&self, reserve: bool) -> OwnedSemaphorePermit {
+        let permit = if reserve {
+            tokio::select! {
+                biased;
+                p = self.added.clone().acquire_owned() => p,
+                p = self.permits.clone().acquire_owned() => p,
+            }
+        } else {
+            self.permits.clone().acquire_owned().await
+        };
+        permit.expect("the slots are never closed")
     }
 
     /// How long the next probe may hold its slot.
@@ -448,13 +443,7 @@ async fn run_target<P: Probe>(
             return;
         };
         let permit = tokio::select! {
-            p = async {
-                if added && last_start.is_none() {
-                    slots.acquire_added().await
-                } else {
-                    slots.acquire().await
-                }
-            } => p,
+            p = slots.acquire(added && last_start.is_none()) => p,
             _ = stopped(&mut shutdown) => return,
         };
         let started = Instant::now();
@@ -685,7 +674,7 @@ mod tests {
         let pass_after = |ms: u64| {
             let slots = slots.clone();
             async move {
-                let slot = slots.acquire().await;
+                let slot = slots.acquire(false).await;
                 slots
                     .run(slot, async move {
                         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -703,7 +692,7 @@ mod tests {
         }
         assert_eq!(slots.hold(), Duration::from_millis(500));
         // Failures do not count.
-        let slot = slots.acquire().await;
+        let slot = slots.acquire(false).await;
         let r = slots
             .run(slot, async { Err(crate::check::CheckError::Refused) })
             .await;

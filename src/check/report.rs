@@ -70,7 +70,7 @@ pub async fn check_once<P: Probe>(
         };
         // Take the slot before spawning: only the checks in flight hold
         // the (large) state of a probe.
-        let permit = slots.acquire().await;
+        let permit = slots.acquire(false).await;
         let slots = slots.clone();
         set.spawn(async move {
             let started = Instant::now();
