@@ -1,9 +1,10 @@
-//! The checker pool: one tokio task per unique [`Target`], each probing at
-//! its interval, with a bounded number of probes busy at once, emitting
-//! every result as a [`CheckEvent`] on an mpsc channel. Owns scheduling
-//! (new targets at once, their second runs spread over one interval, then
-//! every interval), concurrency (the check [`Slots`]), the combined-check
-//! counter of each target, and updating the task set on
+//! The checker pool: probes every unique [`Target`] at its interval, with a
+//! bounded number of probes busy at once, and emits every result as a
+//! [`CheckEvent`] on an mpsc channel. Owns scheduling (new targets at once,
+//! their second runs spread over one interval, then every interval; one
+//! scheduler task keeps the due times and the line of due checks, a task
+//! exists per check only while it runs), concurrency (the check [`Slots`]), the
+//! combined-check counter of each target, and updating the schedule on
 //! reload. Must not keep health or touch IPVS: the receiver of the events
 //! does (see [`super::health`]).
 //!
@@ -19,14 +20,15 @@
 //! stop_tx.send(true); pool.join().await;   // shutdown
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -275,19 +277,130 @@ pub struct UpdateSummary {
     pub removed: usize,
 }
 
-struct Task {
-    interval: watch::Sender<Duration>,
-    join: JoinHandle<()>,
+/// The schedule of one target. Between checks a target is only this (and
+/// a place in the queue): no task, no timer, so 10,000 idle targets cost
+/// a few hundred kilobytes, not a task each.
+struct Entry {
+    target: Arc<Target>,
+    interval: Duration,
+    combined: Combined,
+    /// When its last check started (`None`: never checked).
+    last_start: Option<Instant>,
+    /// Extra delay of its second run ([`spread`]), taken by the first.
+    phase: Option<Duration>,
+    /// Added by a reload: its first check may take a reserve slot.
+    added: bool,
+    /// When its next check is due; `None` while one runs (or never again,
+    /// for a checktype with nothing to probe).
+    due: Option<Instant>,
+    /// The check in flight, aborted when the target is removed.
+    running: Option<JoinHandle<()>>,
 }
 
-/// The running probes. Dropping the pool aborts its tasks; to stop
-/// gracefully, send `true` on the shutdown channel and [`Pool::join`].
-pub struct Pool<P: Probe> {
+#[derive(Default)]
+struct Schedule {
+    entries: HashMap<u64, Entry>,
+    ids: HashMap<Arc<Target>, u64>,
+    /// Due times, earliest first. An entry whose `due` no longer matches
+    /// (rescheduled or removed) is skipped when it comes up.
+    queue: BinaryHeap<Reverse<(Instant, u64)>>,
+    next_id: u64,
+    /// When the scheduler wakes by itself next (`None`: no timer).
+    wake: Option<Instant>,
+}
+
+/// What the scheduler and the checks it starts share.
+struct Shared<P: Probe> {
     probe: Arc<P>,
+    slots: Arc<Slots>,
     events: mpsc::Sender<CheckEvent>,
     shutdown: watch::Receiver<bool>,
-    slots: Arc<Slots>,
-    tasks: HashMap<Arc<Target>, Task>,
+    schedule: Mutex<Schedule>,
+    /// Wakes the scheduler: a check became due earlier than it planned
+    /// to wake, or an update changed the schedule.
+    wake: Notify,
+}
+
+impl<P: Probe> Shared<P> {
+    fn schedule(&self) -> std::sync::MutexGuard<'_, Schedule> {
+        // A panic under the lock leaves a consistent schedule (every
+        // change is one statement), so a poisoned lock is used as is.
+        self.schedule.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Move every check that is due to `ready` (first checks of targets
+    /// added by a reload to `ready_added`); returns when the next one is.
+    fn take_due(&self, ready: &mut Ready, ready_added: &mut Ready) -> Option<Instant> {
+        let now = Instant::now();
+        let mut s = self.schedule();
+        while let Some(&Reverse((at, id))) = s.queue.peek() {
+            if at > now {
+                break;
+            }
+            s.queue.pop();
+            let Some(e) = s.entries.get_mut(&id) else {
+                continue;
+            };
+            if e.due != Some(at) {
+                continue;
+            }
+            e.due = None;
+            let Some(kind) = e.combined.next(e.target.checktype) else {
+                continue;
+            };
+            let queue = if e.added && e.last_start.is_none() {
+                &mut *ready_added
+            } else {
+                &mut *ready
+            };
+            queue.push_back((id, e.target.clone(), kind));
+        }
+        s.wake = s.queue.peek().map(|r| r.0 .0);
+        s.wake
+    }
+
+    /// Start the check of entry `id` in `slot`, unless an update removed
+    /// the entry while it waited.
+    fn start(self: &Arc<Self>, (id, target, kind): Due, slot: OwnedSemaphorePermit) {
+        let mut s = self.schedule();
+        if let Some(e) = s.entries.get_mut(&id) {
+            e.running = Some(tokio::spawn(run_check(
+                self.clone(),
+                id,
+                target,
+                kind,
+                slot,
+            )));
+        }
+    }
+
+    /// A check of entry `id` ended: record it, schedule the next.
+    fn finished(&self, id: u64, kind: ProbeKind, ok: bool, started: Instant) {
+        let mut s = self.schedule();
+        // Removed (or replaced) by an update meanwhile: nothing to do.
+        let Some(e) = s.entries.get_mut(&id) else {
+            return;
+        };
+        e.running = None;
+        e.combined.record(kind, ok);
+        e.last_start = Some(started);
+        // Never catch up in a burst: a late run moves the schedule.
+        let at = (started + e.interval + e.phase.take().unwrap_or_default()).max(Instant::now());
+        e.due = Some(at);
+        s.queue.push(Reverse((at, id)));
+        if s.wake.is_none_or(|w| at < w) {
+            s.wake = Some(at);
+            drop(s);
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// The running probes. Dropping the pool aborts its checks; to stop
+/// gracefully, send `true` on the shutdown channel and [`Pool::join`].
+pub struct Pool<P: Probe> {
+    shared: Arc<Shared<P>>,
+    scheduler: Option<JoinHandle<()>>,
     /// An update has run: targets new in later ones were added by a reload.
     updated: bool,
 }
@@ -302,88 +415,125 @@ impl<P: Probe> Pool<P> {
         events: mpsc::Sender<CheckEvent>,
         shutdown: watch::Receiver<bool>,
     ) -> Pool<P> {
-        Pool {
+        let shared = Arc::new(Shared {
             probe,
+            slots: Slots::new(&options),
             events,
             shutdown,
-            slots: Slots::new(&options),
-            tasks: HashMap::new(),
+            schedule: Mutex::new(Schedule::default()),
+            wake: Notify::new(),
+        });
+        Pool {
+            scheduler: Some(tokio::spawn(run_scheduler(shared.clone()))),
+            shared,
             updated: false,
         }
     }
 
     /// Make the running set of probes that of `plan`: targets already
-    /// running keep their task, schedule and combined counter (their
-    /// interval is updated); new ones run at once (a real nobody has
-    /// checked yet carries no traffic, as upstream's full pass at start),
-    /// then their second runs are spread over one interval by their
-    /// position in the plan, so that later passes do not come in one burst;
-    /// the others stop.
+    /// running keep their schedule and combined counter (their interval is
+    /// updated, counted from their last run); new ones run at once (a real
+    /// nobody has checked yet carries no traffic, as upstream's full pass
+    /// at start), then their second runs are spread over one interval by
+    /// their position in the plan, so that later passes do not come in one
+    /// burst; the others stop, a check in flight with them.
     pub fn update(&mut self, plan: &Plan) -> UpdateSummary {
         let mut summary = UpdateSummary::default();
+        let now = Instant::now();
         let wanted: HashSet<&Arc<Target>> = plan.targets.iter().map(|p| &p.target).collect();
-        let before = self.tasks.len();
-        self.tasks.retain(|t, task| {
-            let keep = wanted.contains(t) && !task.join.is_finished();
-            if !keep {
-                task.join.abort();
+        {
+            let mut guard = self.shared.schedule();
+            let s = &mut *guard;
+            let gone: Vec<u64> = s
+                .ids
+                .iter()
+                .filter(|(t, _)| !wanted.contains(t))
+                .map(|(_, &id)| id)
+                .collect();
+            for id in gone {
+                if let Some(e) = s.entries.remove(&id) {
+                    if let Some(check) = e.running {
+                        check.abort();
+                    }
+                    s.ids.remove(&e.target);
+                    summary.removed += 1;
+                }
             }
-            keep
-        });
-        summary.removed = before - self.tasks.len();
-        let n = plan.targets.len() as u32;
-        for (i, p) in plan.targets.iter().enumerate() {
-            if let Some(task) = self.tasks.get(&p.target) {
-                task.interval.send_if_modified(|cur| {
-                    let changed = *cur != p.interval;
-                    *cur = p.interval;
-                    changed
-                });
-                summary.kept += 1;
-                continue;
+            let n = plan.targets.len() as u32;
+            for (i, p) in plan.targets.iter().enumerate() {
+                if let Some(e) = s.ids.get(&p.target).and_then(|id| s.entries.get_mut(id)) {
+                    if e.interval != p.interval {
+                        e.interval = p.interval;
+                        // Count the new interval from the last run (a
+                        // check in flight schedules its next when it ends).
+                        if let (Some(last), Some(_)) = (e.last_start, e.due) {
+                            let at = last + p.interval;
+                            e.due = Some(at);
+                            let id = s.ids[&p.target];
+                            s.queue.push(Reverse((at, id)));
+                        }
+                    }
+                    summary.kept += 1;
+                    continue;
+                }
+                let id = s.next_id;
+                s.next_id += 1;
+                s.entries.insert(
+                    id,
+                    Entry {
+                        target: p.target.clone(),
+                        interval: p.interval,
+                        combined: Combined::default(),
+                        last_start: None,
+                        phase: Some(spread(p.interval, i as u32, n)),
+                        added: self.updated,
+                        due: Some(now),
+                        running: None,
+                    },
+                );
+                s.ids.insert(p.target.clone(), id);
+                s.queue.push(Reverse((now, id)));
+                summary.added += 1;
             }
-            let phase = spread(p.interval, i as u32, n);
-            let added = self.updated;
-            let (itx, irx) = watch::channel(p.interval);
-            let join = tokio::spawn(run_target(
-                self.probe.clone(),
-                p.target.clone(),
-                irx,
-                FirstRun { phase, added },
-                self.slots.clone(),
-                self.events.clone(),
-                self.shutdown.clone(),
-            ));
-            self.tasks.insert(
-                p.target.clone(),
-                Task {
-                    interval: itx,
-                    join,
-                },
-            );
-            summary.added += 1;
         }
+        self.shared.wake.notify_one();
         self.updated = true;
         summary
     }
 
     /// The targets being probed.
-    pub fn targets(&self) -> impl Iterator<Item = &Arc<Target>> {
-        self.tasks.keys()
+    pub fn targets(&self) -> Vec<Arc<Target>> {
+        self.shared.schedule().ids.keys().cloned().collect()
     }
 
-    /// Wait until every task has ended (after shutdown).
+    /// Wait until the scheduler and every check have ended (after
+    /// shutdown).
     pub async fn join(mut self) {
-        for (_, task) in self.tasks.drain() {
-            let _ = (&mut { task.join }).await;
+        if let Some(scheduler) = self.scheduler.take() {
+            let _ = scheduler.await;
+        }
+        let checks: Vec<JoinHandle<()>> = self
+            .shared
+            .schedule()
+            .entries
+            .values_mut()
+            .filter_map(|e| e.running.take())
+            .collect();
+        for check in checks {
+            let _ = check.await;
         }
     }
 }
 
 impl<P: Probe> Drop for Pool<P> {
     fn drop(&mut self) {
-        for task in self.tasks.values() {
-            task.join.abort();
+        if let Some(scheduler) = &self.scheduler {
+            scheduler.abort();
+        }
+        for e in self.shared.schedule().entries.values() {
+            if let Some(check) = &e.running {
+                check.abort();
+            }
         }
     }
 }
@@ -403,75 +553,65 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|&stop| stop).await;
 }
 
-/// How a new target starts.
-struct FirstRun {
-    /// Extra delay of its second run ([`spread`]).
-    phase: Duration,
-    /// Added by a reload: its first check may take a reserve slot.
-    added: bool,
+/// A check that is due: entry, target, what to run.
+type Due = (u64, Arc<Target>, ProbeKind);
+type Ready = VecDeque<Due>;
+
+/// Start checks as they come due and slots free up, until shutdown. Due
+/// checks wait here, in order, as a line of a queue: a task is spawned
+/// only for a check that has its slot, so when the checks fall behind
+/// (10,000 due at start) they cost no memory to speak of.
+async fn run_scheduler<P: Probe>(shared: Arc<Shared<P>>) {
+    let mut shutdown = shared.shutdown.clone();
+    let (mut ready, mut ready_added) = (Ready::new(), Ready::new());
+    loop {
+        let next = shared.take_due(&mut ready, &mut ready_added);
+        tokio::select! {
+            biased;
+            _ = stopped(&mut shutdown) => return,
+            slot = shared.slots.acquire(true), if !ready_added.is_empty() => {
+                shared.start(ready_added.pop_front().expect("not empty"), slot);
+            }
+            slot = shared.slots.acquire(false), if !ready.is_empty() => {
+                shared.start(ready.pop_front().expect("not empty"), slot);
+            }
+            // A notification sent before we wait here is kept (one permit).
+            _ = shared.wake.notified() => {}
+            _ = async { tokio::time::sleep_until(next.unwrap()).await }, if next.is_some() => {}
+        }
+    }
 }
 
-async fn run_target<P: Probe>(
-    probe: Arc<P>,
+/// One check of entry `id` in its `slot`: probe, send the result, hand
+/// the target back to the schedule.
+async fn run_check<P: Probe>(
+    shared: Arc<Shared<P>>,
+    id: u64,
     target: Arc<Target>,
-    mut interval_rx: watch::Receiver<Duration>,
-    first: FirstRun,
-    slots: Arc<Slots>,
-    events: mpsc::Sender<CheckEvent>,
-    mut shutdown: watch::Receiver<bool>,
+    kind: ProbeKind,
+    slot: OwnedSemaphorePermit,
 ) {
-    let mut interval = *interval_rx.borrow_and_update();
-    let mut next = Instant::now();
-    let FirstRun { phase, added } = first;
-    let mut phase = Some(phase);
-    let mut last_start: Option<Instant> = None;
-    let mut combined = Combined::default();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
-            _ = stopped(&mut shutdown) => return,
-            Ok(()) = interval_rx.changed() => {
-                // Reload changed the interval: count it from the last run.
-                interval = *interval_rx.borrow_and_update();
-                if let Some(last) = last_start {
-                    next = last + interval;
-                }
-                continue;
-            }
-        }
-        let Some(kind) = combined.next(target.checktype) else {
-            return;
-        };
-        let permit = tokio::select! {
-            p = slots.acquire(added && last_start.is_none()) => p,
-            _ = stopped(&mut shutdown) => return,
-        };
-        let started = Instant::now();
-        let wall_started = SystemTime::now();
-        let result = tokio::select! {
-            // Boxed: an idle task then holds a pointer, not the (large)
-            // state of a probe, so 10,000 targets cost memory only for
-            // the probes in flight.
-            r = Box::pin(slots.run(permit, run_with_deadline(&*probe, &target, kind))) => r,
-            _ = stopped(&mut shutdown) => return,
-        };
-        let latency = started.elapsed();
-        combined.record(kind, result.is_ok());
-        let event = CheckEvent {
-            target: target.clone(),
-            kind,
-            result,
-            latency,
-            at: wall_started + latency,
-        };
-        tokio::select! {
-            r = events.send(event) => if r.is_err() { return },
-            _ = stopped(&mut shutdown) => return,
-        }
-        last_start = Some(started);
-        // Never catch up in a burst: a late run moves the schedule.
-        next = (started + interval + phase.take().unwrap_or_default()).max(Instant::now());
+    let mut shutdown = shared.shutdown.clone();
+    let started = Instant::now();
+    let wall_started = SystemTime::now();
+    let result = tokio::select! {
+        r = shared.slots.run(slot, run_with_deadline(&*shared.probe, &target, kind)) => r,
+        _ = stopped(&mut shutdown) => return,
+    };
+    let latency = started.elapsed();
+    let ok = result.is_ok();
+    let event = CheckEvent {
+        target,
+        kind,
+        result,
+        latency,
+        at: wall_started + latency,
+    };
+    tokio::select! {
+        r = shared.events.send(event) => if r.is_err() { return },
+        _ = stopped(&mut shutdown) => return,
     }
+    shared.finished(id, kind, ok, started);
 }
 
 #[cfg(test)]
@@ -831,13 +971,37 @@ mod tests {
         assert_eq!(of(1), [0.0, 10.0, 14.0, 18.0, 22.0]);
         assert_eq!(of(2), [0.0]);
         assert_eq!(of(3), [12.0]);
-        let mut running: Vec<_> = pool.targets().cloned().collect();
+        let mut running = pool.targets();
         running.sort_by_key(|t| t.addr);
         assert_eq!(running, [a, c]);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn combined_counter_lives_in_the_task() {
+    async fn a_removed_target_stops_mid_check() {
+        let fake = Fake::new(Duration::from_secs(1), true);
+        let (tx, mut rx) = mpsc::channel(100);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        let a = target(1, CheckType::Connect);
+        let b = target(2, CheckType::Connect);
+        pool.update(&plan(&[(a.clone(), 10), (b.clone(), 10)]));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Both are in their first check; a is removed.
+        pool.update(&plan(&[(b.clone(), 10)]));
+        tokio::time::sleep(Duration::from_secs(17)).await;
+        let mut results = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            results.push(ev.target.addr);
+        }
+        // b at 1 s and 16 s (its second run spread by 5 s); a's check
+        // was cut and never ran again.
+        assert_eq!(results, [b.addr, b.addr]);
+        let of_a = fake.calls().iter().filter(|c| c.0 == 1).count();
+        assert_eq!(of_a, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn combined_counter_lives_in_the_schedule() {
         let fake = Fake::new(Duration::ZERO, true);
         let (tx, _rx) = mpsc::channel(100);
         let (_stop_tx, stop_rx) = watch::channel(false);
