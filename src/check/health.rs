@@ -301,6 +301,11 @@ impl HealthTable {
             .unwrap_or_default()
     }
 
+    /// Whether `target` is planned.
+    pub fn contains(&self, target: &Target) -> bool {
+        self.cells.contains_key(target)
+    }
+
     /// The health of one pair.
     pub fn get(&self, target: &Target, member: &Member) -> Option<&Health> {
         self.cells

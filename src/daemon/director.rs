@@ -38,14 +38,18 @@ use super::log::Logger;
 /// What the director is told.
 #[derive(Debug)]
 pub enum Message {
-    /// One probe finished.
+    /// One probe finished. The target is the pool's: the director keeps
+    /// it (last results) without a copy.
     Result {
-        target: Box<Target>,
+        target: Arc<Target>,
         result: CheckResult,
         latency: Duration,
     },
-    /// A new configuration that parsed without errors.
-    Reload(Arc<Config>),
+    /// A new configuration that parsed without errors, with its check
+    /// plan when the sender built one already (the daemon: its pool probes
+    /// the same [`Target`]s, so the director shares them instead of
+    /// building its own).
+    Reload(Arc<Config>, Option<Plan>),
     /// Re-read the kernel table and repair drift.
     Tick,
     /// Stop: clean up (per cleanstop) and return.
@@ -81,12 +85,13 @@ pub struct Director<B: IpvsBackend> {
     config: Arc<Config>,
     backend: B,
     log: Arc<Logger>,
-    plan: Plan,
+    /// The plan of the next [`Director::start`], built by the caller.
+    next_plan: Option<Plan>,
     health: HealthTable,
     /// `checktype=off` reals found up in the kernel at start: they stay up
     /// (upstream never checks them).
     off_up: HashSet<Member>,
-    last: HashMap<Target, LastResult>,
+    last: HashMap<Arc<Target>, LastResult>,
     /// Services of ours: named by the current or an earlier configuration
     /// of this daemon.
     owned: HashSet<ServiceKey>,
@@ -107,7 +112,7 @@ impl<B: IpvsBackend> Director<B> {
             config,
             backend,
             log,
-            plan: Plan::default(),
+            next_plan: None,
             health: HealthTable::new(),
             off_up: HashSet::new(),
             last: HashMap::new(),
@@ -118,6 +123,13 @@ impl<B: IpvsBackend> Director<B> {
             status: DaemonStatus::Starting,
             reminders: HashMap::new(),
         }
+    }
+
+    /// Start with `plan` (built from the same configuration, e.g. for the
+    /// pool) instead of building one: the two then share their targets.
+    pub fn with_plan(mut self, plan: Plan) -> Self {
+        self.next_plan = Some(plan);
+        self
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -155,12 +167,13 @@ impl<B: IpvsBackend> Director<B> {
                 result,
                 latency,
             } => {
-                if self.observe(*target, result, latency) {
+                if self.observe(target, result, latency) {
                     self.reconcile(hooks);
                 }
             }
-            Message::Reload(config) => {
+            Message::Reload(config, plan) => {
                 self.status = DaemonStatus::Reloading;
+                self.next_plan = plan;
                 self.reload(config, hooks);
                 self.status = DaemonStatus::Running;
             }
@@ -195,7 +208,7 @@ impl<B: IpvsBackend> Director<B> {
                     target,
                     result,
                     latency,
-                } => changed |= self.observe(*target, result, latency),
+                } => changed |= self.observe(target, result, latency),
                 other => {
                     if std::mem::take(&mut changed) {
                         self.reconcile(hooks);
@@ -245,14 +258,17 @@ impl<B: IpvsBackend> Director<B> {
             .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
             .filter(|m| adopted.contains(m) || self.off_up.contains(m))
             .collect();
-        self.plan = Plan::from_config(&config);
+        let plan = self
+            .next_plan
+            .take()
+            .unwrap_or_else(|| Plan::from_config(&config));
         let on: HashSet<Member> = config
             .virtuals
             .iter()
             .filter(|v| v.checktype == CheckType::On)
             .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
             .collect();
-        self.health.sync(&config, &self.plan, |m| {
+        self.health.sync(&config, &plan, |m| {
             if on.contains(m) || adopted.contains(m) {
                 State::Up
             } else {
@@ -262,7 +278,7 @@ impl<B: IpvsBackend> Director<B> {
     }
 
     /// Feed one probe result; true when a real changed state.
-    fn observe(&mut self, target: Target, result: CheckResult, latency: Duration) -> bool {
+    fn observe(&mut self, target: Arc<Target>, result: CheckResult, latency: Duration) -> bool {
         let ok = result.is_ok();
         let maintenance = self
             .config
@@ -468,17 +484,13 @@ impl<B: IpvsBackend> Director<B> {
     /// Swap in a new configuration, keeping the health of pairs whose
     /// probe did not change (identity = [`Target`] equality).
     fn reload(&mut self, config: Arc<Config>, hooks: &mut dyn Hooks) {
-        let keep: HashSet<Target> = config
-            .virtuals
-            .iter()
-            .flat_map(|v| v.reals.iter().map(move |r| Target::new(v, r)))
-            .collect();
-        self.last.retain(|t, _| keep.contains(t));
         self.config = config;
         self.fallback_active.clear();
         // Indexes of the old configuration mean nothing in the new one.
         self.reminders.clear();
         self.adopt();
+        let health = &self.health;
+        self.last.retain(|t, _| health.contains(t));
         self.reconcile(hooks);
     }
 
@@ -658,7 +670,7 @@ mod tests {
     fn result(c: &Config, vi: usize, ri: usize, ok: bool) -> Message {
         let v = &c.virtuals[vi];
         Message::Result {
-            target: Box::new(Target::new(v, &v.reals[ri])),
+            target: Arc::new(Target::new(v, &v.reals[ri])),
             result: if ok {
                 Ok("up".into())
             } else {
@@ -820,11 +832,11 @@ mod tests {
         let c2 = cfg(&format!(
             "{CF}virtual=192.0.2.11:80\n\treal=192.0.2.31:80 gate\n"
         ));
-        d.handle(Message::Reload(c2.clone()), &mut NoHooks);
+        d.handle(Message::Reload(c2.clone(), None), &mut NoHooks);
         assert_eq!(d.state_of(0, 0), State::Up, "health kept across reload");
         assert_eq!(d.backend().services().unwrap().len(), 2);
         // Back to the first config: the second virtual is ours, so purged.
-        d.handle(Message::Reload(c), &mut NoHooks);
+        d.handle(Message::Reload(c, None), &mut NoHooks);
         assert_eq!(d.backend().services().unwrap().len(), 1);
     }
 

@@ -76,12 +76,15 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     let (events_tx, mut events_rx) = mpsc::channel(4096);
     let (director_tx, director_rx) = std_mpsc::channel::<Message>();
 
+    // The pool and the director share the plan's targets.
+    let plan = Plan::from_config(&config);
     // The director thread: the only writer of IPVS.
     let director = {
         let (config, log, status_path) = (config.clone(), log.clone(), ctx.status_path());
+        let plan = plan.clone();
         std::thread::Builder::new()
             .name("director".into())
-            .spawn(move || director_loop(config, backend, log, director_rx, status_path))
+            .spawn(move || director_loop(config, plan, backend, log, director_rx, status_path))
             .expect("spawn director thread")
     };
 
@@ -91,7 +94,8 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
         events_tx,
         shutdown_rx,
     );
-    pool.update(&Plan::from_config(&config));
+    pool.update(&plan);
+    drop(plan);
     // upstream starts the other instances after its own table is set up;
     // ours are independent of it, so they start right away.
     instances.send("start", &config.global.execute);
@@ -117,7 +121,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
         tokio::select! {
             Some(ev) = events_rx.recv() => {
                 let msg = Message::Result {
-                    target: Box::new((*ev.target).clone()),
+                    target: ev.target,
                     result: ev.result,
                     latency: ev.latency,
                 };
@@ -191,13 +195,14 @@ fn put_in_force<P: crate::check::probe::Probe>(
     instances: &Runner,
     director_tx: &std_mpsc::Sender<Message>,
 ) {
-    pool.update(&Plan::from_config(&new));
+    let plan = Plan::from_config(&new);
+    pool.update(&plan);
     let c = changes(&running.global.execute, &new.global.execute);
     instances.send("stop", &c.stop);
     instances.send("reload_or_start", &c.reload);
     instances.send("start", &c.start);
     *running = new.clone();
-    let _ = director_tx.send(Message::Reload(new));
+    let _ = director_tx.send(Message::Reload(new, Some(plan)));
 }
 
 /// Parse the file again. On any error keep the running configuration
@@ -237,12 +242,13 @@ fn log_diagnostic(log: &Logger, kind: &str, path: &Path, d: &config::Diagnostic)
 
 fn director_loop<B: IpvsBackend>(
     config: Arc<Config>,
+    plan: Plan,
     backend: B,
     log: Arc<Logger>,
     rx: std_mpsc::Receiver<Message>,
     status_path: PathBuf,
 ) {
-    let mut d = Director::new(config, backend, log.clone());
+    let mut d = Director::new(config, backend, log.clone()).with_plan(plan);
     let mut hooks = ShellHooks {
         log,
         hostname: config::resolve::system_hostname(),
