@@ -60,7 +60,25 @@ pub async fn check_once<P: Probe>(
     let plan = Plan::from_config(config);
     let slots = Slots::new(options);
     let mut set = tokio::task::JoinSet::new();
+    let mut done: HashMap<Arc<Target>, Outcome> = HashMap::new();
+    let record = |done: &mut HashMap<_, _>, joined: Result<_, tokio::task::JoinError>| {
+        if let Ok((target, kind, result, latency)) = joined {
+            done.insert(
+                target,
+                Outcome::Checked {
+                    kind,
+                    result,
+                    latency,
+                },
+            );
+        }
+    };
     for p in &plan.targets {
+        // Collect what has finished: a finished task keeps its memory (as
+        // large as a probe's state) until it is joined.
+        while let Some(joined) = set.try_join_next() {
+            record(&mut done, joined);
+        }
         let target = p.target.clone();
         let probe = probe.clone();
         // Combined checks start with a negotiate check, as upstream's first
@@ -80,18 +98,8 @@ pub async fn check_once<P: Probe>(
             (target, kind, result, started.elapsed())
         });
     }
-    let mut done: HashMap<Arc<Target>, Outcome> = HashMap::new();
     while let Some(joined) = set.join_next().await {
-        if let Ok((target, kind, result, latency)) = joined {
-            done.insert(
-                target,
-                Outcome::Checked {
-                    kind,
-                    result,
-                    latency,
-                },
-            );
-        }
+        record(&mut done, joined);
     }
     config
         .virtuals
