@@ -1,0 +1,114 @@
+//! HTTP servers on loopback for the host benchmarks, run in a child
+//! process so that their memory and CPU are not the checker's.
+// Each benchmark uses its own part of this module.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::time::Duration;
+
+/// Raise the soft open-files limit to the hard one (10,000 listeners).
+pub fn raise_nofile() {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur = r.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+    }
+}
+
+/// `n` listeners on 127.0.0.1:`base`..; with `hung_every` = k > 0 every
+/// k-th port accepts and never answers (it closes after a minute). Prints `ready`, serves until stdin
+/// closes (at most 10 minutes).
+pub fn serve(base: u16, n: u16, hung_every: u16) {
+    raise_nofile();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        for i in 0..n {
+            let l = tokio::net::TcpListener::bind(("127.0.0.1", base + i))
+                .await
+                .expect("bind");
+            let hung = hung_every > 0 && i % hung_every == 0;
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut s, _)) = l.accept().await else { continue };
+                    if hung {
+                        // Never answered; closed after a minute, far past
+                        // any check's deadline (held for ever, they used up
+                        // this process's files within a minute at 10,000).
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                            drop(s);
+                        });
+                        continue;
+                    }
+                    tokio::spawn(async move {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        let mut buf = [0u8; 2048];
+                        let _ = s.read(&mut buf).await;
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
+                            .await;
+                    });
+                }
+            });
+        }
+        println!("ready");
+        let _ = std::io::stdout().flush();
+        let mut stdin = tokio::io::stdin();
+        let mut b = [0u8; 1];
+        let _ = tokio::time::timeout(
+            Duration::from_secs(600),
+            tokio::io::AsyncReadExt::read(&mut stdin, &mut b),
+        )
+        .await;
+    });
+}
+
+/// Start `serve` in a child (this executable with `serve N HUNG_EVERY`)
+/// and wait until it listens. Close the child's stdin to stop it.
+pub fn spawn_servers(n: u16, hung_every: u16) -> std::process::Child {
+    let mut server = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["serve", &n.to_string(), &hung_every.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start servers");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    server
+}
+
+/// Peak resident set of this process (VmHWM), MB.
+pub fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+fn status_mb(key: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// User + system CPU seconds of this process.
+pub fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage into a local struct.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+        t(u.ru_utime) + t(u.ru_stime)
+    }
+}
