@@ -323,28 +323,31 @@ cpu_ticks() { # PIDS...: utime+stime+cutime+cstime, summed
 hwm_kb() { local p s=0 v; for p in "$@"; do v=$(awk '/^VmHWM/ { print $2 }' "/proc/$p/status" 2>/dev/null); s=$((s + ${v:-0})); done; echo "$s"; }
 httpd_reqs() { cat "$H"/httpd-80[0-9][0-9].log | grep -c 'response:'; }
 bench_capacity() {
-  local impl cap t pids c0 c1 r0 r1 hz
+  local impl cap t pids c0 c1 r0 r1 hz run runs
   hz=$(getconf CLK_TCK)
   for impl in $IMPLS; do
     cap=$WARM_CAP; [ "$impl" = perl ] && cap=$CAP_WARM_PERL
-    start_impl "$impl" "$(cfg_of "$impl" cap-100)"
-    if t=$(wait_until "$cap" count_is 1000); then
-      rec "$impl" capacity 1000 1 warm_seconds "$t"
-    else
-      rec "$impl" capacity 1000 1 warm_timeout_dests "$(ndests)"
-    fi
-    mapfile -t pids < <(impl_pids)
-    c0=$(cpu_ticks "${pids[@]}"); r0=$(httpd_reqs); T0=$(now)
-    sleep "$CAP_WINDOW"
-    mapfile -t pids < <(impl_pids)
-    c1=$(cpu_ticks "${pids[@]}"); r1=$(httpd_reqs); t=$(since "$T0")
-    rec "$impl" capacity 1000 1 processes "${#pids[@]}"
-    rec "$impl" capacity 1000 1 cpu_seconds "$(awk -v a="$c0" -v b="$c1" -v h="$hz" 'BEGIN { printf "%.2f", (b - a) / h }')"
-    rec "$impl" capacity 1000 1 window_seconds "$t"
-    rec "$impl" capacity 1000 1 peak_rss_mb "$(awk -v k="$(hwm_kb "${pids[@]}")" 'BEGIN { printf "%.1f", k / 1024 }')"
-    rec "$impl" capacity 1000 1 checks_per_second "$(awk -v a="$r0" -v b="$r1" -v t="$t" 'BEGIN { printf "%.1f", (b - a) / t }')"
-    rec "$impl" capacity 1000 1 dests_at_end "$(ndests)"
-    stop_impl
+    runs=$RUNS; [ "$impl" = perl ] && runs=$RUNS_PERL
+    for run in $(seq 1 "$runs"); do
+      start_impl "$impl" "$(cfg_of "$impl" cap-100)"
+      if t=$(wait_until "$cap" count_is 1000); then
+        rec "$impl" capacity 1000 "$run" warm_seconds "$t"
+      else
+        rec "$impl" capacity 1000 "$run" warm_timeout_dests "$(ndests)"
+      fi
+      mapfile -t pids < <(impl_pids)
+      c0=$(cpu_ticks "${pids[@]}"); r0=$(httpd_reqs); T0=$(now)
+      sleep "$CAP_WINDOW"
+      mapfile -t pids < <(impl_pids)
+      c1=$(cpu_ticks "${pids[@]}"); r1=$(httpd_reqs); t=$(since "$T0")
+      rec "$impl" capacity 1000 "$run" processes "${#pids[@]}"
+      rec "$impl" capacity 1000 "$run" cpu_seconds "$(awk -v a="$c0" -v b="$c1" -v h="$hz" 'BEGIN { printf "%.2f", (b - a) / h }')"
+      rec "$impl" capacity 1000 "$run" window_seconds "$t"
+      rec "$impl" capacity 1000 "$run" peak_rss_mb "$(awk -v k="$(hwm_kb "${pids[@]}")" 'BEGIN { printf "%.1f", k / 1024 }')"
+      rec "$impl" capacity 1000 "$run" checks_per_second "$(awk -v a="$r0" -v b="$r1" -v t="$t" 'BEGIN { printf "%.1f", (b - a) / t }')"
+      rec "$impl" capacity 1000 "$run" dests_at_end "$(ndests)"
+      stop_impl
+    done
   done
 }
 

@@ -13,7 +13,8 @@
 //! - [`service`]: the negotiate checks, one file per service.
 //! - [`health`]: the pure up/down state machine and the table of every
 //!   pair's health.
-//! - [`pool`]: one task per unique target, events on an mpsc channel.
+//! - [`pool`]: the schedule of every unique target, checks in bounded
+//!   slots, events on an mpsc channel.
 //! - [`report`]: `ldirectord check`, every check once.
 
 pub mod error;
