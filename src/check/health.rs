@@ -301,9 +301,9 @@ impl HealthTable {
             .unwrap_or_default()
     }
 
-    /// Whether `target` is planned.
-    pub fn contains(&self, target: &Target) -> bool {
-        self.cells.contains_key(target)
+    /// The table's own copy of `target`, if it is planned.
+    pub fn key(&self, target: &Target) -> Option<&Arc<Target>> {
+        self.cells.get_key_value(target).map(|(k, _)| k)
     }
 
     /// The health of one pair.

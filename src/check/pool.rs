@@ -462,6 +462,10 @@ impl<P: Probe> Pool<P> {
             let n = plan.targets.len() as u32;
             for (i, p) in plan.targets.iter().enumerate() {
                 if let Some(e) = s.ids.get(&p.target).and_then(|id| s.entries.get_mut(id)) {
+                    // Hold the new plan's copy of the (equal) target: the
+                    // director keys its health by that one, so the two
+                    // keep sharing one set of targets across reloads.
+                    e.target = p.target.clone();
                     if e.interval != p.interval {
                         e.interval = p.interval;
                         // Count the new interval from the last run (a
@@ -472,6 +476,9 @@ impl<P: Probe> Pool<P> {
                             let id = s.ids[&p.target];
                             s.queue.push(Reverse((at, id)));
                         }
+                    }
+                    if let Some(id) = s.ids.remove(&p.target) {
+                        s.ids.insert(p.target.clone(), id);
                     }
                     summary.kept += 1;
                     continue;
@@ -974,6 +981,23 @@ mod tests {
         let mut running = pool.targets();
         running.sort_by_key(|t| t.addr);
         assert_eq!(running, [a, c]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kept_target_is_held_as_the_new_plans_copy() {
+        let fake = Fake::new(Duration::ZERO, true);
+        let (tx, _rx) = mpsc::channel(100);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let mut pool = Pool::new(fake, PoolOptions::default(), tx, stop_rx);
+        let old = target(1, CheckType::Connect);
+        pool.update(&plan(&[(old.clone(), 10)]));
+        // A reload builds a new, equal target: the director keys its
+        // health by that copy, so the pool must hold it too.
+        let new = Arc::new((*old).clone());
+        pool.update(&plan(&[(new.clone(), 10)]));
+        let held = pool.targets();
+        assert_eq!(held.len(), 1);
+        assert!(Arc::ptr_eq(&held[0], &new));
     }
 
     #[tokio::test(start_paused = true)]

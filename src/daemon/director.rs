@@ -489,8 +489,13 @@ impl<B: IpvsBackend> Director<B> {
         // Indexes of the old configuration mean nothing in the new one.
         self.reminders.clear();
         self.adopt();
+        // Keep the last results of planned targets, keyed by the plan's
+        // copy (the one the pool now holds too).
         let health = &self.health;
-        self.last.retain(|t, _| health.contains(t));
+        self.last = std::mem::take(&mut self.last)
+            .into_iter()
+            .filter_map(|(t, r)| Some((health.key(&t)?.clone(), r)))
+            .collect();
         self.reconcile(hooks);
     }
 
