@@ -279,6 +279,13 @@ impl<B: IpvsBackend> Director<B> {
 
     /// Feed one probe result; true when a real changed state.
     fn observe(&mut self, target: Arc<Target>, result: CheckResult, latency: Duration) -> bool {
+        // A result for a probe the current configuration no longer has (a
+        // reload raced the check) changes nothing. The last result is kept
+        // under the health table's copy of the target, shared with the
+        // pool's plan.
+        let Some(target) = self.health.key(&target).cloned() else {
+            return false;
+        };
         let ok = result.is_ok();
         let maintenance = self
             .config
@@ -296,8 +303,6 @@ impl<B: IpvsBackend> Director<B> {
                 at: Instant::now(),
             },
         );
-        // A result for a probe the current configuration no longer has (a
-        // reload raced the check) finds no pairs and changes nothing.
         let transitions = if maintenance {
             self.health.force_down(&target)
         } else {
@@ -825,6 +830,23 @@ mod tests {
         d.handle(result(&c, 0, 0, true), &mut NoHooks);
         d.handle(Message::Stop, &mut NoHooks);
         assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+    }
+
+    #[test]
+    fn a_result_for_a_target_no_longer_planned_is_dropped() {
+        let c = cfg(CF);
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        // A check of a real that a reload removed, finishing late.
+        let gone = cfg("virtual=192.0.2.10:80\n\treal=192.0.2.99:80 masq\n");
+        let msg = result(&gone, 0, 0, true);
+        let Message::Result { target, .. } = &msg else {
+            unreachable!()
+        };
+        let target = target.clone();
+        d.handle(msg, &mut NoHooks);
+        assert!(d.last_result(&target).is_none());
+        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
     }
 
     #[test]
