@@ -16,21 +16,13 @@ use ldirectord::config::{self, names::Lookup, Options};
 #[path = "support/loopback.rs"]
 mod loopback;
 
-const BASE_PORT: u16 = 20000;
-
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let Some(args) = loopback::bench_args() else {
+        return;
+    };
     match args.first().map(String::as_str) {
         // `cargo test --all-targets` runs bench binaries without arguments.
         None => println!("usage: cargo bench --bench check_pass -- N"),
-        Some("serve") => loopback::serve(
-            BASE_PORT,
-            args[1].parse().expect("N"),
-            args[2].parse().expect("hung"),
-        ),
         Some(n) => run(n.parse().expect("N")),
     }
 }
@@ -48,7 +40,10 @@ fn run(n: u16) {
             1000 + v
         ));
         for i in (v * 100)..((v + 1) * 100).min(n) {
-            text.push_str(&format!("\treal=127.0.0.1:{} masq\n", BASE_PORT + i));
+            text.push_str(&format!(
+                "\treal=127.0.0.1:{} masq\n",
+                loopback::BASE_PORT + i
+            ));
         }
     }
     let opts = Options {

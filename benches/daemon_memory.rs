@@ -29,8 +29,6 @@ use ldirectord::daemon::lifecycle::Context;
 use ldirectord::daemon::log::{Logger, Sink};
 use ldirectord::ipvs::MemoryIpvs;
 
-const BASE_PORT: u16 = 20000;
-
 struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -83,18 +81,12 @@ fn mb(bytes: usize) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let Some(args) = loopback::bench_args() else {
+        return;
+    };
     match args.first().map(String::as_str) {
         // `cargo test --all-targets` runs bench binaries without arguments.
         None => println!("usage: cargo bench --bench daemon_memory -- N [interval] [seconds] [K]"),
-        Some("serve") => loopback::serve(
-            BASE_PORT,
-            args[1].parse().expect("N"),
-            args[2].parse().expect("hung"),
-        ),
         Some(n) => run(
             n.parse().expect("N"),
             args.get(1).map_or(1, |s| s.parse().expect("interval")),
@@ -115,7 +107,10 @@ fn config_text(n: u16, interval: u32, logfile: &Path) -> String {
     for v in 0..n.div_ceil(10) {
         text.push_str(&format!("virtual=198.51.100.100:{}\n", 10000 + v));
         for i in (v * 10)..((v + 1) * 10).min(n) {
-            text.push_str(&format!("\treal=127.0.0.1:{} masq 1\n", BASE_PORT + i));
+            text.push_str(&format!(
+                "\treal=127.0.0.1:{} masq 1\n",
+                loopback::BASE_PORT + i
+            ));
         }
         text.push_str(
             "\tservice=http\n\tchecktype=negotiate\n\trequest=\"health.html\"\n\

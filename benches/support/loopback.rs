@@ -6,6 +6,24 @@
 use std::io::Write;
 use std::time::Duration;
 
+/// The first port of the servers; real i listens on `BASE_PORT + i`.
+pub const BASE_PORT: u16 = 20000;
+
+/// The benchmark's own arguments, or `None` when this process is the
+/// servers' child (started by [`spawn_servers`]), which has then served
+/// until its parent let go. Call first thing in `main`.
+pub fn bench_args() -> Option<Vec<String>> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.first().map(String::as_str) != Some("serve") {
+        return Some(args);
+    }
+    serve(args[1].parse().expect("N"), args[2].parse().expect("hung"));
+    None
+}
+
 /// Raise the soft open-files limit to the hard one (10,000 listeners).
 pub fn raise_nofile() {
     // SAFETY: getrlimit/setrlimit on a local struct.
@@ -17,10 +35,10 @@ pub fn raise_nofile() {
     }
 }
 
-/// `n` listeners on 127.0.0.1:`base`..; with `hung_every` = k > 0 every
-/// k-th port accepts and never answers (it closes after a minute). Prints `ready`, serves until stdin
-/// closes (at most 10 minutes).
-pub fn serve(base: u16, n: u16, hung_every: u16) {
+/// `n` listeners on 127.0.0.1:[`BASE_PORT`]..; with `hung_every` = k > 0
+/// every k-th port accepts and never answers (it closes after a minute).
+/// Prints `ready`, serves until stdin closes (at most 10 minutes).
+fn serve(n: u16, hung_every: u16) {
     raise_nofile();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -29,7 +47,7 @@ pub fn serve(base: u16, n: u16, hung_every: u16) {
         .unwrap();
     rt.block_on(async move {
         for i in 0..n {
-            let l = tokio::net::TcpListener::bind(("127.0.0.1", base + i))
+            let l = tokio::net::TcpListener::bind(("127.0.0.1", BASE_PORT + i))
                 .await
                 .expect("bind");
             let hung = hung_every > 0 && i % hung_every == 0;
@@ -69,8 +87,8 @@ pub fn serve(base: u16, n: u16, hung_every: u16) {
     });
 }
 
-/// Start `serve` in a child (this executable with `serve N HUNG_EVERY`)
-/// and wait until it listens. Close the child's stdin to stop it.
+/// Start the servers in a child (this executable with `serve N
+/// HUNG_EVERY`, see [`bench_args`]) and wait until it listens. Close the child's stdin to stop it.
 pub fn spawn_servers(n: u16, hung_every: u16) -> std::process::Child {
     let mut server = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["serve", &n.to_string(), &hung_every.to_string()])
