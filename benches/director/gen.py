@@ -142,6 +142,10 @@ def main():
         with open(os.path.join(outdir, f"reload-{n}.txt"), "w") as f:
             f.write("%s %d %s %d\n" % (*a[0][9], *b[0][9]))
     sets["cap-100"] = (grid(100), 5)
+    # throughput: every real due every second, more than one emulated core
+    # checks, so what is measured is the director's ceiling.
+    for n in (100, 1000):
+        sets[f"thru-{n}"] = (grid(n), 1)
     for name, (virtuals, interval) in sets.items():
         for impl in ("rs", "perl"):
             log = f"/tmp/ldbench/{impl}-{name}.log".replace("reloadA", "reload").replace("reloadB", "reload")

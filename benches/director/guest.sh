@@ -26,7 +26,7 @@ GEN=$RES/gen
 LD=${LDIRECTORD:-$root/target/release/ldirectord}
 PERL_LD=/usr/sbin/ldirectord
 IMPLS=${BENCH_IMPLS:-rs ka perl}
-BENCHES=${BENCH_BENCHES:-startup detect reload capacity}
+BENCHES=${BENCH_BENCHES:-startup detect reload capacity throughput}
 # Perl needs two ipvsadm processes per real before its first check (about
 # 1 s each under TCG on a loaded host): its reload warm-up doubles as its
 # start-up sample, and detection (200 reals) does not fit the time budget.
@@ -46,6 +46,9 @@ RELOAD_N_PERL=${BENCH_RELOAD_N_PERL:-10}
 RELOAD_CAP=${BENCH_RELOAD_CAP:-90}
 CAP_WINDOW=${BENCH_CAP_WINDOW:-60}
 CAP_WARM_PERL=${BENCH_CAP_WARM_PERL:-60}
+THRU_SIZES=${BENCH_THRU_SIZES:-100 1000}
+THRU_WINDOW=${BENCH_THRU_WINDOW:-30}
+THRU_WARM=${BENCH_THRU_WARM:-240}
 
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd   # process substitution; the guest's devtmpfs lacks it
 W=/tmp/ldbench   # gen.py puts the daemons' log files here; shown live in RESULTS_DIR/work
@@ -104,8 +107,8 @@ start_httpd() { # PORT
   ip netns exec reals busybox httpd -f -v -p "$1" -h "$H/www" 2>> "$H/httpd-$1.log" &
   HTTPD[$1]=$!; NS_PIDS+=($!)
 }
-# shellcheck disable=SC2013
-for p in $(cat "$GEN/ports.txt") 9001 9002 9003 9004 9005 9006; do start_httpd "$p"; done
+read -ra GEN_PORTS < "$GEN/ports.txt"
+for p in "${GEN_PORTS[@]}" 9001 9002 9003 9004 9005 9006; do start_httpd "$p"; done
 sleep 1
 ns_wait_http "" http://203.0.113.251:8000/health.html >/dev/null || note "reals not answering"
 kill -STOP "${HTTPD[9001]}"
@@ -132,6 +135,7 @@ shim_off() { cp "$IPVSADM" /usr/sbin/ipvsadm; }
 
 # --- the three directors ------------------------------------------------------
 CUR_IMPL="" CUR_CFG="" STARTER=""
+PIN=()   # e.g. (taskset -c 0): the director and everything it forks on one vCPU
 cfg_of() { # IMPL NAME
   case $1 in ka) echo "$GEN/ka-$2.conf" ;; *) echo "$GEN/$1-$2.cf" ;; esac
 }
@@ -140,9 +144,9 @@ start_impl() { # IMPL CFG (T0 is set just before the launch)
   rm -f /var/run/ldirectord.*.pid
   T0=$(now)
   case $1 in
-    rs) "$LD" "$2" start >> "$W/rs-start.out" 2>&1 & ;;
-    perl) "$PERL_LD" "$2" start >> "$W/perl-start.out" 2>&1 & ;;
-    ka) keepalived --check --dont-fork --log-console --log-detail -f "$2" \
+    rs) "${PIN[@]}" "$LD" "$2" start >> "$W/rs-start.out" 2>&1 & ;;
+    perl) "${PIN[@]}" "$PERL_LD" "$2" start >> "$W/perl-start.out" 2>&1 & ;;
+    ka) "${PIN[@]}" keepalived --check --dont-fork --log-console --log-detail -f "$2" \
           -p "$W/ka.pid" -c "$W/ka-check.pid" >> "$W/ka.log" 2>&1 & ;;
   esac
   STARTER=$!
@@ -169,7 +173,7 @@ stop_impl() { # kill -9 and flush: quick and the same for everyone
 
 # --- 1. start-up programming ---------------------------------------------------
 bench_startup() {
-  local impl n run runs cap t skip
+  local impl n run runs cap t skip pids
   for impl in $IMPLS; do
     skip=""
     cap=$START_CAP; [ "$impl" = perl ] && cap=$START_CAP_PERL
@@ -181,8 +185,9 @@ bench_startup() {
         if t=$(wait_until "$cap" count_is $((n * 10))); then
           rec "$impl" startup "$n" "$run" seconds "$t"
           sleep 5   # then the memory of holding (and checking) N x 10 reals
+          mapfile -t pids < <(impl_pids)
           rec "$impl" startup "$n" "$run" peak_rss_mb \
-            "$(awk -v k="$(hwm_kb $(impl_pids))" 'BEGIN { printf "%.1f", k / 1024 }')"
+            "$(awk -v k="$(hwm_kb "${pids[@]}")" 'BEGIN { printf "%.1f", k / 1024 }')"
         else
           rec "$impl" startup "$n" "$run" timeout "$cap"
           rec "$impl" startup "$n" "$run" dests_at_timeout "$(ndests)"
@@ -349,6 +354,72 @@ bench_capacity() {
       stop_impl
     done
   done
+}
+
+# --- 5. throughput on one core -------------------------------------------------
+# Every real due every second (checkinterval 1): N x 10 reals ask for more
+# checks than one emulated core does, so the rate measured is the
+# director's ceiling on one core. The director (and what it forks) is
+# pinned to vCPU 0; the servers are one single-worker nginx pinned to
+# vCPU 1 in place of the busybox httpds (a fork per request would bound the
+# rate first). The server's share of its core is recorded beside: near 1.0
+# it, not the director, was the limit.
+nginx_start() {
+  local p
+  {
+    echo "worker_processes 1; worker_rlimit_nofile 65536; pid $H/nginx.pid; user root;"
+    echo "events { worker_connections 30000; }"
+    echo "http { access_log off; keepalive_timeout 0;"
+    echo "  server {"
+    for p in "${GEN_PORTS[@]}"; do echo "    listen $p backlog=4096;"; done
+    printf '    location / { return 200 "%s"; }\n' 'OK\n'
+    echo "  }"
+    echo "  server { listen 127.0.0.1:8999; location / { stub_status; } }"
+    echo "}"
+  } > "$H/nginx.conf"
+  ip netns exec reals taskset -c 1 nginx -p "$H/" -e "$H/nginx-error.log" -c "$H/nginx.conf" \
+    || { note "nginx did not start"; return 1; }
+  ns_wait_http reals http://127.0.0.1:8999/ > /dev/null
+}
+nginx_pids() { local m; m=$(cat "$H/nginx.pid" 2>/dev/null) || return 0; echo "$m"; pgrep -P "$m" || true; }
+nginx_reqs() { ip netns exec reals curl -s --max-time 5 http://127.0.0.1:8999/ | awk 'NR == 3 { print $3 }'; }
+bench_throughput() {
+  local impl n run t pids npids c0 c1 n0 n1 r0 r1 hz p
+  hz=$(getconf CLK_TCK)
+  # the busybox servers make way for nginx on their ports
+  for p in "${GEN_PORTS[@]}"; do kill "${HTTPD[$p]}" 2>/dev/null; wait "${HTTPD[$p]}" 2>/dev/null; done
+  nginx_start || return
+  mapfile -t npids < <(nginx_pids)
+  note "nginx ${npids[*]} on vCPU 1: $(taskset -pc "${npids[-1]}")"
+  PIN=(taskset -c 0)
+  for n in $THRU_SIZES; do
+    for impl in $IMPLS; do
+      for run in $(seq 1 "$RUNS"); do
+        start_impl "$impl" "$(cfg_of "$impl" "thru-$n")"
+        if t=$(wait_until "$THRU_WARM" count_is $((n * 10))); then
+          rec "$impl" throughput "$n" "$run" warm_seconds "$t"
+        else
+          rec "$impl" throughput "$n" "$run" warm_timeout_dests "$(ndests)"
+        fi
+        mapfile -t pids < <(impl_pids)
+        note "$impl on vCPU 0: $(taskset -pc "${pids[0]}" 2>&1)"
+        c0=$(cpu_ticks "${pids[@]}"); n0=$(cpu_ticks "${npids[@]}"); r0=$(nginx_reqs); T0=$(now)
+        sleep "$THRU_WINDOW"
+        mapfile -t pids < <(impl_pids)
+        c1=$(cpu_ticks "${pids[@]}"); n1=$(cpu_ticks "${npids[@]}"); r1=$(nginx_reqs); t=$(since "$T0")
+        rec "$impl" throughput "$n" "$run" checks_per_second "$(awk -v a="$r0" -v b="$r1" -v t="$t" 'BEGIN { printf "%.1f", (b - a) / t }')"
+        rec "$impl" throughput "$n" "$run" director_core_share "$(awk -v a="$c0" -v b="$c1" -v h="$hz" -v t="$t" 'BEGIN { printf "%.2f", (b - a) / h / t }')"
+        rec "$impl" throughput "$n" "$run" cpu_ms_per_check "$(awk -v a="$c0" -v b="$c1" -v h="$hz" -v x="$r0" -v y="$r1" 'BEGIN { if (y > x) printf "%.2f", (b - a) / h * 1000 / (y - x); else print "-" }')"
+        rec "$impl" throughput "$n" "$run" server_core_share "$(awk -v a="$n0" -v b="$n1" -v h="$hz" -v t="$t" 'BEGIN { printf "%.2f", (b - a) / h / t }')"
+        rec "$impl" throughput "$n" "$run" dests_at_end "$(ndests)"
+        stop_impl
+      done
+    done
+  done
+  PIN=()
+  kill "$(cat "$H/nginx.pid")" 2>/dev/null; sleep 1
+  for p in "${GEN_PORTS[@]}"; do start_httpd "$p"; done
+  sleep 1
 }
 
 # The fast directors first, then the Perl one, so that a run cut short by

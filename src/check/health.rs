@@ -229,6 +229,10 @@ impl Health {
 #[derive(Debug, Default)]
 pub struct HealthTable {
     cells: HashMap<Arc<Target>, Vec<(Member, Health)>>,
+    /// Each pair's target: the director asks by pair (every real on every
+    /// pass), and building the pair's [`Target`] to ask cost more than the
+    /// rest of a pass at 10,000 reals.
+    targets: HashMap<Member, Arc<Target>>,
 }
 
 impl HealthTable {
@@ -250,7 +254,11 @@ impl HealthTable {
                 .map_or((1, 1), |v| (v.failurecount, v.risecount))
         };
         let mut old = std::mem::take(&mut self.cells);
+        self.targets.clear();
         for p in &plan.targets {
+            for m in &p.members {
+                self.targets.insert(m.clone(), p.target.clone());
+            }
             let mut previous = old.remove(&p.target).unwrap_or_default();
             let cells = p
                 .members
@@ -313,6 +321,13 @@ impl HealthTable {
             .iter()
             .find(|(m, _)| m == member)
             .map(|(_, h)| h)
+    }
+
+    /// The target of one pair and the pair's health.
+    pub fn of_member(&self, member: &Member) -> Option<(&Arc<Target>, &Health)> {
+        let (target, cells) = self.cells.get_key_value(self.targets.get(member)?)?;
+        let health = cells.iter().find(|(m, _)| m == member).map(|(_, h)| h)?;
+        Some((target, health))
     }
 
     /// Every pair and its health.

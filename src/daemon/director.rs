@@ -12,9 +12,12 @@
 //!   services purged;
 //! - a check result feeds the real's health (one cell per probe identity,
 //!   shared by every virtual that checks the real the same way); a state
-//!   change reconciles;
+//!   change reconciles the virtual services it touched, against the
+//!   director's view of the kernel table (the last full read, kept current
+//!   with what was applied since);
 //! - a tick re-reads the kernel table and repairs drift (`ipvsadm -C`, a
-//!   deleted destination, a changed weight);
+//!   deleted destination, a changed weight); so do start, reload and any
+//!   pass after a refused change;
 //! - a reload swaps the configuration, keeps the health of unchanged
 //!   probes, purges services the new configuration no longer names;
 //! - stop: with cleanstop, removes our reals and services.
@@ -28,8 +31,8 @@ use std::time::{Duration, Instant};
 use crate::check::health::{HealthTable, State, Transition};
 use crate::check::pool::{Member, Plan};
 use crate::check::{CheckResult, Target};
-use crate::config::{CheckType, Config, Real, Virtual};
-use crate::ipvs::{IpvsBackend, ServiceKey};
+use crate::config::{CheckType, Config, Real, Virtual, VirtualKey};
+use crate::ipvs::{Dest, IpvsBackend, Op, Service, ServiceKey};
 use crate::reconcile::{self, desired::service_key, ChangeKind};
 
 use super::alert::DaemonStatus;
@@ -98,6 +101,17 @@ pub struct Director<B: IpvsBackend> {
     fallback_active: HashMap<ServiceKey, bool>,
     /// Changes that the kernel refused on the last pass (retried next).
     pub failed_last_pass: usize,
+    /// The kernel table as the last full pass read it, kept current with
+    /// every change applied since; `None` until read (or after a failed
+    /// read). A pass for a few changed reals diffs against it instead of
+    /// reading every service again: at 1,000 services a read is 1,001
+    /// netlink dumps, and start-up makes thousands of such passes.
+    view: Option<HashMap<ServiceKey, (Service, Vec<Dest>)>>,
+    /// Virtual services (indexes) with a real that changed state since the
+    /// last pass.
+    dirty: HashSet<usize>,
+    /// The indexes of each virtual service key in the configuration.
+    index: HashMap<VirtualKey, Vec<usize>>,
     phase: &'static str,
     status: DaemonStatus,
     /// Reals down with `emailalertfreq` > 0: (virtual index, `RIP:RPORT`)
@@ -109,6 +123,7 @@ impl<B: IpvsBackend> Director<B> {
     /// A director for `config`. Call [`Director::start`] next.
     pub fn new(config: Arc<Config>, backend: B, log: Arc<Logger>) -> Self {
         Director {
+            index: index_of(&config),
             config,
             backend,
             log,
@@ -119,6 +134,8 @@ impl<B: IpvsBackend> Director<B> {
             owned: HashSet::new(),
             fallback_active: HashMap::new(),
             failed_last_pass: 0,
+            view: None,
+            dirty: HashSet::new(),
             phase: "start",
             status: DaemonStatus::Starting,
             reminders: HashMap::new(),
@@ -168,7 +185,7 @@ impl<B: IpvsBackend> Director<B> {
                 latency,
             } => {
                 if self.observe(target, result, latency) {
-                    self.reconcile(hooks);
+                    self.reconcile_changed(hooks);
                 }
             }
             Message::Reload(config, plan) => {
@@ -211,7 +228,7 @@ impl<B: IpvsBackend> Director<B> {
                 } => changed |= self.observe(target, result, latency),
                 other => {
                     if std::mem::take(&mut changed) {
-                        self.reconcile(hooks);
+                        self.reconcile_changed(hooks);
                     }
                     if !self.handle(other, hooks) {
                         return false;
@@ -220,7 +237,7 @@ impl<B: IpvsBackend> Director<B> {
             }
         }
         if changed {
-            self.reconcile(hooks);
+            self.reconcile_changed(hooks);
         }
         true
     }
@@ -314,7 +331,12 @@ impl<B: IpvsBackend> Director<B> {
             if let Some(msg) = t.message(&m.real_id(), &m.virtual_key.id()) {
                 self.log.log(&msg);
             }
-            changed |= t.is_change();
+            if t.is_change() {
+                changed = true;
+                if let Some(vis) = self.index.get(&m.virtual_key) {
+                    self.dirty.extend(vis);
+                }
+            }
             if let Transition::Down { forced: true } = t {
                 self.log.log(&format!(
                     "Server in maintenance: {} ({})",
@@ -380,7 +402,8 @@ impl<B: IpvsBackend> Director<B> {
         }
     }
 
-    /// Compute the desired table, diff it against a fresh dump, apply.
+    /// A full pass: read the kernel table, compute the desired table,
+    /// diff, apply (drift repair included).
     pub fn reconcile(&mut self, hooks: &mut dyn Hooks) {
         let actual = match self.backend.services() {
             Ok(t) => t,
@@ -388,17 +411,62 @@ impl<B: IpvsBackend> Director<B> {
                 self.log
                     .log(&format!("Error reading the IPVS table (will retry): {e}"));
                 self.failed_last_pass = 1;
+                self.view = None;
                 return;
             }
         };
+        self.dirty.clear();
+        self.pass(actual, None, hooks);
+    }
+
+    /// A pass over the virtual services whose reals changed state, diffed
+    /// against the view of the kernel table; a full pass when there is no
+    /// view or the last pass left something undone.
+    fn reconcile_changed(&mut self, hooks: &mut dyn Hooks) {
+        let Some(view) = self.view.as_ref().filter(|_| self.failed_last_pass == 0) else {
+            return self.reconcile(hooks);
+        };
+        let dirty = std::mem::take(&mut self.dirty);
+        let actual = dirty
+            .iter()
+            .filter_map(|&vi| view.get(&service_key(&self.config.virtuals.get(vi)?.key)))
+            .cloned()
+            .collect();
+        self.pass(actual, Some(dirty), hooks);
+    }
+
+    /// Take the services of `actual` (all of ours, or those of the virtual
+    /// services in `only`) to the desired table and keep the view current.
+    fn pass(
+        &mut self,
+        actual: Vec<(Service, Vec<Dest>)>,
+        only: Option<HashSet<usize>>,
+        hooks: &mut dyn Hooks,
+    ) {
         let (health, off_up) = (&self.health, &self.off_up);
-        let want = reconcile::desired(&self.config, |v, r| {
+        let include = |vi: usize| only.as_ref().is_none_or(|d| d.contains(&vi));
+        let want = reconcile::desired::desired_of(&self.config, include, |v, r| {
             state(health, off_up, v, r) == State::Up
         });
-        let configured: HashSet<ServiceKey> = want.services.iter().map(|s| s.service.key).collect();
-        let purge: Vec<ServiceKey> = self.owned.difference(&configured).copied().collect();
+        // Services to purge are found by a full pass only.
+        let purge: Vec<ServiceKey> = match only {
+            Some(_) => Vec::new(),
+            None => {
+                let configured: HashSet<ServiceKey> =
+                    want.services.iter().map(|s| s.service.key).collect();
+                self.owned.difference(&configured).copied().collect()
+            }
+        };
         let changes = reconcile::diff(&self.config, &actual, &want, &purge);
+        if only.is_none() {
+            self.view = Some(actual.into_iter().map(|(s, d)| (s.key, (s, d))).collect());
+        }
         let applied = reconcile::apply(&mut self.backend, changes);
+        if let Some(view) = &mut self.view {
+            for c in &applied.done {
+                record(view, &c.op);
+            }
+        }
         for c in &applied.done {
             self.log.log(&c.log_line(self.phase));
             self.alert(c, hooks);
@@ -489,6 +557,7 @@ impl<B: IpvsBackend> Director<B> {
     /// Swap in a new configuration, keeping the health of pairs whose
     /// probe did not change (identity = [`Target`] equality).
     fn reload(&mut self, config: Arc<Config>, hooks: &mut dyn Hooks) {
+        self.index = index_of(&config);
         self.config = config;
         self.fallback_active.clear();
         // Indexes of the old configuration mean nothing in the new one.
@@ -563,12 +632,18 @@ impl<B: IpvsBackend> Director<B> {
 
     /// What to show for `status`: one line per virtual and real.
     pub fn status_lines(&mut self) -> Vec<String> {
-        let table = self.backend.services().unwrap_or_default();
+        if self.view.is_none() {
+            if let Ok(t) = self.backend.services() {
+                self.view = Some(t.into_iter().map(|(s, d)| (s.key, (s, d))).collect());
+            }
+        }
+        let empty = HashMap::new();
+        let table = self.view.as_ref().unwrap_or(&empty);
         let config = self.config.clone();
         let mut out = Vec::new();
         for v in &config.virtuals {
             let key = service_key(&v.key);
-            let dests = table.iter().find(|(s, _)| s.key == key).map(|(_, d)| d);
+            let dests = table.get(&key).map(|(_, d)| d);
             out.push(format!(
                 "{}\t{}",
                 v.key.id(),
@@ -579,7 +654,7 @@ impl<B: IpvsBackend> Director<B> {
                 }
             ));
             for r in &v.reals {
-                let t = Target::new(v, r);
+                let target = self.health.of_member(&member(v, r)).map(|(t, _)| t);
                 let state = state(&self.health, &self.off_up, v, r);
                 let kw = dests
                     .and_then(|d| {
@@ -587,7 +662,7 @@ impl<B: IpvsBackend> Director<B> {
                             .find(|d| d.key == reconcile::desired::real_key(v, r))
                     })
                     .map_or("-".to_string(), |d| d.weight.to_string());
-                let (res, age, lat) = match self.last.get(&t) {
+                let (res, age, lat) = match target.and_then(|t| self.last.get(t)) {
                     Some(l) => (
                         match &l.result {
                             Ok(d) => format!("ok: {d}"),
@@ -641,8 +716,44 @@ fn state(health: &HealthTable, off_up: &HashSet<Member>, v: &Virtual, r: &Real) 
         CheckType::Off if off_up.contains(&m) => State::Up,
         CheckType::Off => State::Down,
         _ => health
-            .get(&Target::new(v, r), &m)
-            .map_or(State::Unknown, |h| h.state()),
+            .of_member(&m)
+            .map_or(State::Unknown, |(_, h)| h.state()),
+    }
+}
+
+/// Where each virtual service key is in the configuration.
+fn index_of(config: &Config) -> HashMap<VirtualKey, Vec<usize>> {
+    let mut index: HashMap<VirtualKey, Vec<usize>> = HashMap::new();
+    for (i, v) in config.virtuals.iter().enumerate() {
+        index.entry(v.key).or_default().push(i);
+    }
+    index
+}
+
+/// Keep the view of the kernel table in step with an applied change.
+fn record(view: &mut HashMap<ServiceKey, (Service, Vec<Dest>)>, op: &Op) {
+    match op {
+        Op::AddService(s) | Op::EditService(s) => {
+            view.entry(s.key)
+                .and_modify(|(old, _)| *old = s.clone())
+                .or_insert_with(|| (s.clone(), Vec::new()));
+        }
+        Op::DelService(k) => {
+            view.remove(k);
+        }
+        Op::AddDest(k, d) | Op::EditDest(k, d) => {
+            if let Some((_, dests)) = view.get_mut(k) {
+                match dests.iter_mut().find(|x| x.key == d.key) {
+                    Some(x) => *x = d.clone(),
+                    None => dests.push(d.clone()),
+                }
+            }
+        }
+        Op::DelDest(k, key) => {
+            if let Some((_, dests)) = view.get_mut(k) {
+                dests.retain(|x| x.key != *key);
+            }
+        }
     }
 }
 
@@ -762,7 +873,11 @@ mod tests {
             result(&c, 0, 0, true),
         ];
         assert!(d.handle_batch(batch, &mut h));
-        assert_eq!(d.backend().1, reads + 1, "one table read for the batch");
+        assert_eq!(
+            d.backend().1,
+            reads,
+            "diffed against the view: no table read"
+        );
         assert_eq!(
             weights(&mut d.backend().0),
             [
@@ -776,10 +891,54 @@ mod tests {
         assert_eq!(count("Added real server"), 2);
         assert_eq!(count("Deleted fallback server"), 1);
         assert_eq!(h.0.last().unwrap(), "/bin/echo FB stop 192.0.2.10:80 tcp");
-        // A result changing nothing reads nothing; Stop ends the batch.
+        // A result changing nothing changes nothing; a tick reads the
+        // table; Stop ends the batch.
         assert!(d.handle_batch(vec![result(&c, 0, 0, true)], &mut h));
+        assert_eq!(d.backend().1, reads);
+        assert!(d.handle_batch(vec![Message::Tick], &mut h));
         assert_eq!(d.backend().1, reads + 1);
         assert!(!d.handle_batch(vec![result(&c, 0, 1, false), Message::Stop], &mut h));
+    }
+
+    /// The law of the view: after any sequence of results it is what a
+    /// fresh read of the kernel table gives (quiescent or not, readd,
+    /// fallback, a real shared by two virtuals).
+    #[test]
+    fn the_view_is_what_a_fresh_read_gives() {
+        let c = cfg("fallback=127.0.0.1:80\nreaddquiescent=yes\n\
+            virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq 3\n\treal=192.0.2.22:80 masq 2\n\
+            \tquiescent=yes\n\
+            virtual=192.0.2.11:80\n\treal=192.0.2.21:80 gate 1\n\treal=192.0.2.23:80 gate 1\n\
+            \tquiescent=no\n");
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        let mut h = NoHooks;
+        d.start(&mut h);
+        let mut seed = 7u32;
+        for _ in 0..200 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let (vi, ri, ok) = (
+                (seed >> 8) % 2,
+                (seed >> 12) % 2,
+                !(seed >> 16).is_multiple_of(3),
+            );
+            d.handle(result(&c, vi as usize, ri as usize, ok), &mut h);
+            let fresh: HashMap<ServiceKey, (Service, Vec<Dest>)> = d
+                .backend()
+                .services()
+                .unwrap()
+                .into_iter()
+                .map(|(s, ds)| (s.key, (s, ds)))
+                .collect();
+            let mut view = d.view.clone().expect("a view after start");
+            for (_, ds) in view.values_mut() {
+                ds.sort_by_key(|x| x.key.ipvsadm_order());
+            }
+            let mut fresh = fresh;
+            for (_, ds) in fresh.values_mut() {
+                ds.sort_by_key(|x| x.key.ipvsadm_order());
+            }
+            assert_eq!(view, fresh);
+        }
     }
 
     #[test]

@@ -58,12 +58,23 @@ pub struct Desired {
 }
 
 /// The desired table for `config`, given `is_up(virtual, real)`.
-pub fn desired(config: &Config, mut is_up: impl FnMut(&Virtual, &Real) -> bool) -> Desired {
+pub fn desired(config: &Config, is_up: impl FnMut(&Virtual, &Real) -> bool) -> Desired {
+    desired_of(config, |_| true, is_up)
+}
+
+/// The desired table of the virtual services whose index `include`s (the
+/// ones a batch of check results touched), given `is_up(virtual, real)`.
+pub fn desired_of(
+    config: &Config,
+    include: impl Fn(usize) -> bool,
+    mut is_up: impl FnMut(&Virtual, &Real) -> bool,
+) -> Desired {
     let readd = config.global.readdquiescent;
     let services = config
         .virtuals
         .iter()
         .enumerate()
+        .filter(|(i, _)| include(*i))
         .map(|(i, v)| {
             let service = service_of(v);
             let key = service.key;

@@ -16,9 +16,9 @@
 #   ipvsadm iproute2 curl   used by tests and demos inside the guest
 #
 # Options:
-#   --peers   also install the reference implementations ldirectord and keepalived
-#             (their services are not started: no systemd here, and policy-rc.d
-#             denies it where present)
+#   --peers   also install the reference implementations ldirectord and keepalived,
+#             and nginx (the throughput benchmark's server; no service is started:
+#             no systemd here, and policy-rc.d denies it where present)
 #   --lint    also install shellcheck (to lint these scripts)
 #
 # Idempotent: when every package is already installed it returns at once without
@@ -28,7 +28,7 @@ set -euo pipefail
 pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static kmod cpio ipvsadm iproute2 curl)
 for arg in "$@"; do
   case $arg in
-    --peers) pkgs+=(ldirectord keepalived) ;;
+    --peers) pkgs+=(ldirectord keepalived nginx) ;;
     --lint) pkgs+=(shellcheck) ;;
     -h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument: $arg" >&2; exit 2 ;;

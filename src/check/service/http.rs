@@ -165,7 +165,12 @@ fn client_for(key: ClientKey) -> Result<reqwest::Client, CheckError> {
         .tls_danger_accept_invalid_certs(true)
         .timeout(key.timeout)
         .connect_timeout(key.timeout)
-        .user_agent(concat!("ldirectord-rs/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("ldirectord-rs/", env!("CARGO_PKG_VERSION")))
+        // A check's connection lives for one request: no keepalive probes
+        // to set up (four setsockopt calls per check).
+        .tcp_keepalive(None)
+        .tcp_keepalive_interval(None)
+        .tcp_keepalive_retries(None);
     if let Some(p) = &key.proxy {
         let proxy =
             reqwest::Proxy::all(p).map_err(|e| CheckError::Config(format!("proxy: {e}")))?;
