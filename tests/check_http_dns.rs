@@ -9,6 +9,7 @@ mod servers;
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ldirectord::check::probe::{run_with_deadline, ProbeKind, Prober};
@@ -358,6 +359,65 @@ async fn http_redirects_stay_on_the_real() {
     assert!(
         matches!(&r, Err(CheckError::Protocol(e)) if e.contains("redirect")),
         "{r:?}"
+    );
+}
+
+/// Plain http goes out on hyper's one-connection client and, on a
+/// redirect, starts again on reqwest: both must send the same request.
+/// The server redirects the first request (the plain path's), so the
+/// second one is reqwest's; their heads are compared line by line.
+#[tokio::test]
+async fn the_plain_http_request_is_reqwests() {
+    let heads = Arc::new(Mutex::new(Vec::<Vec<String>>::new()));
+    let seen = heads.clone();
+    let port = fake_server(move |mut s| {
+        let seen = seen.clone();
+        async move {
+            let mut buf = vec![0u8; 4096];
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let mut lines: Vec<String> = String::from_utf8_lossy(&head)
+                .lines()
+                .map(|l| l.to_ascii_lowercase())
+                .filter(|l| !l.is_empty())
+                .collect();
+            lines[1..].sort();
+            let n = {
+                let mut h = seen.lock().unwrap();
+                h.push(lines);
+                h.len()
+            };
+            let answer: &[u8] = if n == 1 {
+                b"HTTP/1.1 302 Found\r\nLocation: /health.html\r\nContent-Length: 0\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
+            };
+            let _ = s.write_all(answer).await;
+            let _ = s.shutdown().await;
+        }
+    })
+    .await;
+    let (r, _) = negotiate(&http_cf(
+        "http",
+        port,
+        "\trequest=\"health.html\"\n\treceive=\"OK\"\n",
+    ))
+    .await;
+    assert_eq!(r, Ok("HTTP/1.1 200 OK".into()));
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 2, "plain, then reqwest");
+    assert_eq!(heads[0], heads[1]);
+    assert_eq!(heads[0][0], "get /health.html http/1.1");
+    assert!(
+        heads[0]
+            .iter()
+            .any(|l| l == &format!("host: 127.0.0.1:{port}")),
+        "{heads:?}"
     );
 }
 

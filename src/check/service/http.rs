@@ -85,6 +85,13 @@ async fn fetch(t: &Target) -> CheckResult {
         }
         same_host = true;
     }
+    if t.service == Service::Http && url.scheme() == "http" {
+        if let Some(addr) = plain_addr(&url, resolve.as_ref()) {
+            if let Some(r) = plain(t, addr, &url, host_header.clone()).await {
+                return r;
+            }
+        }
+    }
     let client = client_for(ClientKey {
         proxy,
         resolve,
@@ -111,13 +118,148 @@ async fn fetch(t: &Target) -> CheckResult {
         let room = BODY_LIMIT - body.len();
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
+    verdict(t, status, status_line, &body)
+}
+
+/// Where reqwest would connect for `url`: a name pinned by `resolve` is
+/// its address (reqwest ignores the pinned port and takes the URL's), an
+/// address is itself; the URL's port, or 80.
+fn plain_addr(url: &reqwest::Url, resolve: Option<&(String, SocketAddr)>) -> Option<SocketAddr> {
+    let port = url.port_or_known_default()?;
+    let ip = match resolve {
+        Some((_, pinned)) => pinned.ip(),
+        None => url
+            .host_str()?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok()?,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+/// A plain-http check on one connection of hyper's HTTP/1 client, in this
+/// task: the same request as reqwest's (method, path, `Host`, `Accept`,
+/// `User-Agent`) and the same verdict, without reqwest's client layers
+/// around it (a pooled client, a task and a dispatch channel per
+/// connection, connection-info system calls): they were most of a
+/// check's own CPU time. `None` when the answer is a redirect: the check
+/// then starts again on reqwest, which follows redirects as LWP does.
+async fn plain(
+    t: &Target,
+    addr: SocketAddr,
+    url: &reqwest::Url,
+    host_header: Option<HeaderValue>,
+) -> Option<CheckResult> {
+    use http_body_util::BodyExt;
+    use hyper::header::{ACCEPT, USER_AGENT};
+
+    let stream = match tokio::net::TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Some(Err(CheckError::Refused))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            return Some(Err(CheckError::Timeout))
+        }
+        Err(e) => return Some(Err(CheckError::Io(format!("tcp connect error: {e}")))),
+    };
+    let host = match host_header {
+        Some(h) => h,
+        None => {
+            let name = url.host_str().unwrap_or_default();
+            let text = match url.port() {
+                Some(p) => format!("{name}:{p}"),
+                None => name.to_string(),
+            };
+            match HeaderValue::from_str(&text) {
+                Ok(h) => h,
+                Err(e) => return Some(Err(CheckError::Config(format!("host {text:?}: {e}")))),
+            }
+        }
+    };
+    let mut target = url.path().to_string();
+    if let Some(q) = url.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    let method = match t.httpmethod {
+        HttpMethod::Get => hyper::Method::GET,
+        HttpMethod::Head => hyper::Method::HEAD,
+    };
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(target)
+        .header(ACCEPT, "*/*")
+        .header(
+            USER_AGENT,
+            concat!("ldirectord-rs/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(HOST, host)
+        .body(http_body_util::Empty::<hyper::body::Bytes>::new());
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => return Some(Err(CheckError::Config(format!("request: {e}")))),
+    };
+    let (mut sender, conn) =
+        match hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await {
+            Ok(x) => x,
+            Err(e) => return Some(Err(hyper_error(&e))),
+        };
+    let exchange = async {
+        let resp = sender
+            .send_request(request)
+            .await
+            .map_err(|e| hyper_error(&e))?;
+        let status = resp.status();
+        if status.is_redirection() {
+            return Ok(None);
+        }
+        let status_line = format!("{:?} {}", resp.version(), status);
+        let mut body = Vec::new();
+        let mut incoming = resp.into_body();
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|e| hyper_error(&e))?;
+            if let Ok(chunk) = frame.into_data() {
+                let room = BODY_LIMIT - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+        }
+        Ok(Some((status, status_line, body)))
+    };
+    // The connection is driven here, beside the exchange: no task. It may
+    // end first (the server closed after a complete answer): the answer
+    // is still there for the exchange to take.
+    tokio::pin!(exchange);
+    let outcome: Result<Option<_>, CheckError> = tokio::select! {
+        r = &mut exchange => r,
+        r = conn => match r {
+            Ok(()) => exchange.await,
+            Err(e) => exchange.await.map_err(|_| hyper_error(&e)),
+        },
+    };
+    let (status, status_line, body) = match outcome {
+        Ok(Some(x)) => x,
+        Ok(None) => return None,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(verdict(t, status, status_line, &body))
+}
+
+/// Up iff 2xx and the body matches `receive` (when there is one).
+fn verdict(
+    t: &Target,
+    status: reqwest::StatusCode,
+    status_line: String,
+    body: &[u8],
+) -> CheckResult {
     if !status.is_success() {
         return Err(CheckError::Status(status_line));
     }
     if t.receive.is_empty() {
         return Ok(status_line);
     }
-    if receive_regex(&t.receive)?.is_match(&body) {
+    if receive_regex(&t.receive)?.is_match(body) {
         Ok(status_line)
     } else {
         Err(CheckError::Mismatch(format!(
@@ -125,6 +267,32 @@ async fn fetch(t: &Target) -> CheckResult {
             t.receive
         )))
     }
+}
+
+/// Our reason for a hyper error (the plain path).
+fn hyper_error(e: &hyper::Error) -> CheckError {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return CheckError::Refused;
+            }
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return CheckError::Timeout;
+            }
+        }
+        src = s.source();
+    }
+    let mut text = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text = format!("{text}: {t}");
+        }
+        src = s.source();
+    }
+    CheckError::Protocol(text)
 }
 
 /// Everything a client is built from: checks that share it share one
@@ -277,6 +445,33 @@ fn chain(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plain_path_connects_where_reqwest_would() {
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        let real: SocketAddr = "192.0.2.7:8080".parse().unwrap();
+        // The URL built from the real: its address and check port.
+        assert_eq!(
+            plain_addr(&url("http://192.0.2.7:8080/h"), None),
+            Some(real)
+        );
+        assert_eq!(
+            plain_addr(&url("http://[2001:db8::7]/h"), None),
+            Some("[2001:db8::7]:80".parse().unwrap())
+        );
+        // A name pinned to the real: the real's address, the URL's port.
+        let pin = ("www.example.test".to_string(), real);
+        assert_eq!(
+            plain_addr(&url("http://www.example.test:8080/h"), Some(&pin)),
+            Some(real)
+        );
+        assert_eq!(
+            plain_addr(&url("http://www.example.test/h"), Some(&pin)),
+            Some("192.0.2.7:80".parse().unwrap())
+        );
+        // A name nobody pinned: reqwest's business.
+        assert_eq!(plain_addr(&url("http://www.example.test/h"), None), None);
+    }
 
     #[test]
     fn host_part_strips_a_port() {
