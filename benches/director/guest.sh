@@ -13,6 +13,8 @@
 #   reals ns eth0: 192.0.2.2-251/24, 203.0.113.2-251/24 -- vreals 192.0.2.1, 203.0.113.1
 #   one busybox httpd per port (8000-8049, bound to every address of the namespace);
 #   port 9001: the hung reals (httpd stopped with SIGSTOP); 9002-9006: victims.
+#   The throughput benchmark puts one single-worker nginx (pinned to vCPU 1)
+#   on ports 8000-8049 instead, and the director on vCPU 0.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)

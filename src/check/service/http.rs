@@ -271,28 +271,7 @@ fn verdict(
 
 /// Our reason for a hyper error (the plain path).
 fn hyper_error(e: &hyper::Error) -> CheckError {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return CheckError::Refused;
-            }
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return CheckError::Timeout;
-            }
-        }
-        src = s.source();
-    }
-    let mut text = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text = format!("{text}: {t}");
-        }
-        src = s.source();
-    }
-    CheckError::Protocol(text)
+    io_reason(e).unwrap_or_else(|| CheckError::Protocol(chain(e)))
 }
 
 /// Everything a client is built from: checks that share it share one
@@ -405,19 +384,8 @@ fn map_error(e: reqwest::Error) -> CheckError {
     if e.is_timeout() {
         return CheckError::Timeout;
     }
-    // A refused connection or a reset carries an io::Error somewhere in
-    // the chain.
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return CheckError::Refused;
-            }
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return CheckError::Timeout;
-            }
-        }
-        src = s.source();
+    if let Some(reason) = io_reason(&e) {
+        return reason;
     }
     if e.is_redirect() {
         return CheckError::Protocol(chain(&e));
@@ -428,8 +396,25 @@ fn map_error(e: reqwest::Error) -> CheckError {
     CheckError::Protocol(chain(&e))
 }
 
-/// `outer: inner: innermost` (call on an error without its URL).
-fn chain(e: &reqwest::Error) -> String {
+/// Refused or timed out, when an io::Error saying so is somewhere in the
+/// chain of `e` (a refused connection or a reset carries one).
+fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<CheckError> {
+    let mut src = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return Some(CheckError::Refused),
+                std::io::ErrorKind::TimedOut => return Some(CheckError::Timeout),
+                _ => {}
+            }
+        }
+        src = s.source();
+    }
+    None
+}
+
+/// `outer: inner: innermost` (call a reqwest error without its URL).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
