@@ -230,15 +230,16 @@ where
 }
 
 /// Read a request head (bounded).
-async fn read_head(s: &mut tokio::net::TcpStream) {
+async fn read_head(s: &mut tokio::net::TcpStream) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
     let mut seen = Vec::new();
     while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 65536 {
         match s.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => break,
             Ok(n) => seen.extend_from_slice(&buf[..n]),
         }
     }
+    seen
 }
 
 fn vm_rss_kib() -> u64 {
@@ -373,14 +374,7 @@ async fn the_plain_http_request_is_reqwests() {
     let port = fake_server(move |mut s| {
         let seen = seen.clone();
         async move {
-            let mut buf = vec![0u8; 4096];
-            let mut head = Vec::new();
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
+            let head = read_head(&mut s).await;
             let mut lines: Vec<String> = String::from_utf8_lossy(&head)
                 .lines()
                 .map(|l| l.to_ascii_lowercase())

@@ -314,15 +314,6 @@ impl HealthTable {
         self.cells.get_key_value(target).map(|(k, _)| k)
     }
 
-    /// The health of one pair.
-    pub fn get(&self, target: &Target, member: &Member) -> Option<&Health> {
-        self.cells
-            .get(target)?
-            .iter()
-            .find(|(m, _)| m == member)
-            .map(|(_, h)| h)
-    }
-
     /// The target of one pair and the pair's health.
     pub fn of_member(&self, member: &Member) -> Option<(&Arc<Target>, &Health)> {
         let (target, cells) = self.cells.get_key_value(self.targets.get(member)?)?;
@@ -525,7 +516,8 @@ virtual=192.0.2.11:80
         let t = table.observe(&target, false);
         assert!(t.iter().all(|(_, tr)| *tr == T::Down { forced: false }));
         let m = &plan.targets[0].members[0];
-        assert_eq!(table.get(&target, m).unwrap().state(), State::Down);
+        let (t, h) = table.of_member(m).unwrap();
+        assert_eq!((&**t, h.state()), (&*target, State::Down));
         // A reload without the pairs forgets them.
         table.sync(&cfg, &Plan::default(), |_| State::Up);
         assert_eq!(table.iter().count(), 0);
