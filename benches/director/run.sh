@@ -28,7 +28,7 @@ env | grep '^BENCH_' | sed "s/=\(.*\)/='\1'/" > "$res/params.sh" || true
   echo "ldirectord: $(dpkg-query -W -f='${Version}' ldirectord), keepalived: $(dpkg-query -W -f='${Version}' keepalived)"
   echo "ldirectord-rs: $(git rev-parse --short HEAD)"; cat "$res/params.sh"; } > "$res/meta.txt"
 status=0
-tests/vm/run.sh -t "${BENCH_VM_TIMEOUT:-3000}" -m "${BENCH_VM_MEM:-1536}" -w "$res" -- \
+tests/vm/run.sh -t "${BENCH_VM_TIMEOUT:-5400}" -m "${BENCH_VM_MEM:-1536}" -w "$res" -- \
   bash "$here/guest.sh" "$res" || status=$?
 echo "guest exit status: $status" | tee -a "$res/meta.txt"
 python3 "$here/summarize.py" "$res" | tee "$res/table.md"
