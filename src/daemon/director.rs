@@ -106,7 +106,7 @@ pub struct Director<B: IpvsBackend> {
     /// read). A pass for a few changed reals diffs against it instead of
     /// reading every service again: at 1,000 services a read is 1,001
     /// netlink dumps, and start-up makes thousands of such passes.
-    view: Option<HashMap<ServiceKey, (Service, Vec<Dest>)>>,
+    view: Option<View>,
     /// Virtual services (indexes) with a real that changed state since the
     /// last pass.
     dirty: HashSet<usize>,
@@ -171,8 +171,8 @@ impl<B: IpvsBackend> Director<B> {
     pub fn start(&mut self, hooks: &mut dyn Hooks) {
         self.phase = "start";
         self.status = DaemonStatus::Starting;
-        self.adopt();
-        self.reconcile(hooks);
+        let table = self.adopt();
+        self.reconcile_from(table, hooks);
         self.status = DaemonStatus::Running;
     }
 
@@ -244,21 +244,24 @@ impl<B: IpvsBackend> Director<B> {
 
     /// Initial health from the kernel table: a configured real present with
     /// weight > 0 is up (adopted), anything else unknown. `checktype=on`
-    /// reals are always up; `off` keeps what was found.
-    fn adopt(&mut self) {
-        let table = match self.backend.services() {
-            Ok(t) => t,
+    /// reals are always up; `off` keeps what was found. Returns the table
+    /// it read, for the full pass that follows (`None`: the read failed).
+    fn adopt(&mut self) -> Option<Table> {
+        let read = match self.backend.services() {
+            Ok(t) => Some(t),
             Err(e) => {
                 self.log.log(&format!("Error reading the IPVS table: {e}"));
-                Vec::new()
+                None
             }
         };
+        let dests_of: HashMap<ServiceKey, &Vec<Dest>> =
+            read.iter().flatten().map(|(s, d)| (s.key, d)).collect();
         let config = self.config.clone();
         let mut adopted: HashSet<Member> = HashSet::new();
         for v in &config.virtuals {
             let key = service_key(&v.key);
             self.owned.insert(key);
-            let Some((_, dests)) = table.iter().find(|(s, _)| s.key == key) else {
+            let Some(dests) = dests_of.get(&key) else {
                 continue;
             };
             for r in &v.reals {
@@ -292,6 +295,7 @@ impl<B: IpvsBackend> Director<B> {
                 State::Unknown
             }
         });
+        read
     }
 
     /// Feed one probe result; true when a real changed state.
@@ -405,7 +409,18 @@ impl<B: IpvsBackend> Director<B> {
     /// A full pass: read the kernel table, compute the desired table,
     /// diff, apply (drift repair included).
     pub fn reconcile(&mut self, hooks: &mut dyn Hooks) {
-        let actual = match self.backend.services() {
+        self.reconcile_from(None, hooks);
+    }
+
+    /// A full pass on `table` when the caller has just read it (start and
+    /// reload read it to adopt health: at 1,000 services a read is 1,001
+    /// netlink dumps), else on a fresh read.
+    fn reconcile_from(&mut self, table: Option<Table>, hooks: &mut dyn Hooks) {
+        let read = match table {
+            Some(t) => Ok(t),
+            None => self.backend.services(),
+        };
+        let actual = match read {
             Ok(t) => t,
             Err(e) => {
                 self.log
@@ -437,12 +452,7 @@ impl<B: IpvsBackend> Director<B> {
 
     /// Take the services of `actual` (all of ours, or those of the virtual
     /// services in `only`) to the desired table and keep the view current.
-    fn pass(
-        &mut self,
-        actual: Vec<(Service, Vec<Dest>)>,
-        only: Option<HashSet<usize>>,
-        hooks: &mut dyn Hooks,
-    ) {
+    fn pass(&mut self, actual: Table, only: Option<HashSet<usize>>, hooks: &mut dyn Hooks) {
         let (health, off_up) = (&self.health, &self.off_up);
         let include = |vi: usize| only.as_ref().is_none_or(|d| d.contains(&vi));
         let want = reconcile::desired::desired_of(&self.config, include, |v, r| {
@@ -459,7 +469,7 @@ impl<B: IpvsBackend> Director<B> {
         };
         let changes = reconcile::diff(&self.config, &actual, &want, &purge);
         if only.is_none() {
-            self.view = Some(actual.into_iter().map(|(s, d)| (s.key, (s, d))).collect());
+            self.view = Some(view_of(actual));
         }
         let applied = reconcile::apply(&mut self.backend, changes);
         if let Some(view) = &mut self.view {
@@ -562,7 +572,7 @@ impl<B: IpvsBackend> Director<B> {
         self.fallback_active.clear();
         // Indexes of the old configuration mean nothing in the new one.
         self.reminders.clear();
-        self.adopt();
+        let table = self.adopt();
         // Keep the last results of planned targets, keyed by the plan's
         // copy (the one the pool now holds too).
         let health = &self.health;
@@ -570,7 +580,7 @@ impl<B: IpvsBackend> Director<B> {
             .into_iter()
             .filter_map(|(t, r)| Some((health.key(&t)?.clone(), r)))
             .collect();
-        self.reconcile(hooks);
+        self.reconcile_from(table, hooks);
     }
 
     /// upstream `ld_stop`: for each virtual with cleanstop, remove its reals
@@ -634,7 +644,7 @@ impl<B: IpvsBackend> Director<B> {
     pub fn status_lines(&mut self) -> Vec<String> {
         if self.view.is_none() {
             if let Ok(t) = self.backend.services() {
-                self.view = Some(t.into_iter().map(|(s, d)| (s.key, (s, d))).collect());
+                self.view = Some(view_of(t));
             }
         }
         let empty = HashMap::new();
@@ -721,6 +731,16 @@ fn state(health: &HealthTable, off_up: &HashSet<Member>, v: &Virtual, r: &Real) 
     }
 }
 
+/// The IPVS table as the backend reads it: services and their dests.
+type Table = Vec<(Service, Vec<Dest>)>;
+
+/// The table by service key (see `Director::view`).
+type View = HashMap<ServiceKey, (Service, Vec<Dest>)>;
+
+fn view_of(table: Table) -> View {
+    table.into_iter().map(|(s, d)| (s.key, (s, d))).collect()
+}
+
 /// Where each virtual service key is in the configuration.
 fn index_of(config: &Config) -> HashMap<VirtualKey, Vec<usize>> {
     let mut index: HashMap<VirtualKey, Vec<usize>> = HashMap::new();
@@ -731,7 +751,7 @@ fn index_of(config: &Config) -> HashMap<VirtualKey, Vec<usize>> {
 }
 
 /// Keep the view of the kernel table in step with an applied change.
-fn record(view: &mut HashMap<ServiceKey, (Service, Vec<Dest>)>, op: &Op) {
+fn record(view: &mut View, op: &Op) {
     match op {
         Op::AddService(s) | Op::EditService(s) => {
             view.entry(s.key)
@@ -922,21 +942,15 @@ mod tests {
                 !(seed >> 16).is_multiple_of(3),
             );
             d.handle(result(&c, vi as usize, ri as usize, ok), &mut h);
-            let fresh: HashMap<ServiceKey, (Service, Vec<Dest>)> = d
-                .backend()
-                .services()
-                .unwrap()
-                .into_iter()
-                .map(|(s, ds)| (s.key, (s, ds)))
-                .collect();
-            let mut view = d.view.clone().expect("a view after start");
-            for (_, ds) in view.values_mut() {
-                ds.sort_by_key(|x| x.key.ipvsadm_order());
-            }
-            let mut fresh = fresh;
-            for (_, ds) in fresh.values_mut() {
-                ds.sort_by_key(|x| x.key.ipvsadm_order());
-            }
+            // Dests in one order on both sides: the view appends.
+            let sorted = |mut v: View| {
+                for (_, ds) in v.values_mut() {
+                    ds.sort_by_key(|x| x.key.ipvsadm_order());
+                }
+                v
+            };
+            let fresh = sorted(view_of(d.backend().services().unwrap()));
+            let view = sorted(d.view.clone().expect("a view after start"));
             assert_eq!(view, fresh);
         }
     }
