@@ -112,23 +112,27 @@ fn q(v: &str) -> String {
 }
 
 fn q_in(v: &str, global: bool) -> String {
-    let reads_back = |text: &str| {
-        let unquoted = text
-            .strip_prefix('"')
+    spell(v, global, |text| {
+        text.strip_prefix('"')
             .and_then(|r| r.rfind('"').map(|e| &r[..e]))
-            .unwrap_or(text);
-        comment_free(text, global) && text.trim() == text && unquoted == v
-    };
-    if reads_back(v) {
-        return v.to_string();
-    }
-    let quoted = format!("\"{v}\"");
-    if reads_back(&quoted) {
-        return quoted;
-    }
-    // No spelling survives (a value with quotes, blanks and a comment
-    // sign in that order): the best effort is the value as it is.
-    v.to_string()
+            .unwrap_or(text)
+    })
+}
+
+/// The first spelling of `v` that `read` (how the resolver takes quotes
+/// off this directive's value) gives back as `v`, with no comment sign
+/// the grammar would cut: as it is, in quotes, or with a closing quote
+/// only (that protects a `#` after a quote inside the value).
+fn spell(v: &str, global: bool, read: impl Fn(&str) -> &str) -> String {
+    let reads_back =
+        |text: &str| comment_free(text, global) && text.trim() == text && read(text) == v;
+    let candidates = [v.to_string(), format!("\"{v}\""), format!("{v}\"")];
+    candidates
+        .into_iter()
+        .find(|c| reads_back(c))
+        // No spelling survives (a value with quotes, blanks and a comment
+        // sign in that order): the best effort is the value as it is.
+        .unwrap_or_else(|| v.to_string())
 }
 
 /// Whether the grammar reads all of `s` as a value: no comment sign
@@ -260,7 +264,11 @@ fn virtual_block(out: &mut String, v: &Virtual, g: &Global) {
         line(format!("httpmethod={}", v.httpmethod.as_str()));
     }
     if let Some(h) = &v.virtualhost {
-        line(format!("virtualhost={}", q_in(h, false)));
+        // The resolver takes every quote off both ends of a virtualhost.
+        line(format!(
+            "virtualhost={}",
+            spell(h, false, |t| t.trim_matches('"'))
+        ));
     }
     for (name, value) in [
         ("login", &v.login),
@@ -335,5 +343,31 @@ fn virtual_block(out: &mut String, v: &Virtual, g: &Global) {
     }
     if let Some(c) = &v.comment {
         line(format!("comment={c}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load_str, names::Lookup, Options};
+
+    /// Found by the fuzzer: a virtualhost with a quote inside and a `#`
+    /// after it was written so that the `#` started a comment.
+    #[test]
+    fn a_virtualhost_with_a_quote_and_a_comment_sign_reads_back() {
+        let opts = Options {
+            lookup: Lookup::HostsFile,
+            hostname: "h".into(),
+        };
+        let path = std::path::Path::new("t.cf");
+        let text = "virtual=127.0.0.1:80\n\tvirtualhost=x\"www.example.#om\"\n\
+                    \treal=127.0.0.2:80 gate\n";
+        let first = load_str(text, path, &opts).unwrap().config;
+        assert_eq!(
+            first.virtuals[0].virtualhost.as_deref(),
+            Some("x\"www.example.#om")
+        );
+        let again = load_str(&render(&first), path, &opts).unwrap().config;
+        assert_eq!(again.virtuals[0].virtualhost, first.virtuals[0].virtualhost);
     }
 }
