@@ -30,6 +30,7 @@ pub const VERSION_TEXT: &str = concat!(
 const USAGE: &str = "\
 Usage:
     ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status
+    ldirectord [configfile] status --json
     ldirectord [configfile] configtest|check
     ldirectord [configfile] doctor [--real]
     ldirectord list [--stats]
@@ -42,6 +43,7 @@ Options:
     -t             Test the configuration: print every error (exit 2), or the
                    resolved configuration as canonical ldirectord.cf (exit 0).
     --real         With doctor: check this host as a real server.
+    --json         With status: the daemon's status as JSON (see ldirectord(8)).
     -h, --help     Print this help.
     -v, --version  Print the version.
 
@@ -72,6 +74,9 @@ struct Args {
     /// `doctor --real`: check this host as a real server.
     #[arg(long = "real")]
     real: bool,
+    /// `status --json`: the status as JSON.
+    #[arg(long = "json")]
+    json: bool,
     /// `[configfile] command`
     #[arg(trailing_var_arg = false)]
     rest: Vec<String>,
@@ -124,6 +129,8 @@ pub struct Invocation {
     pub stats: bool,
     /// `--real` (for `doctor`).
     pub real: bool,
+    /// `--json` (for `status`).
+    pub json: bool,
     pub verb: Verb,
     /// The config argument as given (default `ldirectord.cf`).
     pub config_arg: String,
@@ -170,10 +177,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
     if a.real && verb != Verb::Doctor {
         return Err(Early::Usage("--real goes with doctor only".into()));
     }
+    if a.json && verb != Verb::Status {
+        return Err(Early::Usage("--json goes with status only".into()));
+    }
     Ok(Invocation {
         debug: a.debug,
         stats: a.stats,
         real: a.real,
+        json: a.json,
         verb,
         config_arg: config_arg.unwrap_or_else(|| "ldirectord.cf".into()),
     })
@@ -282,7 +293,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Verb::Restart => lifecycle::restart(&ctx, config),
         Verb::TryRestart => lifecycle::try_restart(&ctx, config),
         Verb::Reload | Verb::ForceReload => lifecycle::reload(&ctx, &config),
-        Verb::Status => lifecycle::status(&ctx, &config),
+        Verb::Status => lifecycle::status(&ctx, &config, inv.json),
         Verb::ConfigTest => {
             print!("{}", config::canonical::render(&config));
             0
@@ -400,5 +411,7 @@ mod tests {
             p(&["x.cf", "status", "--real"]),
             Err(Early::Usage(_))
         ));
+        assert!(p(&["x.cf", "status", "--json"]).unwrap().json);
+        assert!(matches!(p(&["list", "--json"]), Err(Early::Usage(_))));
     }
 }

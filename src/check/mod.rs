@@ -16,6 +16,8 @@
 //! - [`pool`]: the schedule of every unique target, checks in bounded
 //!   slots, events on an mpsc channel.
 //! - [`report`]: `ldirectord check`, every check once.
+//! - [`stats`]: the pool's counters (results, latency, lateness, checks in
+//!   flight), shared atomics the status surface reads.
 
 pub mod error;
 pub mod health;
@@ -23,6 +25,7 @@ pub mod pool;
 pub mod probe;
 pub mod report;
 pub mod service;
+pub mod stats;
 pub mod target;
 
 pub use error::CheckError;

@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::probe::{run_with_deadline, Combined, Probe, ProbeKind};
+use super::stats::{CheckStats, InFlight};
 use super::{CheckResult, Target};
 use crate::config::{CheckType, Config, VirtualKey};
 
@@ -315,6 +316,9 @@ struct Shared<P: Probe> {
     slots: Arc<Slots>,
     events: mpsc::Sender<CheckEvent>,
     shutdown: watch::Receiver<bool>,
+    /// What the status surface reads: results, latency, lateness, checks
+    /// in flight and waiting.
+    stats: Arc<CheckStats>,
     schedule: Mutex<Schedule>,
     /// Wakes the scheduler: a check became due earlier than it planned
     /// to wake, or an update changed the schedule.
@@ -353,7 +357,7 @@ impl<P: Probe> Shared<P> {
             } else {
                 &mut *ready
             };
-            queue.push_back((id, e.target.clone(), kind));
+            queue.push_back((id, e.target.clone(), kind, at));
         }
         s.wake = s.queue.peek().map(|r| r.0 .0);
         s.wake
@@ -361,15 +365,18 @@ impl<P: Probe> Shared<P> {
 
     /// Start the check of entry `id` in `slot`, unless an update removed
     /// the entry while it waited.
-    fn start(self: &Arc<Self>, (id, target, kind): Due, slot: OwnedSemaphorePermit) {
+    fn start(self: &Arc<Self>, (id, target, kind, due): Due, slot: OwnedSemaphorePermit) {
         let mut s = self.schedule();
         if let Some(e) = s.entries.get_mut(&id) {
+            self.stats.lateness.observe(due.elapsed());
+            let in_flight = self.stats.in_flight_guard();
             e.running = Some(tokio::spawn(run_check(
                 self.clone(),
                 id,
                 target,
                 kind,
                 slot,
+                in_flight,
             )));
         }
     }
@@ -420,6 +427,7 @@ impl<P: Probe> Pool<P> {
             slots: Slots::new(&options),
             events,
             shutdown,
+            stats: Arc::new(CheckStats::default()),
             schedule: Mutex::new(Schedule::default()),
             wake: Notify::new(),
         });
@@ -508,6 +516,11 @@ impl<P: Probe> Pool<P> {
         summary
     }
 
+    /// The pool's counters (shared: they stay current while the pool runs).
+    pub fn stats(&self) -> Arc<CheckStats> {
+        self.shared.stats.clone()
+    }
+
     /// The targets being probed.
     pub fn targets(&self) -> Vec<Arc<Target>> {
         self.shared.schedule().ids.keys().cloned().collect()
@@ -560,8 +573,8 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|&stop| stop).await;
 }
 
-/// A check that is due: entry, target, what to run.
-type Due = (u64, Arc<Target>, ProbeKind);
+/// A check that is due: entry, target, what to run, when it was due.
+type Due = (u64, Arc<Target>, ProbeKind, Instant);
 type Ready = VecDeque<Due>;
 
 /// Start checks as they come due and slots free up, until shutdown. Due
@@ -573,6 +586,7 @@ async fn run_scheduler<P: Probe>(shared: Arc<Shared<P>>) {
     let (mut ready, mut ready_added) = (Ready::new(), Ready::new());
     loop {
         let next = shared.take_due(&mut ready, &mut ready_added);
+        shared.stats.set_waiting(ready.len() + ready_added.len());
         tokio::select! {
             biased;
             _ = stopped(&mut shutdown) => return,
@@ -597,6 +611,7 @@ async fn run_check<P: Probe>(
     target: Arc<Target>,
     kind: ProbeKind,
     slot: OwnedSemaphorePermit,
+    _in_flight: InFlight,
 ) {
     let mut shutdown = shared.shutdown.clone();
     let started = Instant::now();
@@ -607,6 +622,7 @@ async fn run_check<P: Probe>(
     };
     let latency = started.elapsed();
     let ok = result.is_ok();
+    shared.stats.finished(&result, latency);
     let event = CheckEvent {
         target,
         kind,

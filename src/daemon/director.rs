@@ -37,6 +37,8 @@ use crate::reconcile::{self, desired::service_key, ChangeKind};
 
 use super::alert::DaemonStatus;
 use super::log::Logger;
+use super::observe::{self, Record};
+use crate::status::Snapshot;
 
 /// What the director is told.
 #[derive(Debug)]
@@ -53,6 +55,9 @@ pub enum Message {
     /// the same [`Target`]s, so the director shares them instead of
     /// building its own).
     Reload(Arc<Config>, Option<Plan>),
+    /// A reload was asked for and the file had errors: the running
+    /// configuration stays (only counted, for the status).
+    ReloadFailed,
     /// Re-read the kernel table and repair drift.
     Tick,
     /// Stop: clean up (per cleanstop) and return.
@@ -117,6 +122,9 @@ pub struct Director<B: IpvsBackend> {
     /// Reals down with `emailalertfreq` > 0: (virtual index, `RIP:RPORT`)
     /// → when "Inaccessible real server" was last mailed.
     reminders: HashMap<(usize, String), Instant>,
+    /// What is kept for the status only (since when, recent changes,
+    /// counters); see [`Director::snapshot`].
+    record: Record,
 }
 
 impl<B: IpvsBackend> Director<B> {
@@ -139,6 +147,7 @@ impl<B: IpvsBackend> Director<B> {
             phase: "start",
             status: DaemonStatus::Starting,
             reminders: HashMap::new(),
+            record: Record::default(),
         }
     }
 
@@ -188,7 +197,9 @@ impl<B: IpvsBackend> Director<B> {
                     self.reconcile_changed(hooks);
                 }
             }
+            Message::ReloadFailed => self.record.reloaded(false),
             Message::Reload(config, plan) => {
+                self.record.reloaded(true);
                 self.status = DaemonStatus::Reloading;
                 self.next_plan = plan;
                 self.reload(config, hooks);
@@ -247,7 +258,7 @@ impl<B: IpvsBackend> Director<B> {
     /// reals are always up; `off` keeps what was found. Returns the table
     /// it read, for the full pass that follows (`None`: the read failed).
     fn adopt(&mut self) -> Option<Table> {
-        let read = match self.backend.services() {
+        let read = match self.read_table() {
             Ok(t) => Some(t),
             Err(e) => {
                 self.log.log(&format!("Error reading the IPVS table: {e}"));
@@ -340,6 +351,14 @@ impl<B: IpvsBackend> Director<B> {
                 if let Some(vis) = self.index.get(&m.virtual_key) {
                     self.dirty.extend(vis);
                 }
+                let reason = match (&self.last[&target].result, maintenance) {
+                    (_, true) => "maintenance".to_string(),
+                    (Ok(d), _) if d.is_empty() => "ok".to_string(),
+                    (Ok(d), _) => d.clone(),
+                    (Err(e), _) => e.to_string(),
+                };
+                let up = matches!(t, Transition::Up { .. });
+                self.record.state_changed(&m, up, reason);
             }
             if let Transition::Down { forced: true } = t {
                 self.log.log(&format!(
@@ -418,7 +437,7 @@ impl<B: IpvsBackend> Director<B> {
     fn reconcile_from(&mut self, table: Option<Table>, hooks: &mut dyn Hooks) {
         let read = match table {
             Some(t) => Ok(t),
-            None => self.backend.services(),
+            None => self.read_table(),
         };
         let actual = match read {
             Ok(t) => t,
@@ -493,6 +512,7 @@ impl<B: IpvsBackend> Director<B> {
             ));
         }
         self.failed_last_pass = applied.failed.len();
+        self.record.netlink_errors += applied.failed.len() as u64;
         // fallbackcommand on the edges only.
         let config = self.config.clone();
         for ds in &want.services {
@@ -573,9 +593,10 @@ impl<B: IpvsBackend> Director<B> {
         // Indexes of the old configuration mean nothing in the new one.
         self.reminders.clear();
         let table = self.adopt();
+        let health = &self.health;
+        self.record.retain(|m| health.of_member(m).is_some());
         // Keep the last results of planned targets, keyed by the plan's
         // copy (the one the pool now holds too).
-        let health = &self.health;
         self.last = std::mem::take(&mut self.last)
             .into_iter()
             .filter_map(|(t, r)| Some((health.key(&t)?.clone(), r)))
@@ -634,68 +655,60 @@ impl<B: IpvsBackend> Director<B> {
             self.log.log(&c.log_line("stop"));
             self.alert(c, hooks);
         }
+        self.record.netlink_errors += applied.failed.len() as u64;
         for (c, e) in &applied.failed {
             self.log
                 .log(&format!("Failed to apply \"{}\": {e}", c.log_line("stop")));
         }
     }
 
-    /// What to show for `status`: one line per virtual and real.
-    pub fn status_lines(&mut self) -> Vec<String> {
+    /// Read the whole kernel table (counters kept for the status, a
+    /// failure counted).
+    fn read_table(&mut self) -> crate::ipvs::Result<Table> {
+        match self.backend.dump() {
+            Ok(entries) => {
+                self.record.table_read(&entries);
+                Ok(entries
+                    .into_iter()
+                    .map(|e| (e.service, e.dests.into_iter().map(|d| d.dest).collect()))
+                    .collect())
+            }
+            Err(e) => {
+                self.record.netlink_errors += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// State changes of any real since start (a new one is worth a
+    /// snapshot soon).
+    pub fn state_changes(&self) -> u64 {
+        self.record.changes()
+    }
+
+    /// Everything the director knows, frozen: each virtual and real with
+    /// its state, weights (configured and in the kernel), last check,
+    /// since when; the recent changes; reloads and netlink errors. Reads
+    /// the table only when the director has no view of it (after a failed
+    /// read); its cost is a few allocations per real.
+    pub fn snapshot(&mut self) -> Snapshot {
         if self.view.is_none() {
-            if let Ok(t) = self.backend.services() {
+            if let Ok(t) = self.read_table() {
                 self.view = Some(view_of(t));
             }
         }
-        let empty = HashMap::new();
-        let table = self.view.as_ref().unwrap_or(&empty);
-        let config = self.config.clone();
-        let mut out = Vec::new();
-        for v in &config.virtuals {
-            let key = service_key(&v.key);
-            let dests = table.get(&key).map(|(_, d)| d);
-            out.push(format!(
-                "{}\t{}",
-                v.key.id(),
-                if dests.is_some() {
-                    "in kernel"
-                } else {
-                    "missing"
-                }
-            ));
-            for r in &v.reals {
-                let target = self.health.of_member(&member(v, r)).map(|(t, _)| t);
-                let state = state(&self.health, &self.off_up, v, r);
-                let kw = dests
-                    .and_then(|d| {
-                        d.iter()
-                            .find(|d| d.key == reconcile::desired::real_key(v, r))
-                    })
-                    .map_or("-".to_string(), |d| d.weight.to_string());
-                let (res, age, lat) = match target.and_then(|t| self.last.get(t)) {
-                    Some(l) => (
-                        match &l.result {
-                            Ok(d) => format!("ok: {d}"),
-                            Err(e) => format!("failed: {e}"),
-                        },
-                        format!("{}s", l.at.elapsed().as_secs()),
-                        format!("{}ms", l.latency.as_millis()),
-                    ),
-                    None => ("not checked yet".into(), "-".into(), "-".into()),
-                };
-                out.push(format!(
-                    "  {}\t{}\tweight {}\tkernel {kw}\t{res}\t{age}\t{lat}",
-                    r.id(),
-                    match state {
-                        State::Up => "up",
-                        State::Down => "down",
-                        State::Unknown => "unknown",
-                    },
-                    r.weight,
-                ));
-            }
-        }
-        out
+        let (health, off_up) = (&self.health, &self.off_up);
+        let state = |v: &Virtual, r: &Real| state(health, off_up, v, r);
+        let parts = observe::Parts {
+            config: &self.config,
+            health,
+            last: &self.last,
+            view: self.view.as_ref(),
+            fallback_active: &self.fallback_active,
+            status: self.status,
+            state: &state,
+        };
+        observe::build(&parts, &mut self.record)
     }
 }
 

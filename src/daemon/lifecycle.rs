@@ -188,8 +188,11 @@ pub fn reload(ctx: &Context, config: &Config) -> i32 {
 }
 
 /// `status`: 0 running, 3 stopped, 1 stale pid file; then, when running,
-/// each virtual and real as the daemon last saw them.
-pub fn status(ctx: &Context, config: &Config) -> i32 {
+/// each virtual and real as the daemon last saw them (its status file),
+/// as text or, with `json`, as the JSON document of ldirectord(8) (then
+/// nothing else goes to stdout: the lines about the state go to stderr,
+/// and the `execute=` instances are not asked).
+pub fn status(ctx: &Context, config: &Config, json: bool) -> i32 {
     let path = ctx.pid_path();
     match pidfile::state(&path) {
         State::Running(pid) => {
@@ -197,8 +200,9 @@ pub fn status(ctx: &Context, config: &Config) -> i32 {
                 "ldirectord for {} is running with pid: {pid}",
                 config_text(ctx)
             );
-            if let Ok(text) = std::fs::read_to_string(ctx.status_path()) {
-                print!("{text}");
+            print_status(&ctx.status_path(), json);
+            if json {
+                return 0;
             }
             use std::io::Write;
             let _ = std::io::stdout().flush();
@@ -215,13 +219,46 @@ pub fn status(ctx: &Context, config: &Config) -> i32 {
                 path.display(),
                 config_text(ctx)
             );
-            println!("ldirectord is stopped for {}", config_text(ctx));
+            stopped_line(ctx, json);
             1
         }
         State::Absent => {
-            println!("ldirectord is stopped for {}", config_text(ctx));
+            stopped_line(ctx, json);
             3
         }
+    }
+}
+
+/// Upstream's "stopped" line: on stdout, or stderr when stdout is JSON.
+fn stopped_line(ctx: &Context, json: bool) {
+    let line = format!("ldirectord is stopped for {}", config_text(ctx));
+    if json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
+/// The daemon's status file as text lines or JSON. Nothing while the
+/// daemon has not written one yet; a file that is not our JSON (an older
+/// daemon's text) is printed as it is.
+fn print_status(path: &Path, json: bool) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    match serde_json::from_slice::<crate::status::Snapshot>(&bytes) {
+        Ok(_) if json => print!("{}", String::from_utf8_lossy(&bytes)),
+        Ok(s) => {
+            let now = crate::status::snapshot::unix(std::time::SystemTime::now());
+            for line in crate::status::text::lines(&s, now) {
+                println!("{line}");
+            }
+        }
+        Err(_) if json => eprintln!(
+            "ldirectord: {} is not a JSON status (written by an older daemon?)",
+            path.display()
+        ),
+        Err(_) => print!("{}", String::from_utf8_lossy(&bytes)),
     }
 }
 

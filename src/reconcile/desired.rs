@@ -102,9 +102,7 @@ pub fn desired_of(
             }
             let fallback_active = !any_up;
             if fallback_active {
-                if let Some(f) = &v.fallback {
-                    let port = f.port.unwrap_or(v.key.port());
-                    let dest = dest_of(f.addr, port, f.forward, 1, 0, 0).normalized_for(&key);
+                if let Some(dest) = fallback_dest(v) {
                     if dests.iter().all(|d| d.dest.key != dest.key) {
                         dests.push(DesiredDest {
                             dest,
@@ -197,6 +195,14 @@ fn dest_of(
     Dest::new(DestKey::new(addr, port), forward_of(forward))
         .weight(weight)
         .thresholds(upper, lower)
+}
+
+/// The fallback server of `v` as the kernel will hold it (weight 1, no
+/// thresholds), if `v` has one.
+pub fn fallback_dest(v: &Virtual) -> Option<Dest> {
+    let f = v.fallback.as_ref()?;
+    let port = f.port.unwrap_or(v.key.port());
+    Some(dest_of(f.addr, port, f.forward, 1, 0, 0).normalized_for(&service_key(&v.key)))
 }
 
 /// The kernel key of `real` in virtual `v` (DR/TUN reals take the VIP port).
