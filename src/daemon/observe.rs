@@ -158,7 +158,10 @@ pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
     record.generation += 1;
     let (now, now_wall) = (Instant::now(), SystemTime::now());
     // A monotonic instant as wall-clock seconds.
-    let wall = |at: Instant| unix(now_wall) - now.saturating_duration_since(at).as_secs_f64();
+    let wall = |at: Instant| {
+        let t = unix(now_wall) - now.saturating_duration_since(at).as_secs_f64();
+        (t * 1000.0).round() / 1000.0
+    };
     let virtuals = p
         .config
         .virtuals
@@ -271,5 +274,130 @@ pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
         virtuals,
         recent_changes: record.recent.iter().cloned().collect(),
         generation: record.generation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::check::CheckError;
+    use crate::daemon::director::{Director, Message, NoHooks};
+    use crate::daemon::log::{Logger, Sink};
+    use crate::ipvs::MemoryIpvs;
+
+    fn result(c: &Config, vi: usize, ri: usize, ok: bool) -> Message {
+        let v = &c.virtuals[vi];
+        Message::Result {
+            target: Arc::new(Target::new(v, &v.reals[ri])),
+            result: if ok {
+                Ok("HTTP/1.1 200 OK".into())
+            } else {
+                Err(CheckError::Refused)
+            },
+            latency: Duration::from_millis(3),
+        }
+    }
+
+    #[test]
+    fn the_snapshot_shows_every_state_weight_and_change() {
+        let c = Arc::new(crate::config::test_config(
+            "fallback=127.0.0.1:80\n\
+             virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq 3\n\treal=192.0.2.22:80 masq 2\n\
+             \tquiescent=yes\n\
+             virtual=192.0.2.11:80\n\treal=192.0.2.31:80 masq\n",
+        ));
+        let log = Arc::new(Logger::new(Sink::Stderr, "t"));
+        let mut d = Director::new(c.clone(), MemoryIpvs::new(), log);
+        d.start(&mut NoHooks);
+        for m in [
+            result(&c, 0, 0, true),
+            result(&c, 0, 1, true),
+            result(&c, 0, 1, false),
+            Message::ReloadFailed,
+        ] {
+            d.handle(m, &mut NoHooks);
+        }
+        let s = d.snapshot();
+        assert_eq!(s.schema, snapshot::SCHEMA);
+        let states: Vec<(&str, State, Option<u32>)> = s
+            .virtuals
+            .iter()
+            .flat_map(|v| &v.reals)
+            .map(|r| (r.real.as_str(), r.state, r.kernel_weight))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("192.0.2.21:80", State::Up, Some(3)),
+                ("192.0.2.22:80", State::Quiescent, Some(0)),
+                ("127.0.0.1:80", State::Standby, None),
+                ("192.0.2.31:80", State::Unknown, None),
+                ("127.0.0.1:80", State::Fallback, Some(1)),
+            ]
+        );
+        let v = &s.virtuals[0];
+        assert!(v.in_kernel && !v.fallback_active && s.virtuals[1].fallback_active);
+        let q = &v.reals[1];
+        assert_eq!(q.transitions, 2);
+        assert!(q.since.is_some());
+        let last = q.last_check.as_ref().unwrap();
+        assert_eq!(
+            (last.ok, last.result.as_str()),
+            (false, "Connection refused")
+        );
+        assert!((last.latency - 0.003).abs() < 1e-9);
+        assert_eq!(s.virtuals[1].reals[0].since, None, "never changed");
+        // Newest first.
+        let changes: Vec<(&str, State, &str)> = s
+            .recent_changes
+            .iter()
+            .map(|c| (c.real.as_str(), c.state, c.reason.as_str()))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                ("192.0.2.22:80", State::Down, "Connection refused"),
+                ("192.0.2.22:80", State::Up, "HTTP/1.1 200 OK"),
+                ("192.0.2.21:80", State::Up, "HTTP/1.1 200 OK"),
+            ]
+        );
+        assert_eq!(s.recent_changes[0].virtual_id, "tcp:192.0.2.10:80");
+        assert_eq!((s.daemon.reloads.failed, s.daemon.reloads.ok), (1, 0));
+        assert_eq!(s.daemon.reloads.last_ok, Some(false));
+        assert_eq!(s.daemon.netlink_errors, 0);
+        assert!(s.daemon.ipvs_read.is_some());
+        // The JSON reads back as the same snapshot (but its generation).
+        let json = serde_json::to_string(&s).unwrap();
+        let back: Snapshot = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            back,
+            Snapshot {
+                generation: 0,
+                ..s.clone()
+            }
+        );
+        assert_eq!(d.snapshot().generation, s.generation + 1);
+    }
+
+    #[test]
+    fn the_ring_of_changes_is_bounded() {
+        let mut r = Record::default();
+        let m = Member {
+            virtual_key: crate::config::VirtualKey::Fwmark {
+                family: crate::config::Family::V4,
+                mark: 1,
+            },
+            real_addr: "192.0.2.1".parse().unwrap(),
+            real_port: 0,
+        };
+        for i in 0..(RECENT_CHANGES + 10) {
+            r.state_changed(&m, i % 2 == 0, format!("{i}"));
+        }
+        assert_eq!(r.recent.len(), RECENT_CHANGES);
+        assert_eq!(r.recent[0].reason, format!("{}", RECENT_CHANGES + 9));
+        assert_eq!(r.changes(), (RECENT_CHANGES + 10) as u64);
+        assert_eq!(r.changed[&m].1, (RECENT_CHANGES + 10) as u64);
     }
 }

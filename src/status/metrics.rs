@@ -120,7 +120,7 @@ const REAL_FAMILIES: [RealFamily; 9] = [
         MetricType::Gauge,
         |s, r| {
             let since = r.since.unwrap_or(s.snapshot.daemon.started);
-            Some(Num::F((s.now - since).max(0.0)))
+            Some(Num::F(((s.now - since).max(0.0) * 1000.0).round() / 1000.0))
         },
     ),
     (

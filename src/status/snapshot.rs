@@ -250,10 +250,10 @@ impl Snapshot {
     }
 }
 
-/// Seconds since the Unix epoch of a wall-clock time.
+/// Seconds since the Unix epoch of a wall-clock time, to the millisecond.
 pub fn unix(t: std::time::SystemTime) -> f64 {
     t.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+        .map_or(0.0, |d| d.as_millis() as f64 / 1000.0)
 }
 
 /// The director's end of the snapshot channel: it replaces the current
