@@ -170,6 +170,45 @@ fn promtool(text: &str) {
     );
 }
 
+/// Validate `json` against man/status.schema.json with Debian's
+/// python3-jsonschema (skipped when it is missing, except in CI).
+fn json_schema(json: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v != "false" && v != "0");
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/man/status.schema.json");
+    let script = "import json, sys, jsonschema\n\
+        jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])))\n";
+    let child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script, schema])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if !ci => {
+            eprintln!("SKIP JSON schema: {e}");
+            return;
+        }
+        Err(e) => panic!("python3: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !ci && err.contains("No module named 'jsonschema'") {
+        eprintln!("SKIP JSON schema: python3-jsonschema is not installed");
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "status.json against the schema: {err}"
+    );
+}
+
 fn checks_total(text: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with("ldirectord_checks_total{"))
@@ -328,6 +367,8 @@ fn the_status_server_reads_agrees_and_stays_bounded() {
             .collect()
     };
     assert_eq!(shape(&file), shape(&s));
+    json_schema(&get(addr, "/status.json").body);
+    json_schema(&std::fs::read_to_string(&status_file).unwrap());
     assert_eq!(s.daemon.pid, std::process::id());
 
     // The page: every real with its state, nothing external.
