@@ -10,7 +10,9 @@
 #   4. the parser fuzz target on a fixed number of inputs (FUZZ_RUNS);
 #   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest;
 #   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh);
-#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh).
+#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
+#   8. the status server of a running daemon in a qemu guest
+#      (tests/vm/observe.sh: promtool, JSON schema, chromium's DOM).
 #
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
@@ -62,5 +64,8 @@ tests/vm/e2e-director.sh
 
 step "doctor on a director and a real in a qemu guest"
 tests/vm/doctor.sh
+
+step "the status server in a qemu guest (promtool, JSON schema, headless chromium)"
+tests/vm/observe.sh
 
 step "all tests passed"
