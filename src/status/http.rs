@@ -12,8 +12,8 @@
 //! each write (a client that stops reading is cut off), the requests and
 //! the lifetime of one connection; one body is rendered at a time, off the
 //! runtime's thread (a blocking-pool thread), and `/metrics` is streamed
-//! family by family with back-pressure, so a slow reader holds at most a
-//! part of it. What it must not do: keep state of its own, write
+//! in 64 KiB chunks with back-pressure, so a slow reader holds at most a
+//! few of them. What it must not do: keep state of its own, write
 //! anything, bind anywhere but where it is told.
 
 use std::convert::Infallible;
@@ -256,8 +256,8 @@ impl Connection {
                     checks: self.source.checks.clone(),
                     now,
                 });
-                // Two parts in the pipe at most: a client that reads slowly
-                // holds the renderer (and its memory) back, not ahead.
+                // Two chunks in the pipe at most: a client that reads
+                // slowly holds the renderer (and its memory) back.
                 let (tx, rx) = mpsc::channel::<Bytes>(2);
                 tokio::task::spawn_blocking(move || {
                     metrics::render(&sources, |part| tx.blocking_send(Bytes::from(part)).is_ok());

@@ -8,9 +8,10 @@
 //! meaning are listed in ldirectord(8), STATUS HTTP SERVER.
 //!
 //! Nothing is registered ahead of time: each scrape encodes what the
-//! snapshot holds, through collectors over it. The text is produced family
-//! by family ([`render`] hands each part over as it is done), so a scrape
-//! of 10,000 reals never holds the whole text (13 MB) at once.
+//! snapshot holds, through collectors over it. The text is handed over in
+//! chunks of about [`CHUNK`] bytes as the encoder writes it ([`render`]),
+//! so a scrape of 10,000 reals (13 MB of text) never holds more than a
+//! few chunks at once.
 
 use std::sync::Arc;
 
@@ -35,22 +36,29 @@ pub struct Sources {
     pub now: f64,
 }
 
-/// Encode every family, handing the text over in parts of whole families
-/// (each at most a few MB at 10,000 reals). Stops early when `emit`
-/// returns false (the client went away).
-pub fn render(sources: &Arc<Sources>, mut emit: impl FnMut(String) -> bool) {
+/// Size of the parts [`render`] hands over.
+pub const CHUNK: usize = 64 * 1024;
+
+/// Encode every family, handing the text over in parts of about
+/// [`CHUNK`] bytes as it is written. Stops early when `emit` returns false
+/// (the client went away).
+pub fn render(sources: &Arc<Sources>, emit: impl FnMut(String) -> bool) {
+    let mut registry = Registry::default();
     for part in 0..PARTS {
-        let mut registry = Registry::default();
         registry.register_collector(Box::new(Part {
             sources: sources.clone(),
             part,
         }));
-        let mut text = String::new();
-        // Writing to a String cannot fail, and our collectors don't either.
-        let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &registry);
-        if !text.is_empty() && !emit(text) {
-            return;
-        }
+    }
+    let mut sink = Chunks {
+        buf: String::with_capacity(CHUNK + 1024),
+        emit,
+    };
+    // An error is the sink's: the client went away.
+    if prometheus_client::encoding::prometheus_text::encode(&mut sink, &registry).is_ok()
+        && !sink.buf.is_empty()
+    {
+        (sink.emit)(sink.buf);
     }
 }
 
@@ -62,6 +70,25 @@ pub fn render_to_string(sources: &Arc<Sources>) -> String {
         true
     });
     all
+}
+
+/// Collects the encoder's writes and hands them on every [`CHUNK`] bytes.
+struct Chunks<F> {
+    buf: String,
+    emit: F,
+}
+
+impl<F: FnMut(String) -> bool> std::fmt::Write for Chunks<F> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.buf.push_str(s);
+        if self.buf.len() >= CHUNK {
+            let full = std::mem::replace(&mut self.buf, String::with_capacity(CHUNK + 1024));
+            if !(self.emit)(full) {
+                return Err(std::fmt::Error);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A value of a sample.
@@ -466,4 +493,98 @@ fn small_families(e: &mut DescriptorEncoder, s: &Sources) -> Result<(), std::fmt
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::snapshot::*;
+
+    fn snapshot(n: usize) -> Snapshot {
+        let traffic = Traffic {
+            connections: 7,
+            packets_in: 1,
+            packets_out: 2,
+            bytes_in: 3,
+            bytes_out: 4,
+            active_connections: Some(5),
+            inactive_connections: Some(6),
+        };
+        let virtuals = (0..n.div_ceil(10))
+            .map(|v| VirtualStatus {
+                id: format!("tcp:192.0.2.1:{}", 1000 + v),
+                service: format!("192.0.2.1:{}", 1000 + v),
+                protocol: "tcp".into(),
+                scheduler: "wrr".into(),
+                in_kernel: true,
+                fallback_active: false,
+                ipvs: Some(traffic),
+                reals: (0..10)
+                    .map(|i| RealStatus {
+                        real: format!("192.0.2.{}:80", 10 + i),
+                        role: Role::Real,
+                        forward: Forward::Masq,
+                        state: if i == 0 { State::Down } else { State::Up },
+                        weight: 2,
+                        kernel_weight: (i != 0).then_some(2),
+                        last_check: None,
+                        since: None,
+                        transitions: 1,
+                        ipvs: Some(traffic),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Snapshot {
+            schema: SCHEMA,
+            virtuals,
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn families_stay_whole_across_chunks() {
+        let sources = Arc::new(Sources {
+            snapshot: Arc::new(snapshot(3000)),
+            checks: Some(Arc::new(CheckStats::default())),
+            now: 100.0,
+        });
+        let mut chunks = 0;
+        let mut text = String::new();
+        render(&sources, |c| {
+            assert!(c.len() < CHUNK + 1024, "a chunk of {} bytes", c.len());
+            chunks += 1;
+            text.push_str(&c);
+            true
+        });
+        assert!(chunks > 10, "{chunks} chunks");
+        assert_eq!(text, render_to_string(&sources));
+        // Each family is announced once, and its samples follow it.
+        let mut seen = std::collections::HashSet::new();
+        let mut current = String::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                current = rest.split(' ').next().unwrap().to_string();
+                assert!(seen.insert(current.clone()), "{current} twice");
+            } else if !line.starts_with('#') {
+                assert!(line.starts_with(&current), "{line} outside {current}");
+            }
+        }
+        let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!(count("ldirectord_real_up{"), 3000);
+        assert_eq!(count("ldirectord_ipvs_real_bytes_total{"), 6000);
+        assert_eq!(
+            count("ldirectord_real_check_duration_seconds{"),
+            0,
+            "never checked"
+        );
+        assert!(text.contains("ldirectord_reals{state=\"down\"} 300\n"));
+        // A client that goes away stops the encoding.
+        let mut calls = 0;
+        render(&sources, |_| {
+            calls += 1;
+            false
+        });
+        assert_eq!(calls, 1);
+    }
 }
