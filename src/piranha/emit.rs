@@ -244,13 +244,13 @@ impl Emitter<'_> {
             let mut commented = None;
             if !v.active() {
                 let why = if v.active.is_none() {
-                    "no active = 1 (a virtual is inactive by default)"
+                    "no \"active = 1\", and a virtual is inactive by default"
                 } else {
                     "active = 0"
                 };
                 commented = Some(format!(
                     "inactive in lvs.cf ({why}): Piranha never started it, so it is commented \
-                     out; remove the \"# \" before its directives to use it"
+                     out; uncomment its directive lines to use it"
                 ));
             } else {
                 let key = key_of(v);
@@ -782,7 +782,7 @@ impl Emitter<'_> {
         let mut comment_out = None;
         if !s.active() {
             comment_out = Some(if s.active.is_none() {
-                "no active = 1 (a server is inactive by default)"
+                "no \"active = 1\", and a server is inactive by default"
             } else {
                 "active = 0"
             });

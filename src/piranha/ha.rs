@@ -134,6 +134,10 @@ fn header(lines: &mut Vec<String>, name: &str, opts: &Options, what: &str) {
 /// `virtual_server`: ldirectord-rs programs IPVS on both directors from
 /// the same ldirectord.cf).
 pub fn keepalived(cf: &LvsCf, opts: &Options) -> Vec<Companion> {
+    // Without an address there is nothing for VRRP to move.
+    if vips(cf).is_empty() {
+        return Vec::new();
+    }
     let (primary, backup) = pair(cf);
     let mut out = vec![keepalived_for(cf, opts, true, primary, backup)];
     if backup.is_some() {

@@ -356,6 +356,7 @@ pub fn read(lexed: &Lexed, opts: ReadOptions, notes: &mut Notes) -> LvsCf {
         cf: LvsCf::default(),
         open_virtual: None,
         open_server: None,
+        brace_expected: false,
     };
     r.file_level(lexed);
     for line in &lexed.lines {
@@ -379,6 +380,9 @@ struct Reader<'n> {
     cf: LvsCf,
     open_virtual: Option<usize>,
     open_server: Option<usize>,
+    /// A block line without its `{` was just reported: a `{` alone on the
+    /// next line belongs to it (one error, not two).
+    brace_expected: bool,
 }
 
 /// A value error: Piranha's message (`lvsStrerror`) and our explanation.
@@ -555,6 +559,7 @@ impl Reader<'_> {
     fn block_header(&mut self, line: &Line) -> Option<String> {
         let t = &line.tokens;
         if t.len() < 3 {
+            self.brace_expected = t.len() == 2;
             self.error(
                 line.no,
                 end_col(&t[t.len() - 1]),
@@ -589,6 +594,9 @@ impl Reader<'_> {
             return;
         }
         let first = &line.tokens[0];
+        if std::mem::take(&mut self.brace_expected) && first.text == "{" && line.tokens.len() == 1 {
+            return;
+        }
         if first.text == "}" && first.quote.is_none() {
             // Anything after a closing brace is ignored (the tokens are
             // freed before Piranha looks at them).
@@ -616,15 +624,18 @@ impl Reader<'_> {
 
     fn unknown(&mut self, line: &Line, here: &str) {
         let name = line.tokens[0].text.as_str();
-        let elsewhere = if here != "server" && SERVER_DIRECTIVES.contains(&name) && name == "weight"
-        {
+        let vendor = matches!(
+            (here, name),
+            ("server", "nmask") | ("virtual", "expect_program" | "deadtime")
+        );
+        let elsewhere = if vendor {
+            " (some piranha-gui versions write it; the 0.8.6 daemons refuse it)".to_string()
+        } else if here != "server" && SERVER_DIRECTIVES.contains(&name) && name == "weight" {
             " (weight belongs in a server block)".to_string()
         } else if here != "global" && GLOBAL_DIRECTIVES.contains(&name) {
             format!(" ({name} is a global directive, outside every block)")
         } else if here != "virtual" && VIRTUAL_DIRECTIVES.contains(&name) {
             format!(" ({name} belongs in a virtual block)")
-        } else if matches!(name, "nmask" | "expect_program" | "deadtime") {
-            " (some piranha-gui versions write it; the 0.8.6 daemons refuse it)".to_string()
         } else if name.contains('=') {
             " (Piranha needs blanks around '=')".to_string()
         } else {
