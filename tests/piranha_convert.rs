@@ -73,9 +73,9 @@ fn position(spec: &str) -> (usize, Option<usize>, String) {
 }
 
 fn find(diags: &[Diagnostic], line: usize, col: Option<usize>, text: &str) -> bool {
-    diags.iter().any(|d| {
-        d.line == line && col.is_none_or(|c| d.col == c) && d.message.contains(text)
-    })
+    diags
+        .iter()
+        .any(|d| d.line == line && col.is_none_or(|c| d.col == c) && d.message.contains(text))
 }
 
 fn show(diags: &[Diagnostic]) -> String {
@@ -108,7 +108,12 @@ fn check_output(name: &str, conv: &piranha::Conversion) -> Result<(), String> {
         .collect::<Vec<_>>()
         .join(" ");
     for w in &conv.warnings {
-        let head: String = w.message.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
+        let head: String = w
+            .message
+            .split_whitespace()
+            .take(6)
+            .collect::<Vec<_>>()
+            .join(" ");
         if !flat.contains(&head) {
             return Err(format!("{name}: warning not in the output: {}", w.message));
         }
@@ -184,13 +189,21 @@ fn every_fixture_converts_as_its_expect_lines_say() {
                     }
                     let n = d.iter().filter(|d| d.is_error()).count();
                     if n != errors.len() {
-                        fail(format!("{n} errors, expected {}:\n{}", errors.len(), show(&d)));
+                        fail(format!(
+                            "{n} errors, expected {}:\n{}",
+                            errors.len(),
+                            show(&d)
+                        ));
                     }
                     None
                 }
             }
         };
-        let converted = match (lenient_warnings.is_empty(), lenient_errors.is_empty(), lenient) {
+        let converted = match (
+            lenient_warnings.is_empty(),
+            lenient_errors.is_empty(),
+            lenient,
+        ) {
             (false, _, Ok(c)) => {
                 for (line, _, t) in &lenient_warnings {
                     if !find(&c.warnings, *line, None, t) {
@@ -248,7 +261,9 @@ fn every_fixture_converts_with_both_companions() {
             if let Ok(c) = piranha::convert(&text, &opts(true, Some(ha))) {
                 check_output(&path.display().to_string(), &c).unwrap();
                 // keepalived is left out when no VIP is active.
-                let has_vip = c.cf.lines().any(|l| l.starts_with("#   - VIPs raised by pulse"));
+                let has_vip =
+                    c.cf.lines()
+                        .any(|l| l.starts_with("#   - VIPs raised by pulse"));
                 let what = match ha {
                     Ha::Keepalived => "keepalived.conf",
                     Ha::Pacemaker => "pcs script",
@@ -300,13 +315,20 @@ fn companions_of_the_director_failover_fixture() {
         "    lvs_sync_daemon eth1 LVS id 7",
         "    lvs_timeouts tcp 900 tcpfin 120",
     ] {
-        assert!(primary.lines().any(|l| l == want), "{want:?} not in:\n{primary}");
+        assert!(
+            primary.lines().any(|l| l == want),
+            "{want:?} not in:\n{primary}"
+        );
     }
     let backup = &c.companions[1].text;
     assert!(backup.contains("    priority 100\n"));
     assert!(backup.contains("    unicast_src_ip 192.0.2.2\n"));
     // The ldirectord.cf leaves the sync daemon to keepalived.
-    assert!(c.cf.contains("\n# syncdaemon=both eth1 syncid=7\n"), "{}", c.cf);
+    assert!(
+        c.cf.contains("\n# syncdaemon=both eth1 syncid=7\n"),
+        "{}",
+        c.cf
+    );
 
     let c = piranha::convert(&text, &opts(false, Some(Ha::Pacemaker))).unwrap();
     let pcs = &c.companions[0];
@@ -324,9 +346,18 @@ fn companions_of_the_director_failover_fixture() {
         "pcs resource defaults update resource-stickiness=100",
         "#   ipvsadm --set 900 120 0",
     ] {
-        assert!(pcs.text.lines().any(|l| l == want), "{want:?} not in:\n{}", pcs.text);
+        assert!(
+            pcs.text.lines().any(|l| l == want),
+            "{want:?} not in:\n{}",
+            pcs.text
+        );
     }
-    let sh = Command::new("sh").arg("-n").arg("-c").arg(&pcs.text).status().unwrap();
+    let sh = Command::new("sh")
+        .arg("-n")
+        .arg("-c")
+        .arg(&pcs.text)
+        .status()
+        .unwrap();
     assert!(sh.success(), "sh -n refuses the pcs script");
 }
 
@@ -348,7 +379,10 @@ fn cli_prints_a_valid_file_and_warnings_with_their_lines() {
     assert_eq!(o.status.code(), Some(0));
     let stdout = String::from_utf8(o.stdout).unwrap();
     let stderr = String::from_utf8(o.stderr).unwrap();
-    assert!(stdout.starts_with("# ldirectord.cf - converted from "), "{stdout}");
+    assert!(
+        stdout.starts_with("# ldirectord.cf - converted from "),
+        "{stdout}"
+    );
     let path = data().join("weight-zero.cf");
     assert!(
         stderr.contains(&format!("{}:11: warning: weight = 0:", path.display())),
@@ -366,10 +400,16 @@ fn cli_reports_every_error_with_line_and_column_and_exits_2() {
     let stderr = String::from_utf8(o.stderr).unwrap();
     let p = path.display();
     for at in ["8:1", "10:12", "16:18", "17:1", "22:18", "23:16"] {
-        assert!(stderr.contains(&format!("{p}:{at}: error: ")), "{at}:\n{stderr}");
+        assert!(
+            stderr.contains(&format!("{p}:{at}: error: ")),
+            "{at}:\n{stderr}"
+        );
     }
     assert!(stderr.contains("6 errors; nothing converted"), "{stderr}");
-    let o = ldirectord().args(["convert", "/nonexistent/lvs.cf"]).output().unwrap();
+    let o = ldirectord()
+        .args(["convert", "/nonexistent/lvs.cf"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let o = ldirectord().args(["convert"]).output().unwrap();
     assert_eq!(o.status.code(), Some(255));
@@ -382,7 +422,11 @@ fn cli_lenient_reads_crlf() {
     let o = ldirectord().arg("convert").arg(&src).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains(":1:1: error: CRLF"));
-    let o = ldirectord().args(["convert", "--lenient"]).arg(&src).output().unwrap();
+    let o = ldirectord()
+        .args(["convert", "--lenient"])
+        .arg(&src)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stderr).contains(":1: warning: CRLF"));
 }
@@ -400,7 +444,12 @@ fn cli_writes_the_file_and_its_companions_beside_it() {
         .args(["--ha", "pacemaker"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(o.stdout.is_empty());
     let dir_abs = dir.0.canonicalize().unwrap();
     let script = dir_abs.join("lb-check-mysql.sh");
@@ -416,7 +465,12 @@ fn cli_writes_the_file_and_its_companions_beside_it() {
     assert_eq!(mode(&dir_abs.join("lb-pcs.sh")), 0o755);
     // The generated ldirectord.cf passes our own configtest.
     let t = ldirectord().arg("-t").arg(&out).output().unwrap();
-    assert_eq!(t.status.code(), Some(0), "{}", String::from_utf8_lossy(&t.stderr));
+    assert_eq!(
+        t.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&t.stderr)
+    );
 
     // The wrapper behaves as nanny's compare, without nanny's "failure is up".
     let bin = dir.0.join("bin");
@@ -427,7 +481,10 @@ fn cli_writes_the_file_and_its_companions_beside_it() {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     };
     let text = std::fs::read_to_string(&script).unwrap();
-    let local = text.replace("/usr/local/bin/check_mysql", &bin.join("check_mysql").display().to_string());
+    let local = text.replace(
+        "/usr/local/bin/check_mysql",
+        &bin.join("check_mysql").display().to_string(),
+    );
     std::fs::write(&script, local).unwrap();
     let run = || {
         Command::new(&script)
@@ -441,7 +498,10 @@ fn cli_writes_the_file_and_its_companions_beside_it() {
     fake("echo OK; exit 3");
     assert!(!run(), "a non-zero exit is down (nanny: up)");
     fake("printf OK");
-    assert!(!run(), "nanny chopped the last byte: OK without newline is O");
+    assert!(
+        !run(),
+        "nanny chopped the last byte: OK without newline is O"
+    );
     fake("echo OK; echo more");
     assert!(!run(), "a second line fails the exact compare");
     fake("echo 'OK '");
@@ -491,7 +551,9 @@ fn keepalived_accepts_the_companions() {
             dir: dir.0.clone(),
             cf_name: format!("f{i}.cf"),
         };
-        let Ok(c) = piranha::convert(&text, &o) else { continue };
+        let Ok(c) = piranha::convert(&text, &o) else {
+            continue;
+        };
         for comp in &c.companions {
             if comp.what != "keepalived.conf" {
                 continue;
@@ -522,4 +584,116 @@ fn keepalived_accepts_the_companions() {
         }
     }
     assert!(checked >= 20, "only {checked} keepalived files checked");
+}
+
+// --------------------------------------------------------------- corpus
+
+/// The model as the `ipvsadm` commands that program it (lvsd's `-A`, each
+/// nanny's `-a`), in the notation of tests/data/piranha/corpus/*.ipvsadm.
+fn ipvsadm_lines(c: &config::Config) -> Vec<String> {
+    use ldirectord::config::{Netmask, Protocol, VirtualKey};
+    let mut out = Vec::new();
+    for v in &c.virtuals {
+        let key = match v.key {
+            VirtualKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => format!(
+                "{} {addr}:{port}",
+                if protocol == Protocol::Tcp {
+                    "-t"
+                } else {
+                    "-u"
+                }
+            ),
+            VirtualKey::Fwmark { mark, .. } => format!("-f {mark}"),
+        };
+        let mut a = format!("-A {key} -s {}", v.scheduler);
+        if let Some(p) = v.persistent {
+            a.push_str(&format!(" -p {p}"));
+            if let Some(Netmask::V4(m)) = v.netmask {
+                a.push_str(&format!(" -M {m}"));
+            }
+        }
+        out.push(a);
+        for r in &v.reals {
+            out.push(format!(
+                "-a {key} -r {}:{} {} -w {}",
+                r.addr,
+                r.port,
+                r.forward.flag(),
+                r.weight
+            ));
+        }
+    }
+    out
+}
+
+fn expected_table(name: &str) -> Option<Vec<String>> {
+    let stem = name.strip_suffix(".cf").unwrap_or(name);
+    let text =
+        std::fs::read_to_string(data().join("corpus").join(format!("{stem}.ipvsadm"))).ok()?;
+    Some(
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// Every real-world lvs.cf of ../shared/piranha-corpus converts, our parser
+/// reads the result, and the resolved model is the IPVS table lvsd and its
+/// nannies programmed (our own table per file, tests/data/piranha/corpus).
+#[test]
+fn every_corpus_file_programs_the_table_lvsd_programmed() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/piranha-corpus");
+    let Ok(entries) = std::fs::read_dir(&corpus) else {
+        eprintln!("SKIP: {} is absent", corpus.display());
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cf"))
+        .collect();
+    files.sort();
+    let mut failures = Vec::new();
+    let cfg_opts = config::Options {
+        lookup: Lookup::HostsFile,
+        hostname: "t".into(),
+    };
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(want) = expected_table(&name) else {
+            failures.push(format!("{name}: no tests/data/piranha/corpus table for it"));
+            continue;
+        };
+        let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+        let conv = match piranha::convert(&text, &opts(false, Some(Ha::Keepalived))) {
+            Ok(c) => c,
+            Err(d) => {
+                failures.push(format!("{name}: refused:\n{}", show(&d)));
+                continue;
+            }
+        };
+        if let Err(e) = check_output(&name, &conv) {
+            failures.push(e);
+            continue;
+        }
+        let loaded = config::load_str(&conv.cf, Path::new("out.cf"), &cfg_opts).unwrap();
+        let got = ipvsadm_lines(&loaded.config);
+        if got != want {
+            failures.push(format!(
+                "{name}: the converted file programs\n  {}\nlvsd programmed\n  {}",
+                got.join("\n  "),
+                want.join("\n  ")
+            ));
+        }
+    }
+    eprintln!(
+        "piranha corpus: {}/{} files convert to the table lvsd programmed",
+        files.len() - failures.len(),
+        files.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -174,10 +174,9 @@ impl Emitter<'_> {
         let g = &cf.global;
         let mut h = Block::default();
         h.line(format!(
-            "# {} - converted from {} by \"ldirectord convert\" (ldirectord-rs {})",
+            "# {} - converted from {} by \"ldirectord convert\"",
             self.opts.placement.cf_name,
             comment_safe(&self.opts.source),
-            env!("CARGO_PKG_VERSION")
         ));
         h.line("#");
         h.comment(

@@ -124,9 +124,8 @@ fn pair(cf: &LvsCf) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
 
 fn header(lines: &mut Vec<String>, name: &str, opts: &Options, what: &str) {
     lines.push(format!(
-        "# {name} - {what}, converted from {} by \"ldirectord convert\" (ldirectord-rs {})",
+        "# {name} - {what}, converted from {} by \"ldirectord convert\"",
         comment_safe(&opts.source),
-        env!("CARGO_PKG_VERSION")
     ));
 }
 
