@@ -10,7 +10,7 @@
 //! missing address); the text is then read by `config::load_str` like any
 //! other ldirectord.cf.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use super::check::{self, comment_safe, Kind};
@@ -43,7 +43,9 @@ pub fn emit(cf: &LvsCf, opts: &Options, notes: &mut Notes) -> Emitted {
         companions: Vec::new(),
         script_names: HashSet::new(),
         quiet: false,
+        pending: BTreeMap::new(),
     };
+    e.pending = e.notes.take_unplaced();
     e.file();
     let mut cf_text = e.out.join("\n");
     cf_text.push('\n');
@@ -69,6 +71,9 @@ struct Emitter<'a> {
     /// Inside a commented-out virtual: warnings are written as comments
     /// but not reported (that virtual does not run).
     quiet: bool,
+    /// The reader's warnings (lexical), by line, until they are placed
+    /// next to what they concern.
+    pending: BTreeMap<usize, Vec<String>>,
 }
 
 /// Greedy word wrap of `text` into comment lines: `first` before the first
@@ -158,10 +163,26 @@ impl Emitter<'_> {
         b.warning(indent, msg);
     }
 
-    /// Reader warnings (lexical) whose line `keep` accepts, as comments.
-    fn place(&mut self, b: &mut Block, indent: &str, keep: impl Fn(usize) -> bool) {
-        for msg in self.notes.take_unplaced(keep) {
-            b.warning(indent, &msg);
+    /// The reader's warnings of lines `a..=z`, except those inside one of
+    /// `except` (sorted, disjoint line ranges), as comments.
+    fn place(
+        &mut self,
+        b: &mut Block,
+        indent: &str,
+        a: usize,
+        z: usize,
+        except: &[(usize, usize)],
+    ) {
+        let lines: Vec<usize> = self
+            .pending
+            .range(a..=z)
+            .map(|(l, _)| *l)
+            .filter(|l| !within(except, *l))
+            .collect();
+        for l in lines {
+            for msg in self.pending.remove(&l).unwrap_or_default() {
+                b.warning(indent, &msg);
+            }
         }
     }
 
@@ -213,9 +234,7 @@ impl Emitter<'_> {
         // Reader warnings outside every block.
         let blocks: Vec<(usize, usize)> =
             cf.virtuals.iter().map(|v| (v.line, v.end_line)).collect();
-        self.place(&mut h, "", |l| {
-            !blocks.iter().any(|(a, b)| (*a..=*b).contains(&l))
-        });
+        self.place(&mut h, "", 0, usize::MAX, &blocks);
         self.director_failover(&mut h);
         self.generic_warnings(&mut h);
         h.line("");
@@ -235,8 +254,7 @@ impl Emitter<'_> {
                         v.name, v.line
                     ),
                 );
-                let (a, z) = (v.line, v.end_line);
-                self.place(&mut b, "", |l| (a..=z).contains(&l));
+                self.place(&mut b, "", v.line, v.end_line, &[]);
                 self.push(b);
                 continue;
             }
@@ -275,7 +293,7 @@ impl Emitter<'_> {
         }
         // Anything not placed yet (cannot happen; never lose a warning).
         let mut tail = Block::default();
-        self.place(&mut tail, "", |_| true);
+        self.place(&mut tail, "", 0, usize::MAX, &[]);
         if !tail.lines.is_empty() {
             self.out.push(String::new());
             self.push(tail);
@@ -606,10 +624,7 @@ impl Emitter<'_> {
         }
         self.quiet = !live;
         let servers: Vec<(usize, usize)> = v.servers.iter().map(|s| (s.line, s.end_line)).collect();
-        let (a, z) = (v.line, v.end_line);
-        self.place(&mut b, "", |l| {
-            (a..=z).contains(&l) && !servers.iter().any(|(s, e)| (*s..=*e).contains(&l))
-        });
+        self.place(&mut b, "", v.line, v.end_line, &servers);
 
         // virtual=
         let vport = v.port();
@@ -769,8 +784,7 @@ impl Emitter<'_> {
     ) {
         let t = "\t";
         b.comment(t, &format!("server {} (lvs.cf line {})", s.name, s.line));
-        let (a, z) = (s.line, s.end_line);
-        self.place(b, t, |l| (a..=z).contains(&l));
+        self.place(b, t, s.line, s.end_line, &[]);
         let ip = s
             .address
             .as_ref()
@@ -1116,6 +1130,12 @@ impl Emitter<'_> {
             b.line(format!("{t}# {directive}"));
         }
     }
+}
+
+/// Whether `line` lies in one of `ranges` (sorted by start, disjoint).
+fn within(ranges: &[(usize, usize)], line: usize) -> bool {
+    let i = ranges.partition_point(|(a, _)| *a <= line);
+    i > 0 && line <= ranges[i - 1].1
 }
 
 /// The prefix length of a netmask, `None` if it is not contiguous.

@@ -73,10 +73,11 @@ fn vip(ip: Ipv4Addr, mask: Option<Ipv4Addr>, label: &str, from: String, line: us
 /// wins, as in pulse), then the NAT router when network = nat.
 pub fn vips(cf: &LvsCf) -> Vec<Vip> {
     let mut out: Vec<Vip> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for v in cf.virtuals.iter().filter(|v| !v.failover && v.active()) {
         let Some(a) = &v.address else { continue };
         let (host, label) = &a.value;
-        if host.ip.is_unspecified() || out.iter().any(|x| x.ip == host.ip) {
+        if host.ip.is_unspecified() || !seen.insert(host.ip) {
             continue;
         }
         out.push(vip(
@@ -90,7 +91,7 @@ pub fn vips(cf: &LvsCf) -> Vec<Vip> {
     if cf.global.network() == Network::Nat {
         if let Some(nr) = &cf.global.nat_router {
             let (host, label) = &nr.value;
-            if !out.iter().any(|x| x.ip == host.ip) {
+            if !seen.contains(&host.ip) {
                 out.push(vip(
                     host.ip,
                     cf.global.nat_nmask.as_ref().map(|m| m.value),

@@ -107,6 +107,27 @@ fn col_of(s: &str, at: usize) -> usize {
     s[..at].chars().count() + 1
 }
 
+/// Columns of increasing byte positions of one line, each in time
+/// proportional to the distance from the previous one (a line of many
+/// tokens stays linear).
+struct Columns<'a> {
+    line: &'a str,
+    at: usize,
+    col: usize,
+}
+
+impl Columns<'_> {
+    fn col(&mut self, at: usize) -> usize {
+        if at < self.at {
+            self.at = 0;
+            self.col = 1;
+        }
+        self.col += self.line[self.at..at].chars().count();
+        self.at = at;
+        self.col
+    }
+}
+
 /// One physical line (without its line end) → tokens, or `None` for a
 /// blank or whole-line comment line (first non-blank character `#`).
 pub fn tokenize_line(line: &str, no: usize) -> Option<Line> {
@@ -132,8 +153,13 @@ pub fn tokenize_line(line: &str, no: usize) -> Option<Line> {
     };
     // Columns are reported in the line as written: undo the inserted
     // blanks for what follows them.
-    let orig_col = |at: usize| -> usize {
-        let c = col_of(line, at);
+    let mut columns = Columns {
+        line,
+        at: 0,
+        col: 1,
+    };
+    let mut orig_col = |at: usize| -> usize {
+        let c = columns.col(at);
         match shift {
             Some((eq, before, after)) if at > eq => {
                 if at == eq + before {
@@ -154,6 +180,7 @@ pub fn tokenize_line(line: &str, no: usize) -> Option<Line> {
         while end < b.len() && !is_blank(b[end]) {
             end += 1;
         }
+        let col = orig_col(cur);
         let (text, next) = match b[cur] {
             q @ (b'"' | b'\'') => {
                 let word = &line[cur..end];
@@ -172,7 +199,7 @@ pub fn tokenize_line(line: &str, no: usize) -> Option<Line> {
                     match line[end..].find(q as char) {
                         Some(off) => (&line[cur + 1..end + off], end + off + 1),
                         None => {
-                            bad_quote = Some(orig_col(cur));
+                            bad_quote = Some(col);
                             break;
                         }
                     }
@@ -182,7 +209,7 @@ pub fn tokenize_line(line: &str, no: usize) -> Option<Line> {
         };
         tokens.push(Token {
             text: text.to_string(),
-            col: orig_col(cur),
+            col,
             quote: match b[cur] {
                 b'"' => Some('"'),
                 b'\'' => Some('\''),

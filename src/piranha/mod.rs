@@ -169,14 +169,14 @@ impl Notes {
         self.list.iter().any(|(d, _)| d.is_error())
     }
 
-    /// The messages of unplaced warnings whose line `keep` accepts; they
-    /// count as placed from now on.
-    pub fn take_unplaced(&mut self, keep: impl Fn(usize) -> bool) -> Vec<String> {
-        let mut out = Vec::new();
+    /// Every warning not placed yet, by line; they count as placed from
+    /// now on (the caller writes them).
+    pub fn take_unplaced(&mut self) -> std::collections::BTreeMap<usize, Vec<String>> {
+        let mut out = std::collections::BTreeMap::<usize, Vec<String>>::new();
         for (d, placed) in &mut self.list {
-            if !*placed && keep(d.line) {
+            if !*placed {
                 *placed = true;
-                out.push(d.message.clone());
+                out.entry(d.line).or_default().push(d.message.clone());
             }
         }
         out
