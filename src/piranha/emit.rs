@@ -21,7 +21,7 @@ use super::{ha, Companion, Notes, Options};
 /// `syncdaemon=` (names settled in PLAN.md) are written as directives.
 /// When false they are written commented out, with a warning saying what
 /// is lost: the state of a parser that does not read them yet.
-pub const EXTENSIONS: bool = false;
+pub const EXTENSIONS: bool = true;
 
 /// What [`emit`] produces.
 #[derive(Debug, Clone)]
@@ -540,6 +540,9 @@ impl Emitter<'_> {
             ),
         );
         if let Some(sd) = g.syncdaemon.as_ref().filter(|s| s.value) {
+            let iface = g.syncd_iface();
+            let iface_ok =
+                !iface.is_empty() && iface.len() <= 15 && !iface.contains(['/', '=', ':']);
             let directive = format!(
                 "syncdaemon=both {} syncid={}",
                 g.syncd_iface(),
@@ -560,6 +563,15 @@ impl Emitter<'_> {
                 let msg = "the sync daemon follows the VRRP role in the keepalived companion \
                            (lvs_sync_daemon), as it followed pulse's; do not also start it here";
                 self.warn(h, "", sd.line, msg);
+                h.line(format!("# {directive}"));
+            } else if EXTENSIONS && !iface_ok {
+                let line = g.syncd_iface.as_ref().map_or(sd.line, |i| i.line);
+                let msg = format!(
+                    "syncd_iface = {iface} is not an interface name (at most 15 characters, no \
+                     '/', '=' or ':'), so the sync daemon is not started: correct it and \
+                     uncomment the line"
+                );
+                self.warn(h, "", line, &msg);
                 h.line(format!("# {directive}"));
             } else if EXTENSIONS {
                 self.warn(
@@ -1044,11 +1056,7 @@ impl Emitter<'_> {
             w = (w * 2).min(max_weight);
             steps += 1;
         }
-        let tick = if timeout > 20 {
-            timeout
-        } else {
-            (20 / timeout) * timeout
-        };
+        let tick = tick(timeout);
         let seconds = steps * tick;
         let directive = format!("slowstart={seconds}");
         let why = format!(
@@ -1108,19 +1116,31 @@ impl Emitter<'_> {
                 ),
             ),
         };
+        let every = tick(timeout);
         let mut msg = format!(
-            "{why}. About every 20 s it moved the weight between W and 10×W with the 1-minute \
+            "{why}. Every {every} s it moved the weight between W and 10×W with the 1-minute \
              load (1.0 is the target; not divided by the CPU count)"
         );
         if !weights.is_empty() && weights.iter().all(|w| *w == 1) {
             msg.push_str("; it never moved a weight of 1, as every real here has");
         }
-        let _ = timeout;
         let directive = format!("loadmonitor=nanny:{program}");
-        if EXTENSIONS {
-            msg.push_str(&format!("; {directive} does the same"));
+        let interval = format!("loadinterval={every}");
+        let runnable = matches!(program.as_str(), "rup" | "ruptime" | "rsh" | "ssh")
+            || (program.starts_with('/') && !program.contains(char::is_whitespace));
+        if EXTENSIONS && !runnable {
+            msg.push_str(&format!(
+                "; nanny found {program} through its PATH, and loadmonitor=nanny: needs rup, \
+                 ruptime, rsh, ssh or an absolute path: write its full path and uncomment the \
+                 line (the weights stay as configured until then)"
+            ));
+            self.warn(b, t, lm.line, &msg);
+            b.line(format!("{t}# {directive}"));
+        } else if EXTENSIONS {
+            msg.push_str(&format!("; {directive} with {interval} does the same"));
             self.warn(b, t, lm.line, &msg);
             b.line(format!("{t}{directive}"));
+            b.line(format!("{t}{interval}"));
         } else {
             msg.push_str(
                 "; this ldirectord-rs does not read loadmonitor= yet, so the weights stay as \
@@ -1129,6 +1149,16 @@ impl Emitter<'_> {
             self.warn(b, t, lm.line, &msg);
             b.line(format!("{t}# {directive}"));
         }
+    }
+}
+
+/// nanny's weight "tick" in seconds (§10.1): every ⌊20/T⌋-th check, every
+/// check above T = 20.
+fn tick(timeout: i32) -> i32 {
+    if timeout > 20 {
+        timeout
+    } else {
+        (20 / timeout.max(1)) * timeout.max(1)
     }
 }
 

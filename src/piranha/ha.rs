@@ -221,11 +221,16 @@ fn keepalived_for(
             "    # syncdaemon = 1: master on the active director, backup on the other, as pulse"
                 .into(),
         );
-        defs.push(format!(
-            "    lvs_sync_daemon {} LVS id {}",
-            g.syncd_iface(),
-            g.syncd_id()
-        ));
+        let iface = g.syncd_iface();
+        let line = format!("lvs_sync_daemon {iface} LVS id {}", g.syncd_id());
+        if !iface.is_empty() && iface.len() <= 15 && !iface.contains(['/', ':']) {
+            defs.push(format!("    {line}"));
+        } else {
+            defs.push(
+                "    # syncd_iface is not an interface name: correct it and uncomment".into(),
+            );
+            defs.push(format!("    # {line}"));
+        }
     }
     if !defs.is_empty() {
         l.push("global_defs {".into());
