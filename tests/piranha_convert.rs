@@ -697,3 +697,67 @@ fn every_corpus_file_programs_the_table_lvsd_programmed() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+// ----------------------------------------------------------------- docs
+
+/// The man page's CONVERTING FROM PIRANHA section says what becomes of
+/// every lvs.cf directive, and the command and its options are documented.
+#[test]
+fn the_man_page_documents_every_lvs_cf_directive() {
+    use ldirectord::piranha::read::{GLOBAL_DIRECTIVES, SERVER_DIRECTIVES, VIRTUAL_DIRECTIVES};
+    let man =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/ldirectord.8")).unwrap();
+    let start = man
+        .find(".SH CONVERTING FROM PIRANHA")
+        .expect("no CONVERTING FROM PIRANHA");
+    let end = start + man[start + 1..].find("\n.SH ").unwrap();
+    let section = &man[start..end];
+    let words: std::collections::HashSet<&str> = section
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    let missing: Vec<&str> = GLOBAL_DIRECTIVES
+        .iter()
+        .chain(VIRTUAL_DIRECTIVES)
+        .chain(SERVER_DIRECTIVES)
+        .copied()
+        .filter(|d| !words.contains(d))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in CONVERTING FROM PIRANHA: {missing:?}"
+    );
+    for opt in [
+        "convert",
+        "\\-\\-lenient",
+        "\\-\\-ha keepalived",
+        "pacemaker",
+        ".BI \\-o ",
+    ] {
+        assert!(man.contains(opt), "{opt} not in man/ldirectord.8");
+    }
+}
+
+/// The guest test's fixture (tests/vm/e2e-piranha.sh): the mapped seed file
+/// converts to the table its `.ipvsadm` file programs with ipvsadm there.
+#[test]
+fn the_guest_fixture_converts_to_its_table() {
+    let dir = data().join("guest");
+    let text = std::fs::read_to_string(dir.join("seed-webs-test-com-mapped.cf")).unwrap();
+    let conv = piranha::convert(&text, &opts(false, None)).unwrap();
+    check_output("seed-webs-test-com-mapped.cf", &conv).unwrap();
+    let cfg_opts = config::Options {
+        lookup: Lookup::HostsFile,
+        hostname: "t".into(),
+    };
+    let loaded = config::load_str(&conv.cf, Path::new("out.cf"), &cfg_opts).unwrap();
+    let table = std::fs::read_to_string(dir.join("seed-webs-test-com-mapped.ipvsadm")).unwrap();
+    let want: Vec<&str> = table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    assert_eq!(ipvsadm_lines(&loaded.config), want);
+    // What the guest test relies on: quiescent (nanny -q) and risecount 2.
+    let v = &loaded.config.virtuals[0];
+    assert!(v.quiescent);
+    assert_eq!((v.risecount, v.checkinterval), (2, 6));
+}
