@@ -391,6 +391,13 @@ fn convert(args: &ConvertArgs) -> i32 {
                 Some(d) if !d.as_os_str().is_empty() => d,
                 _ => std::path::Path::new("."),
             };
+            if out.is_dir() {
+                eprintln!(
+                    "ldirectord: cannot write {}: it is a directory",
+                    out.display()
+                );
+                return 1;
+            }
             let (Some(name), Ok(dir)) = (out.file_name(), dir.canonicalize()) else {
                 eprintln!(
                     "ldirectord: cannot write {}: its directory does not exist",

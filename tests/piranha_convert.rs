@@ -517,6 +517,16 @@ fn cli_refuses_a_directory_that_does_not_exist() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
+    let dir = TempDir::new("piranha-dir");
+    let o = ldirectord()
+        .arg("convert")
+        .arg(data().join("default-http.cf"))
+        .arg("-o")
+        .arg(&dir.0)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
 }
 
 /// Debian's keepalived accepts the `--ha keepalived` companions: checked

@@ -196,7 +196,7 @@ impl Emitter<'_> {
         let mut h = Block::default();
         h.line(format!(
             "# {} - converted from {} by \"ldirectord convert\"",
-            self.opts.placement.cf_name,
+            comment_safe(&self.opts.placement.cf_name),
             comment_safe(&self.opts.source),
         ));
         h.line("#");
@@ -541,8 +541,7 @@ impl Emitter<'_> {
         );
         if let Some(sd) = g.syncdaemon.as_ref().filter(|s| s.value) {
             let iface = g.syncd_iface();
-            let iface_ok =
-                !iface.is_empty() && iface.len() <= 15 && !iface.contains(['/', '=', ':']);
+            let iface_ok = plain(iface) && iface.len() <= 15 && !iface.contains(['/', '=', ':']);
             let directive = format!(
                 "syncdaemon=both {} syncid={}",
                 g.syncd_iface(),
@@ -606,11 +605,19 @@ impl Emitter<'_> {
                     '_'
                 }
             })
+            .take(64)
             .collect();
-        let mut name = format!("check-{base}.sh");
-        if base.is_empty() || !self.script_names.insert(name.clone()) {
-            name = format!("check-{base}-line{}.sh", v.line);
-            self.script_names.insert(name.clone());
+        let stem = if base.is_empty() {
+            format!("line{}", v.line)
+        } else {
+            base
+        };
+        // Two virtuals whose names read the same here: -2, -3, …
+        let mut name = format!("check-{stem}.sh");
+        let mut n = 1;
+        while !self.script_names.insert(name.clone()) {
+            n += 1;
+            name = format!("check-{stem}-{n}.sh");
         }
         self.opts.placement.companion(&name)
     }
@@ -963,6 +970,19 @@ impl Emitter<'_> {
             }
             Kind::External { script } => {
                 let path = self.script_path(v);
+                let shown = path.display().to_string();
+                if live && shown.chars().any(|c| c == '"' || c.is_control()) {
+                    let line = v.send_program.as_ref().map_or(v.line, |s| s.line);
+                    self.notes.error(
+                        line,
+                        1,
+                        format!(
+                            "the check script's path {shown:?} cannot be written into \
+                             checkcommand=\"…\" (a double quote or a control character): \
+                             write the output to another directory"
+                        ),
+                    );
+                }
                 b.comment(
                     t,
                     &format!(
@@ -1127,7 +1147,7 @@ impl Emitter<'_> {
         let directive = format!("loadmonitor=nanny:{program}");
         let interval = format!("loadinterval={every}");
         let runnable = matches!(program.as_str(), "rup" | "ruptime" | "rsh" | "ssh")
-            || (program.starts_with('/') && !program.contains(char::is_whitespace));
+            || (program.starts_with('/') && plain(&program));
         if EXTENSIONS && !runnable {
             msg.push_str(&format!(
                 "; nanny found {program} through its PATH, and loadmonitor=nanny: needs rup, \
@@ -1150,6 +1170,15 @@ impl Emitter<'_> {
             b.line(format!("{t}# {directive}"));
         }
     }
+}
+
+/// A value that fits in an ldirectord.cf directive as one word: no blank,
+/// control character, `#` (a comment in a block) or `"`.
+fn plain(s: &str) -> bool {
+    !s.is_empty()
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '#' || c == '"')
 }
 
 /// nanny's weight "tick" in seconds (§10.1): every ⌊20/T⌋-th check, every

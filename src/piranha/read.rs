@@ -541,7 +541,8 @@ impl Reader<'_> {
             ": an inline comment; Piranha reads only whole-line comments \
              (--lenient ignores it)"
                 .to_string()
-        } else if extra.quote.is_none() && line.tokens.len() > 3 && line.tokens[0].text != "address"
+        } else if line.tokens.get(1).is_some_and(|t| t.text == "=")
+            && !matches!(line.tokens[0].text.as_str(), "address" | "nat_router")
         {
             ": a value with blanks must be quoted".to_string()
         } else {
