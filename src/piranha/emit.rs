@@ -527,7 +527,7 @@ impl Emitter<'_> {
         h.comment(
             "",
             &format!(
-                "network = {} (line {}): every real (and sorry server) is forwarded by {}.",
+                "network = {} ({}): every real (and sorry server) is forwarded by {}.",
                 match g.network() {
                     Network::Nat => "nat",
                     Network::Direct => "direct",
@@ -535,7 +535,7 @@ impl Emitter<'_> {
                 },
                 g.network
                     .as_ref()
-                    .map_or_else(|| "default".into(), |n| n.line.to_string()),
+                    .map_or_else(|| "the default".into(), |n| format!("line {}", n.line)),
                 forward(g.network())
             ),
         );
