@@ -48,6 +48,27 @@ pub fn load_str(text: &str, path: &Path, opts: &Options) -> Result<Loaded, Confi
     }
 }
 
+/// Upstream's lookup of a configuration argument: `/etc/ha.d/<arg>`,
+/// `/etc/ha.d/conf/<arg>`, then `<arg>` as given (the first that is a
+/// file). `LDIRECTORD_CONFIG_DIR` replaces `/etc/ha.d` (tests).
+pub fn locate(arg: &str) -> Option<std::path::PathBuf> {
+    locate_in_config_dirs(arg).or_else(|| {
+        let p = std::path::PathBuf::from(arg);
+        p.is_file().then_some(p)
+    })
+}
+
+/// The first two places of [`locate`]: `/etc/ha.d/<arg>`,
+/// `/etc/ha.d/conf/<arg>`.
+pub fn locate_in_config_dirs(arg: &str) -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("LDIRECTORD_CONFIG_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("/etc/ha.d"));
+    [base.join(arg), base.join("conf").join(arg)]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
 /// Read and parse the file at `path`.
 pub fn load_file(path: &Path, opts: &Options) -> Result<Loaded, ConfigError> {
     let bytes = std::fs::read(path).map_err(|e| {
