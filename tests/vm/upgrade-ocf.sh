@@ -12,7 +12,8 @@
 #   2. Pacemaker's OCF agent ocf:heartbeat:ldirectord driving our binary:
 #      ocf-tester passes, and a typo saved in the file while the daemon
 #      runs keeps `monitor` at 0, `reload` refused, `stop` working;
-#   3. `-d`: status finds the daemon, each check result and the reason of
+#   3. a start without CAP_NET_ADMIN fails visibly (status, stderr, log);
+#      `-d`: status finds the daemon, each check result and the reason of
 #      a removal are logged.
 #
 # Needs `tests/vm/install-deps.sh --ocf` (the Perl ldirectord,
@@ -177,7 +178,15 @@ mv "$CF" "$work/saved.cf"
 check "ours: stop stops it all the same" eval '"$LD" "$CF" stop && gone "$pid"'
 mv "$work/saved.cf" "$CF"
 
-# --- 3. -d: status, check results and reasons -------------------------------
+# --- 3. a start that fails, -d: status, check results and reasons ------------
+log "without CAP_NET_ADMIN: setpriv --bounding-set=-net_admin $LD $CF start"
+out=$(setpriv --bounding-set=-net_admin "$LD" "$CF" start 2>&1); rc=$?
+check "start without CAP_NET_ADMIN fails (1), says why once" eval \
+  '[ $rc = 1 ] && [ "$(grep -c "needs CAP_NET_ADMIN" <<<"$out")" = 1 ]'
+check "the failed start is in the configured log" \
+  grep -q "Exiting with exit_status 1: .*needs CAP_NET_ADMIN" "$LOG"
+check "it left no pid file" test ! -e /run/ldirectord.ldirectord.pid
+
 log "ours in the foreground: $LD -d $CF start"
 "$LD" -d "$CF" start 2>"$work/debug.err" &
 dpid=$!
