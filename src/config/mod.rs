@@ -165,3 +165,33 @@ pub(crate) fn test_config(text: &str) -> Config {
         Err(e) => panic!("{e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes that are not UTF-8, anywhere in a file (names, values, junk,
+    /// comments, line ends, the last byte): a verdict, never a panic, and
+    /// every error points inside the file.
+    #[test]
+    fn load_bytes_takes_any_bytes() {
+        let opts = Options {
+            lookup: names::Lookup::HostsFile,
+            hostname: "t".into(),
+        };
+        let base = b"checktimeout=3 # c\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n\
+                     \treceive=\"OK\"\n  stray\n[junk]\n";
+        for at in 0..=base.len() {
+            for bad in [&b"\xff"[..], b"\xe9", b"\xc3", b"\xe2\x80", b"\xf0\x9f\x98"] {
+                let mut f = base[..at].to_vec();
+                f.extend_from_slice(bad);
+                f.extend_from_slice(&base[at..]);
+                if let Err(e) = load_bytes(&f, Path::new("t.cf"), &opts) {
+                    let lines = e.source_text.split('\n').count();
+                    assert!(e.errors().all(|d| d.line <= lines), "{e}");
+                    let _ = e.to_string();
+                }
+            }
+        }
+    }
+}
