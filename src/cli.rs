@@ -403,7 +403,7 @@ fn convert(args: &ConvertArgs) -> i32 {
             return 1;
         }
     };
-    // Piranha reads bytes; a comment in a legacy encoding must not stop it.
+    // For the error listing only: convert_bytes decides what bytes mean.
     let text = String::from_utf8_lossy(&bytes);
     let placement = match &args.output {
         None => Placement::stdout(),
@@ -441,7 +441,7 @@ fn convert(args: &ConvertArgs) -> i32 {
         placement: placement.clone(),
         source: args.lvs_cf.clone(),
     };
-    let conv = match piranha::convert(&text, &opts) {
+    let conv = match piranha::convert_bytes(&bytes, &opts) {
         Ok(c) => c,
         Err(diags) => {
             let mut stderr = std::io::stderr().lock();

@@ -771,3 +771,23 @@ fn the_guest_fixture_converts_to_its_table() {
     assert!(v.quiescent);
     assert_eq!((v.risecount, v.checkinterval), (2, 6));
 }
+
+/// Bytes that are not UTF-8: replaced in comments and block names (labels),
+/// an error where they would change a value of the output.
+#[test]
+fn latin1_bytes_are_an_error_only_where_they_reach_a_value() {
+    let mut file = b"# caf\xe9 au lait\nvirtual caf\xe9 {\n    active = 1\n".to_vec();
+    file.extend_from_slice(b"    address = 192.0.2.10 eth0:1\n    port = 7\n");
+    let ok = file.clone();
+    let c = piranha::convert_bytes(&ok, &opts(false, None)).unwrap();
+    assert!(
+        c.cf.contains("# virtual caf\u{FFFD} (lvs.cf line 2)"),
+        "{}",
+        c.cf
+    );
+    file.extend_from_slice(b"    send = \"caf\xe9\"\n    expect = \"ok\"\n}\n");
+    let e = piranha::convert_bytes(&file, &opts(false, None)).unwrap_err();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!((e[0].line, e[0].col), (6, 16));
+    assert!(e[0].message.contains("byte 0xE9 is not UTF-8"));
+}

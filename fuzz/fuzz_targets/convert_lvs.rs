@@ -1,5 +1,5 @@
-//! Fuzz the lvs.cf reader and converter (`ldirectord convert`): any input
-//! either converts or is refused with errors, never panics; and whatever
+//! Fuzz the lvs.cf reader and converter (`ldirectord convert`): any bytes
+//! either convert or are refused with errors, never a panic; and whatever
 //! converts, with or without --lenient and with either --ha companion, is
 //! an ldirectord.cf our own parser loads.
 #![no_main]
@@ -11,7 +11,6 @@ use ldirectord::piranha::{self, Ha, Options, Placement};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
     let cfg = config::Options {
         lookup: Lookup::HostsFile,
         hostname: "fuzzhost".into(),
@@ -25,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
                 placement: Placement::stdout(),
                 source: "fuzz.cf".into(),
             };
-            match piranha::convert(&text, &opts) {
+            match piranha::convert_bytes(data, &opts) {
                 Ok(c) => {
                     if let Err(e) = config::load_str(&c.printable(), Path::new("out.cf"), &cfg) {
                         panic!("the converted file does not load:\n{e}\n{}", c.cf);

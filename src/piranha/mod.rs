@@ -216,6 +216,52 @@ pub fn convert(text: &str, opts: &Options) -> Result<Conversion, Vec<Diagnostic>
     })
 }
 
+/// Convert an lvs.cf as the file holds it. Piranha passed bytes through;
+/// here the output is UTF-8 text, so a byte that is not UTF-8 is an error
+/// wherever it would reach the output as a value (a send string, a device,
+/// an address), never silently replaced, as in ldirectord.cf (C30). In a
+/// comment line, or in the name of a block (a label, written into
+/// comments only), it is replaced.
+pub fn convert_bytes(bytes: &[u8], opts: &Options) -> Result<Conversion, Vec<Diagnostic>> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return convert(text, opts);
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let lexed = lex::lex(&text);
+    let mut errors = Vec::new();
+    for (line, col, byte) in crate::config::invalid_utf8(bytes) {
+        let Some(l) = lexed.lines.iter().find(|l| l.no == line) else {
+            continue; // a comment or blank line
+        };
+        let in_name = matches!(
+            l.tokens.first().map(|t| t.text.as_str()),
+            Some("virtual" | "server" | "failover")
+        ) && l
+            .tokens
+            .get(1)
+            .is_some_and(|t| (t.col..t.col + t.text.chars().count()).contains(&col));
+        if !in_name {
+            errors.push(Diagnostic::error(
+                line,
+                col,
+                format!(
+                    "byte 0x{byte:02X} is not UTF-8: the converted file is UTF-8 and this value \
+                     would change (convert the lvs.cf first, e.g. with iconv -f LATIN1 -t UTF-8)"
+                ),
+            ));
+        }
+    }
+    match convert(&text, opts) {
+        Ok(c) if errors.is_empty() => Ok(c),
+        Ok(_) => Err(errors),
+        Err(mut d) => {
+            d.extend(errors);
+            d.sort_by_key(|d| (d.line, d.col));
+            Err(d)
+        }
+    }
+}
+
 /// `path:line: warning: message` (a warning of the file as a whole, line
 /// 0: `path: warning: message`).
 pub fn render_warning(d: &Diagnostic, path: &Path) -> String {
