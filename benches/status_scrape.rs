@@ -173,6 +173,7 @@ fn run(n: u16, interval: u32, seconds: u64, runs: usize) {
     let config = Arc::new(config::load_file(&cf, &opts).expect("config").config);
     let ctx = Context {
         config_path: cf.clone(),
+        config_arg: cf.display().to_string(),
         cfgname: "bench".into(),
         debug: false,
         invoked_as: "bench".into(),

@@ -14,6 +14,8 @@
 //! - [`status`]: the director's state as one snapshot, and its views: the
 //!   status file, `status [--json]`, and the HTTP server of `statusaddress=`
 //!   (page, Prometheus metrics, JSON). Reads; never changes anything.
+//! - [`piranha`]: `ldirectord convert`: Red Hat Piranha's lvs.cf → ldirectord.cf text
+//!   (and a keepalived/Pacemaker companion for director failover).
 
 pub mod check;
 pub mod cli;
@@ -21,5 +23,6 @@ pub mod config;
 pub mod daemon;
 pub mod doctor;
 pub mod ipvs;
+pub mod piranha;
 pub mod reconcile;
 pub mod status;

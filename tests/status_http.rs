@@ -241,6 +241,7 @@ fn the_status_server_reads_agrees_and_stays_bounded() {
     let config = Arc::new(config::load_file(&cf, &opts).expect("config").config);
     let ctx = Context {
         config_path: cf.clone(),
+        config_arg: cf.display().to_string(),
         cfgname: "status.cf".into(),
         debug: false,
         invoked_as: "test".into(),

@@ -198,12 +198,16 @@ pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
                             .of_member(&m)
                             .and_then(|(t, _)| p.last.get(t))
                             .map(|l| LastCheck {
-                                ok: l.result.is_ok(),
-                                result: match &l.result {
-                                    Ok(d) if d.is_empty() => "ok".into(),
-                                    Ok(d) => d.clone(),
-                                    Err(e) => e.to_string(),
+                                ok: l.result.is_ok() && !l.maintenance,
+                                result: match (&l.result, &p.config.global.maintenancedir) {
+                                    (_, Some(dir)) if l.maintenance => {
+                                        format!("in maintenance: a file in {}", dir.display())
+                                    }
+                                    (Ok(d), _) if d.is_empty() => "ok".into(),
+                                    (Ok(d), _) => d.clone(),
+                                    (Err(e), _) => e.reason(l.latency),
                                 },
+                                maintenance: l.maintenance,
                                 latency: l.latency.as_secs_f64(),
                                 at: wall(l.at),
                             });
@@ -312,6 +316,7 @@ mod tests {
         let mut d = Director::new(c.clone(), MemoryIpvs::new(), log);
         d.start(&mut NoHooks);
         for m in [
+            result(&c, 1, 0, false),
             result(&c, 0, 0, true),
             result(&c, 0, 1, true),
             result(&c, 0, 1, false),
@@ -333,7 +338,7 @@ mod tests {
                 ("192.0.2.21:80", State::Up, Some(3)),
                 ("192.0.2.22:80", State::Quiescent, Some(0)),
                 ("127.0.0.1:80", State::Standby, None),
-                ("192.0.2.31:80", State::Unknown, None),
+                ("192.0.2.31:80", State::Down, None),
                 ("127.0.0.1:80", State::Fallback, Some(1)),
             ]
         );
@@ -348,7 +353,7 @@ mod tests {
             (false, "Connection refused")
         );
         assert!((last.latency - 0.003).abs() < 1e-9);
-        assert_eq!(s.virtuals[1].reals[0].since, None, "never changed");
+        assert_eq!(s.virtuals[1].reals[1].since, None, "the fallback's");
         // Newest first.
         let changes: Vec<(&str, State, &str)> = s
             .recent_changes
@@ -361,6 +366,7 @@ mod tests {
                 ("192.0.2.22:80", State::Down, "Connection refused"),
                 ("192.0.2.22:80", State::Up, "HTTP/1.1 200 OK"),
                 ("192.0.2.21:80", State::Up, "HTTP/1.1 200 OK"),
+                ("192.0.2.31:80", State::Down, "Connection refused"),
             ]
         );
         assert_eq!(s.recent_changes[0].virtual_id, "tcp:192.0.2.10:80");

@@ -199,8 +199,12 @@ pub struct RealStatus {
 pub struct LastCheck {
     pub ok: bool,
     /// What the server answered (`HTTP/1.1 200 OK`), or why the check
-    /// failed (`Connection refused`).
+    /// failed (`Connection refused`, `Connection timed out after 5 s`), or
+    /// that a maintenance file holds the real down.
     pub result: String,
+    /// A file in `maintenancedir` held the real down when it came.
+    #[serde(default)]
+    pub maintenance: bool,
     /// How long the check took.
     pub latency: f64,
     /// When it finished.

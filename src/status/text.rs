@@ -20,7 +20,11 @@ pub fn lines(s: &Snapshot, now: f64) -> Vec<String> {
                 .map_or_else(|| "-".to_string(), |w| w.to_string());
             let (res, age, lat) = match (&r.last_check, r.role) {
                 (Some(c), _) => (
-                    format!("{}: {}", if c.ok { "ok" } else { "failed" }, c.result),
+                    match (c.maintenance, c.ok) {
+                        (true, _) => c.result.clone(),
+                        (false, true) => format!("ok: {}", c.result),
+                        (false, false) => format!("failed: {}", c.result),
+                    },
                     format!("{}s", (now - c.at).max(0.0) as u64),
                     format!("{}ms", (c.latency * 1000.0) as u64),
                 ),
@@ -74,6 +78,7 @@ mod tests {
                         Some(LastCheck {
                             ok: true,
                             result: "HTTP/1.1 200 OK".into(),
+                            maintenance: false,
                             latency: 0.0042,
                             at: 100.0,
                         }),
