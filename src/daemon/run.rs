@@ -604,6 +604,33 @@ fn is_access(kind: &notify::EventKind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_status_address_that_cannot_be_bound_is_logged_and_skipped() {
+        let (_publisher, snapshots) = Publisher::new();
+        let source = Source {
+            snapshots,
+            checks: None,
+        };
+        let log = Logger::new(super::super::log::Sink::Stderr, "t");
+        // In use already.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        assert!(start_status(Some(addr), &source, &log).await.is_none());
+        // Not an address of this host (a documentation address): also the
+        // warning that it is not loopback.
+        let elsewhere: SocketAddr = "192.0.2.1:9100".parse().unwrap();
+        assert!(start_status(Some(elsewhere), &source, &log).await.is_none());
+        let lines = log.lines.lock().unwrap().clone();
+        assert!(lines[0].starts_with(&format!("Error: cannot serve the status on {addr}: ")));
+        assert!(lines[1].starts_with("Warning: statusaddress=192.0.2.1:9100 is not a loopback"));
+        assert!(lines[2].ends_with("; running without it"), "{lines:?}");
+        // Free: served, and stopped again.
+        drop(taken);
+        let server = start_status(Some(addr), &source, &log).await;
+        assert!(server.is_some());
+        stop_status(server).await;
+    }
     use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, ModifyKind, RenameMode};
     use notify::EventKind;
 
