@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::pool::{Job, JobResult};
 use super::{service, CheckError, CheckResult, Target};
 use crate::config::{bracketed, CheckType, Protocol, VirtualKey};
 
@@ -108,12 +109,32 @@ impl Combined {
     }
 }
 
-/// Runs probes. The pool takes any implementation, so tests can inject
-/// fakes; [`Prober`] is the real one.
-pub trait Probe: Send + Sync + 'static {
-    /// Run one probe of `target`. Should honour [`deadline`] itself; the
-    /// caller adds a backstop.
-    fn probe(&self, target: &Target, kind: ProbeKind) -> impl Future<Output = CheckResult> + Send;
+/// Runs probes of jobs of type `J` (health checks by default; load
+/// queries are [`super::load::LoadProber`]'s). The pool takes any
+/// implementation, so tests can inject fakes; [`Prober`] is the real one.
+pub trait Probe<J: Job = Target>: Send + Sync + 'static {
+    /// Run one probe of `target`. Should honour [`Job::deadline`] itself;
+    /// the caller adds a backstop.
+    fn probe(&self, target: &J, kind: J::Step) -> impl Future<Output = JobResult<J>> + Send;
+}
+
+/// A health check is a pool job: its memory is the combined-check counter.
+impl Job for Target {
+    type Step = ProbeKind;
+    type Memory = Combined;
+    type Detail = super::Detail;
+
+    fn next_step(&self, memory: &Combined) -> Option<ProbeKind> {
+        memory.next(self.checktype)
+    }
+
+    fn record(memory: &mut Combined, step: ProbeKind, ok: bool) {
+        memory.record(step, ok);
+    }
+
+    fn deadline(&self, step: ProbeKind) -> Duration {
+        deadline(self, step)
+    }
 }
 
 /// How long a probe of `kind` may take.
@@ -132,13 +153,14 @@ pub fn deadline(target: &Target, kind: ProbeKind) -> Duration {
 /// for an external check to be killed and reaped.
 pub const BACKSTOP_GRACE: Duration = Duration::from_secs(1);
 
-/// Run `probe` under a hard deadline of [`deadline`] + [`BACKSTOP_GRACE`].
-pub async fn run_with_deadline<P: Probe + ?Sized>(
+/// Run `probe` under a hard deadline of [`Job::deadline`] +
+/// [`BACKSTOP_GRACE`].
+pub async fn run_with_deadline<J: Job, P: Probe<J> + ?Sized>(
     probe: &P,
-    target: &Target,
-    kind: ProbeKind,
-) -> CheckResult {
-    let limit = deadline(target, kind) + BACKSTOP_GRACE;
+    target: &J,
+    kind: J::Step,
+) -> JobResult<J> {
+    let limit = target.deadline(kind) + BACKSTOP_GRACE;
     match tokio::time::timeout(limit, probe.probe(target, kind)).await {
         Ok(r) => r,
         Err(_) => Err(CheckError::Timeout),
