@@ -315,19 +315,12 @@ pub async fn external(t: &Target, perl: bool) -> CheckResult {
             t.checkcommand
         ))
     })?;
-    let guard = GroupKill(child.id().map(|p| p as libc::pid_t));
+    let guard = GroupKill::of(&child);
     let remaining = t.checktimeout.saturating_sub(started.elapsed());
     let status = match tokio::time::timeout(remaining, child.wait()).await {
         Ok(r) => r.map_err(CheckError::from)?,
         Err(_) => {
-            guard.signal(libc::SIGTERM);
-            if tokio::time::timeout(TERM_GRACE, child.wait())
-                .await
-                .is_err()
-            {
-                guard.signal(libc::SIGKILL);
-                let _ = child.wait().await;
-            }
+            guard.end(&mut child).await;
             return Err(CheckError::Timeout);
         }
     };
@@ -344,10 +337,29 @@ pub async fn external(t: &Target, perl: bool) -> CheckResult {
 }
 
 /// Kills an external check's process group when a probe is dropped (the
-/// backstop fired, the pool shut down) before the child was reaped.
-struct GroupKill(Option<libc::pid_t>);
+/// backstop fired, the pool shut down) before the child was reaped. Also
+/// used by the load monitors' commands.
+pub(crate) struct GroupKill(Option<libc::pid_t>);
 
 impl GroupKill {
+    /// The guard of `child`, spawned with `process_group(0)`.
+    pub(crate) fn of(child: &tokio::process::Child) -> GroupKill {
+        GroupKill(child.id().map(|p| p as libc::pid_t))
+    }
+
+    /// At a deadline: SIGTERM to the group, SIGKILL after [`TERM_GRACE`],
+    /// and the child reaped.
+    pub(crate) async fn end(&self, child: &mut tokio::process::Child) {
+        self.signal(libc::SIGTERM);
+        if tokio::time::timeout(TERM_GRACE, child.wait())
+            .await
+            .is_err()
+        {
+            self.signal(libc::SIGKILL);
+            let _ = child.wait().await;
+        }
+    }
+
     fn signal(&self, sig: libc::c_int) {
         if let Some(pid) = self.0 {
             // SAFETY: kill(2) has no memory effects; a negative pid names
@@ -358,7 +370,7 @@ impl GroupKill {
         }
     }
 
-    fn disarm(mut self) {
+    pub(crate) fn disarm(mut self) {
         self.0 = None;
     }
 }
