@@ -15,6 +15,11 @@
 //!   change reconciles the virtual services it touched, against the
 //!   director's view of the kernel table (the last full read, kept current
 //!   with what was applied since);
+//! - a load-monitor answer feeds the load table, and a slow-start step is
+//!   due once a second while a real ramps: both reconcile the virtual
+//!   services they touched in the same way. The weight itself is the
+//!   desired state's ([`reconcile::desired::weigh`]): the director only
+//!   gathers its inputs ([`RealInput`]) and keeps the time;
 //! - a tick re-reads the kernel table and repairs drift (`ipvsadm -C`, a
 //!   deleted destination, a changed weight); so do start, reload and any
 //!   pass after a refused change;
@@ -29,14 +34,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::check::health::{HealthTable, State, Transition};
-use crate::check::pool::{Member, Plan};
+use crate::check::load::{self, LoadQuery, LoadTable};
+use crate::check::pool::{JobResult, Member, Plan};
 use crate::check::{CheckResult, Target};
 use crate::config::{CheckType, Config, Real, Virtual, VirtualKey};
 use crate::ipvs::{Dest, IpvsBackend, Op, Service, ServiceKey};
-use crate::reconcile::{self, desired::service_key, ChangeKind};
+use crate::reconcile::desired::{service_key, weigh, RealInput};
+use crate::reconcile::{self, ChangeKind};
 
 use super::alert::DaemonStatus;
 use super::log::Logger;
+use super::slowstart::SlowStart;
 
 /// What the director is told.
 #[derive(Debug)]
@@ -48,15 +56,55 @@ pub enum Message {
         result: CheckResult,
         latency: Duration,
     },
-    /// A new configuration that parsed without errors, with its check
-    /// plan when the sender built one already (the daemon: its pool probes
-    /// the same [`Target`]s, so the director shares them instead of
-    /// building its own).
-    Reload(Arc<Config>, Option<Plan>),
+    /// One load query finished (the load pool's query, kept without a
+    /// copy as checks' targets are).
+    Load {
+        query: Arc<LoadQuery>,
+        result: JobResult<LoadQuery>,
+    },
+    /// A new configuration that parsed without errors, with its plans
+    /// when the sender built them already (the daemon: its pools probe
+    /// the same [`Target`]s and [`LoadQuery`]s, so the director shares
+    /// them instead of building its own).
+    Reload(Arc<Config>, Option<Plans>),
     /// Re-read the kernel table and repair drift.
     Tick,
     /// Stop: clean up (per cleanstop) and return.
     Stop,
+}
+
+/// The plans of one configuration: its health checks and its load queries.
+#[derive(Debug, Clone, Default)]
+pub struct Plans {
+    pub checks: Plan,
+    pub loads: Plan<LoadQuery>,
+}
+
+impl Plans {
+    pub fn from_config(config: &Config) -> Plans {
+        Plans {
+            checks: Plan::from_config(config),
+            loads: load::plan_of(config),
+        }
+    }
+}
+
+/// A real's weight as the director sets it, and why it is not the
+/// configured one: for `status` and any other view of the director's
+/// state. Computed by [`reconcile::desired::weigh`] from the inputs of the
+/// last pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealWeight {
+    /// `real=`'s weight.
+    pub configured: u32,
+    /// The kernel weight it is given; `None`: out of service (down, in
+    /// maintenance), absent or quiesced at 0 by `quiescent`.
+    pub effective: Option<u32>,
+    /// Why the two differ, most important first: `down`, `agent drain`,
+    /// `agent 50%`, `nanny load 0.42`, `slow start 12/40`, `agent
+    /// failing: Connection refused` (a failing monitor keeps the last
+    /// weight). Empty when nothing moves the weight.
+    pub reasons: Vec<String>,
 }
 
 /// The last result of a probe, for `status` and `check`.
@@ -88,9 +136,17 @@ pub struct Director<B: IpvsBackend> {
     config: Arc<Config>,
     backend: B,
     log: Arc<Logger>,
-    /// The plan of the next [`Director::start`], built by the caller.
+    /// The plans of the next [`Director::start`], built by the caller.
     next_plan: Option<Plan>,
+    next_load_plan: Option<Plan<LoadQuery>>,
     health: HealthTable,
+    /// What the load monitors said.
+    loads: LoadTable,
+    /// When each real came back into service (slow start).
+    slow: SlowStart,
+    /// The time of the message being handled (a value passed in, so that
+    /// tests drive slow start with a fake clock).
+    now: Instant,
     /// `checktype=off` reals found up in the kernel at start: they stay up
     /// (upstream never checks them).
     off_up: HashSet<Member>,
@@ -128,7 +184,11 @@ impl<B: IpvsBackend> Director<B> {
             backend,
             log,
             next_plan: None,
+            next_load_plan: None,
             health: HealthTable::new(),
+            loads: LoadTable::new(),
+            slow: SlowStart::new(),
+            now: Instant::now(),
             off_up: HashSet::new(),
             last: HashMap::new(),
             owned: HashSet::new(),
@@ -146,6 +206,12 @@ impl<B: IpvsBackend> Director<B> {
     /// pool) instead of building one: the two then share their targets.
     pub fn with_plan(mut self, plan: Plan) -> Self {
         self.next_plan = Some(plan);
+        self
+    }
+
+    /// Start with the load pool's `plan` (see [`Director::with_plan`]).
+    pub fn with_load_plan(mut self, plan: Plan<LoadQuery>) -> Self {
+        self.next_load_plan = Some(plan);
         self
     }
 
@@ -169,6 +235,12 @@ impl<B: IpvsBackend> Director<B> {
 
     /// Adopt the kernel table and bring it in line with the configuration.
     pub fn start(&mut self, hooks: &mut dyn Hooks) {
+        self.start_at(Instant::now(), hooks)
+    }
+
+    /// [`Director::start`] at time `now`.
+    pub fn start_at(&mut self, now: Instant, hooks: &mut dyn Hooks) {
+        self.now = now;
         self.phase = "start";
         self.status = DaemonStatus::Starting;
         let table = self.adopt();
@@ -178,6 +250,16 @@ impl<B: IpvsBackend> Director<B> {
 
     /// Handle one message; returns false after [`Message::Stop`].
     pub fn handle(&mut self, msg: Message, hooks: &mut dyn Hooks) -> bool {
+        self.handle_batch(std::iter::once(msg), hooks)
+    }
+
+    /// [`Director::handle`] at time `now`.
+    pub fn handle_at(&mut self, msg: Message, now: Instant, hooks: &mut dyn Hooks) -> bool {
+        self.handle_batch_at(std::iter::once(msg), now, hooks)
+    }
+
+    /// One message, the batch's clock already set.
+    fn handle_one(&mut self, msg: Message, hooks: &mut dyn Hooks) -> bool {
         match msg {
             Message::Result {
                 target,
@@ -188,9 +270,16 @@ impl<B: IpvsBackend> Director<B> {
                     self.reconcile_changed(hooks);
                 }
             }
-            Message::Reload(config, plan) => {
+            Message::Load { query, result } => {
+                if self.observe_load(&query, &result) {
+                    self.reconcile_changed(hooks);
+                }
+            }
+            Message::Reload(config, plans) => {
                 self.status = DaemonStatus::Reloading;
-                self.next_plan = plan;
+                let (checks, loads) = plans.map(|p| (p.checks, p.loads)).unzip();
+                self.next_plan = checks;
+                self.next_load_plan = loads;
                 self.reload(config, hooks);
                 self.status = DaemonStatus::Running;
             }
@@ -212,12 +301,25 @@ impl<B: IpvsBackend> Director<B> {
     /// reconciled once for all of them (once per result would be one table
     /// dump each: at start-up, with every real changing at once, the
     /// director fell ever further behind its checks). Other messages keep
-    /// their place in the order. Returns false after [`Message::Stop`].
+    /// their place in the order. Slow-start steps that came due are
+    /// taken with the batch (an empty batch takes only them). Returns
+    /// false after [`Message::Stop`].
     pub fn handle_batch(
         &mut self,
         msgs: impl IntoIterator<Item = Message>,
         hooks: &mut dyn Hooks,
     ) -> bool {
+        self.handle_batch_at(msgs, Instant::now(), hooks)
+    }
+
+    /// [`Director::handle_batch`] at time `now`.
+    pub fn handle_batch_at(
+        &mut self,
+        msgs: impl IntoIterator<Item = Message>,
+        now: Instant,
+        hooks: &mut dyn Hooks,
+    ) -> bool {
+        self.now = now;
         let mut changed = false;
         for msg in msgs {
             match msg {
@@ -226,20 +328,54 @@ impl<B: IpvsBackend> Director<B> {
                     result,
                     latency,
                 } => changed |= self.observe(target, result, latency),
+                Message::Load { query, result } => changed |= self.observe_load(&query, &result),
                 other => {
                     if std::mem::take(&mut changed) {
                         self.reconcile_changed(hooks);
                     }
-                    if !self.handle(other, hooks) {
+                    if !self.handle_one(other, hooks) {
                         return false;
                     }
                 }
             }
         }
+        changed |= self.ramp_steps();
         if changed {
             self.reconcile_changed(hooks);
         }
         true
+    }
+
+    /// When the director must look at the table again without a message
+    /// (the next slow-start step), if ever.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.slow.next_step()
+    }
+
+    /// Mark the virtual services whose reals reached a new slow-start
+    /// second; true when there are any.
+    fn ramp_steps(&mut self) -> bool {
+        let due = self.slow.due(self.now);
+        for m in &due {
+            if let Some(vis) = self.index.get(&m.virtual_key) {
+                self.dirty.extend(vis);
+            }
+        }
+        !due.is_empty()
+    }
+
+    /// Feed one load answer; true when a real's weight inputs changed.
+    fn observe_load(&mut self, query: &LoadQuery, result: &JobResult<LoadQuery>) -> bool {
+        let observed = self.loads.observe(query, result);
+        for note in &observed.notes {
+            self.log.log(note);
+        }
+        for m in &observed.changed {
+            if let Some(vis) = self.index.get(&m.virtual_key) {
+                self.dirty.extend(vis);
+            }
+        }
+        !observed.changed.is_empty()
     }
 
     /// Initial health from the kernel table: a configured real present with
@@ -257,6 +393,11 @@ impl<B: IpvsBackend> Director<B> {
         let dests_of: HashMap<ServiceKey, &Vec<Dest>> =
             read.iter().flatten().map(|(s, d)| (s.key, d)).collect();
         let config = self.config.clone();
+        let load_plan = self
+            .next_load_plan
+            .take()
+            .unwrap_or_else(|| load::plan_of(&config));
+        self.loads.sync(&config, &load_plan);
         let mut adopted: HashSet<Member> = HashSet::new();
         for v in &config.virtuals {
             let key = service_key(&v.key);
@@ -266,11 +407,21 @@ impl<B: IpvsBackend> Director<B> {
             };
             for r in &v.reals {
                 let rk = reconcile::desired::real_key(v, r);
-                if dests.iter().any(|d| d.key == rk && d.weight > 0) {
-                    adopted.insert(member(v, r));
+                if let Some(d) = dests.iter().find(|d| d.key == rk && d.weight > 0) {
+                    let m = member(v, r);
+                    // A load-driven weight survives a restart until the
+                    // monitor answers again.
+                    self.loads.hold(&m, d.weight);
+                    adopted.insert(m);
                 }
             }
         }
+        let configured: HashSet<Member> = config
+            .virtuals
+            .iter()
+            .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
+            .collect();
+        self.slow.retain(|m| configured.contains(m));
         self.off_up = config
             .virtuals
             .iter()
@@ -453,10 +604,28 @@ impl<B: IpvsBackend> Director<B> {
     /// Take the services of `actual` (all of ours, or those of the virtual
     /// services in `only`) to the desired table and keep the view current.
     fn pass(&mut self, actual: Table, only: Option<HashSet<usize>>, hooks: &mut dyn Hooks) {
-        let (health, off_up) = (&self.health, &self.off_up);
+        let (health, off_up, now) = (&self.health, &self.off_up, self.now);
+        let (loads, slow) = (&mut self.loads, &mut self.slow);
         let include = |vi: usize| only.as_ref().is_none_or(|d| d.contains(&vi));
-        let want = reconcile::desired::desired_of(&self.config, include, |v, r| {
-            state(health, off_up, v, r) == State::Up
+        let want = reconcile::desired::desired_of(&self.config, include, |v, _, r| {
+            let m = member(v, r);
+            let state = state(health, off_up, v, r);
+            let input = RealInput {
+                up: state == State::Up,
+                load: loads.load_of(&m),
+                ramp: None,
+            };
+            // In service = taking new connections; not known before its
+            // first check (start-up never ramps).
+            let serving =
+                (state != State::Unknown).then(|| weigh(r, &input).weight.is_some_and(|w| w > 0));
+            if serving == Some(false) && slow.serving(&m) == Some(true) {
+                loads.restart(&m);
+            }
+            RealInput {
+                ramp: slow.observe(&m, serving, v.slowstart, now),
+                ..input
+            }
         });
         // Services to purge are found by a full pass only.
         let purge: Vec<ServiceKey> = match only {
@@ -640,6 +809,41 @@ impl<B: IpvsBackend> Director<B> {
         }
     }
 
+    /// The weight of real `ri` of virtual `vi` as the last pass set it,
+    /// and why it differs from the configured one.
+    pub fn real_weight(&self, vi: usize, ri: usize) -> Option<RealWeight> {
+        let v = self.config.virtuals.get(vi)?;
+        Some(self.weight_of(v, v.reals.get(ri)?))
+    }
+
+    fn weight_of(&self, v: &Virtual, r: &Real) -> RealWeight {
+        let m = member(v, r);
+        let state = state(&self.health, &self.off_up, v, r);
+        let input = RealInput {
+            up: state == State::Up,
+            load: self.loads.load_of(&m),
+            ramp: self.slow.ramp(&m, self.now),
+        };
+        let w = weigh(r, &input);
+        let mut reasons = Vec::new();
+        match state {
+            State::Up => {}
+            State::Down => reasons.push("down".to_string()),
+            State::Unknown => reasons.push("not checked yet".to_string()),
+        }
+        reasons.extend(self.loads.reasons(&m));
+        if let (Some(now), Some(_)) = (w.weight, input.ramp) {
+            if now != w.target {
+                reasons.push(format!("slow start {now}/{}", w.target));
+            }
+        }
+        RealWeight {
+            configured: r.weight,
+            effective: w.weight,
+            reasons,
+        }
+    }
+
     /// What to show for `status`: one line per virtual and real.
     pub fn status_lines(&mut self) -> Vec<String> {
         if self.view.is_none() {
@@ -683,8 +887,17 @@ impl<B: IpvsBackend> Director<B> {
                     ),
                     None => ("not checked yet".into(), "-".into(), "-".into()),
                 };
+                let weight = self.weight_of(v, r);
+                let effective = weight
+                    .effective
+                    .map_or("out".to_string(), |w| w.to_string());
+                let why = if weight.reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", weight.reasons.join(", "))
+                };
                 out.push(format!(
-                    "  {}\t{}\tweight {}\tkernel {kw}\t{res}\t{age}\t{lat}",
+                    "  {}\t{}\tweight {}\teffective {effective}{why}\tkernel {kw}\t{res}\t{age}\t{lat}",
                     r.id(),
                     match state {
                         State::Up => "up",
@@ -1136,5 +1349,227 @@ mod tests {
         d.handle(result(&c, 0, 0, true), &mut NoHooks);
         assert!(weights(d.backend()).is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    // --- load monitors and slow start -----------------------------------
+
+    const LOADCF: &str = "quiescent=no\nfallback=127.0.0.1:80\n\
+        virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq 10\n\treal=192.0.2.22:80 masq 10\n\
+        \tloadmonitor=agent:7000\n\tslowstart=10\n";
+
+    fn agent_says(c: &Config, ri: usize, line: &str) -> Message {
+        let v = &c.virtuals[0];
+        Message::Load {
+            query: Arc::new(LoadQuery::new(v, &v.reals[ri]).unwrap()),
+            result: load::agent::parse(line).map(load::Reading::Agent),
+        }
+    }
+
+    fn weight_of(d: &mut Director<MemoryIpvs>, real: &str) -> Option<u32> {
+        weights(d.backend())
+            .into_iter()
+            .find(|(k, _)| k == real)
+            .map(|(_, w)| w)
+    }
+
+    /// Both reals up at start-up (no ramp then).
+    fn started(c: &Arc<Config>, t0: Instant) -> (Director<MemoryIpvs>, Arc<Logger>) {
+        let (mut d, log) = director(c.clone(), MemoryIpvs::new());
+        d.start_at(t0, &mut NoHooks);
+        d.handle_batch_at(
+            [result(c, 0, 0, true), result(c, 0, 1, true)],
+            t0,
+            &mut NoHooks,
+        );
+        (d, log)
+    }
+
+    #[test]
+    fn agent_answers_move_kernel_weights_and_never_take_a_real_down() {
+        let c = cfg(LOADCF);
+        let t0 = Instant::now();
+        let (mut d, log) = started(&c, t0);
+        assert_eq!(
+            weight_of(&mut d, "192.0.2.21:80"),
+            Some(10),
+            "no ramp at start-up"
+        );
+        d.handle_at(agent_says(&c, 0, "50%"), t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), Some(5));
+        d.handle_at(agent_says(&c, 1, "up 250%"), t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d, "192.0.2.22:80"), Some(25));
+        assert_eq!(
+            d.real_weight(0, 0),
+            Some(RealWeight {
+                configured: 10,
+                effective: Some(5),
+                reasons: vec!["agent 50%".into()]
+            })
+        );
+        // A failing or garbled monitor leaves the weight where it was.
+        let v = &c.virtuals[0];
+        let failed = Message::Load {
+            query: Arc::new(LoadQuery::new(v, &v.reals[0]).unwrap()),
+            result: Err(CheckError::Timeout),
+        };
+        d.handle_at(failed, t0, &mut NoHooks);
+        d.handle_at(agent_says(&c, 0, "fifty"), t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), Some(5));
+        assert_eq!(
+            d.real_weight(0, 0).unwrap().reasons,
+            [
+                "agent 50%",
+                "agent failing: protocol error: agent answered \"fifty\", not an agent-check word"
+            ]
+        );
+        let lines = log.lines.lock().unwrap().clone();
+        let n = |p: &str| lines.iter().filter(|l| l.starts_with(p)).count();
+        assert_eq!(n("Load monitor agent 192.0.2.21:7000 failed"), 1);
+        assert_eq!(
+            n("Changed real server weight: 192.0.2.21:80 (192.0.2.10:80) (Weight set to 5)"),
+            1
+        );
+        // An agent's down is a failed check with its text as the reason.
+        d.handle_at(
+            agent_says(&c, 0, "stopped#backup running"),
+            t0,
+            &mut NoHooks,
+        );
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), None);
+        assert!(d.status_lines().iter().any(|l| l.starts_with(
+            "  192.0.2.21:80\tup\tweight 10\teffective out (agent stopped (backup running), agent 50%)\tkernel -"
+        )), "{:?}", d.status_lines());
+        // A passing health check does not bring it back; the agent's up does.
+        d.handle_at(result(&c, 0, 0, true), t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), None);
+        d.handle_at(
+            agent_says(&c, 0, "up"),
+            t0 + Duration::from_secs(60),
+            &mut NoHooks,
+        );
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), Some(1), "and ramps");
+    }
+
+    #[test]
+    fn drain_keeps_the_real_at_zero_and_maint_takes_it_out() {
+        let c = cfg(&LOADCF.replace("\tslowstart=10\n", ""));
+        let t0 = Instant::now();
+        let (mut d, _) = started(&c, t0);
+        d.handle_at(agent_says(&c, 0, "drain"), t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), Some(0));
+        // Both drained: the fallback joins them.
+        d.handle_at(agent_says(&c, 1, "drain"), t0, &mut NoHooks);
+        assert_eq!(
+            weights(d.backend()),
+            [
+                ("127.0.0.1:80".to_string(), 1),
+                ("192.0.2.21:80".to_string(), 0),
+                ("192.0.2.22:80".to_string(), 0)
+            ]
+        );
+        d.handle_at(agent_says(&c, 0, "maint"), t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), None);
+        d.handle_at(agent_says(&c, 0, "ready"), t0, &mut NoHooks);
+        d.handle_at(agent_says(&c, 1, "ready 20%"), t0, &mut NoHooks);
+        assert_eq!(
+            weights(d.backend()),
+            [
+                ("192.0.2.21:80".to_string(), 10),
+                ("192.0.2.22:80".to_string(), 2)
+            ]
+        );
+    }
+
+    /// Drives the fake clock second by second after a real returns and
+    /// records each kernel weight and the edits made.
+    #[test]
+    fn slow_start_ramps_once_a_second_with_a_fake_clock() {
+        let c = cfg(&LOADCF.replace(
+            "masq 10\n\treal=192.0.2.22:80 masq 10",
+            "masq 40\n\treal=192.0.2.22:80 masq 10",
+        ));
+        let t0 = Instant::now();
+        let (mut d, log) = started(&c, t0);
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), Some(40));
+        d.handle_at(
+            result(&c, 0, 0, false),
+            t0 + Duration::from_secs(1),
+            &mut NoHooks,
+        );
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), None);
+        let back = t0 + Duration::from_secs(5);
+        d.handle_at(result(&c, 0, 0, true), back, &mut NoHooks);
+        assert_eq!(d.next_wake(), Some(back + Duration::from_secs(1)));
+        let mut seen = vec![weight_of(&mut d, "192.0.2.21:80").unwrap()];
+        // Wake-ups every 250 ms for 12 s: edits only on whole seconds.
+        for i in 1..=48u64 {
+            d.handle_batch_at([], back + Duration::from_millis(250 * i), &mut NoHooks);
+            let w = weight_of(&mut d, "192.0.2.21:80").unwrap();
+            if *seen.last().unwrap() != w {
+                assert_eq!(i % 4, 0, "a change between whole seconds at {i}");
+                seen.push(w);
+            }
+            if i == 12 {
+                assert_eq!(d.real_weight(0, 0).unwrap().reasons, ["slow start 12/40"]);
+            }
+        }
+        assert_eq!(seen, [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]);
+        assert_eq!(d.next_wake(), None);
+        let lines = log.lines.lock().unwrap().clone();
+        assert!(lines.contains(
+            &"Added real server: 192.0.2.21:80 (192.0.2.10:80) (Weight set to 1)".to_string()
+        ));
+        // The agent halves it mid-ramp: the ramp climbs to the new target.
+        d.handle_at(
+            result(&c, 0, 0, false),
+            back + Duration::from_secs(20),
+            &mut NoHooks,
+        );
+        let again = back + Duration::from_secs(30);
+        d.handle_at(result(&c, 0, 0, true), again, &mut NoHooks);
+        d.handle_at(
+            agent_says(&c, 0, "50%"),
+            again + Duration::from_secs(5),
+            &mut NoHooks,
+        );
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), Some(10));
+        // A real that fails during its ramp drops as usual.
+        d.handle_at(
+            result(&c, 0, 0, false),
+            again + Duration::from_secs(6),
+            &mut NoHooks,
+        );
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), None);
+        assert_eq!(d.next_wake(), None);
+    }
+
+    #[test]
+    fn drift_repair_reload_and_adoption_keep_the_load_driven_weight() {
+        let c = cfg(LOADCF);
+        let t0 = Instant::now();
+        let (mut d, _) = started(&c, t0);
+        d.handle_at(agent_says(&c, 0, "30%"), t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), Some(3));
+        d.backend().flush().unwrap();
+        d.handle_at(Message::Tick, t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), Some(3), "drift repair");
+        let c2 = cfg(&format!(
+            "{LOADCF}virtual=192.0.2.11:80\n\treal=192.0.2.31:80 gate\n"
+        ));
+        d.handle_at(Message::Reload(c2, None), t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d, "192.0.2.21:80"), Some(3), "reload");
+        // A new daemon adopts the table: the weight is held until the
+        // agent answers, with no ramp.
+        let table = std::mem::take(d.backend());
+        let (mut d2, _) = director(c.clone(), table);
+        d2.start_at(t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d2, "192.0.2.21:80"), Some(3), "adoption");
+        assert_eq!(
+            d2.real_weight(0, 0).unwrap().reasons,
+            ["kernel weight 3 kept until the agent answers"]
+        );
+        d2.handle_at(agent_says(&c, 0, "up"), t0, &mut NoHooks);
+        assert_eq!(weight_of(&mut d2, "192.0.2.21:80"), Some(10));
+        assert_eq!(d2.next_wake(), None);
     }
 }

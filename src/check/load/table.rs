@@ -142,9 +142,15 @@ impl LoadTable {
     }
 
     /// An adopted real: keep the kernel's `weight` until its monitor first
-    /// answers (nanny goes on from it).
+    /// answers (nanny goes on from it). Nothing once it has answered.
     pub fn hold(&mut self, m: &Member, weight: u32) {
-        if let Some(pair) = self.pair_mut(m) {
+        let Some(cell) = self.queries.get(m).and_then(|q| self.cells.get_mut(q)) else {
+            return;
+        };
+        if cell.answered {
+            return;
+        }
+        if let Some(pair) = cell.pairs.iter_mut().find(|p| p.member == *m) {
             pair.held = Some(weight);
         }
     }
