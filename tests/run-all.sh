@@ -10,7 +10,9 @@
 #   4. the parser fuzz target on a fixed number of inputs (FUZZ_RUNS);
 #   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest;
 #   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh);
-#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh).
+#   7. load-driven weights and slow start in a qemu guest
+#      (tests/vm/e2e-loadweights.sh);
+#   8. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh).
 #
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
@@ -59,6 +61,9 @@ tests/vm/kernel-tests.sh -- --test-threads 1
 step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)"
 cargo build -q
 tests/vm/e2e-director.sh
+
+step "load-driven weights and slow start in a qemu guest (agents on two reals, real traffic; about 2 min)"
+tests/vm/e2e-loadweights.sh
 
 step "doctor on a director and a real in a qemu guest"
 tests/vm/doctor.sh
