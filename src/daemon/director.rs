@@ -616,9 +616,11 @@ impl<B: IpvsBackend> Director<B> {
                 ramp: None,
             };
             // In service = taking new connections; not known before its
-            // first check (start-up never ramps).
-            let serving =
-                (state != State::Unknown).then(|| weigh(r, &input).weight.is_some_and(|w| w > 0));
+            // first check (start-up never ramps). Watched only where slow
+            // start or a monitor needs it (memory at 10,000 reals).
+            let watch = v.slowstart > 0 || !v.loadmonitor.is_none();
+            let serving = (watch && state != State::Unknown)
+                .then(|| weigh(r, &input).weight.is_some_and(|w| w > 0));
             if serving == Some(false) && slow.serving(&m) == Some(true) {
                 loads.restart(&m);
             }

@@ -49,8 +49,10 @@ impl SlowStart {
     }
 
     /// Pair `m` is in service (`Some(true)`), out of it (`Some(false)`) or
-    /// not known yet (`None`: not checked since start-up) at `now`, with
+    /// not known (`None`: not checked since start-up, or not worth
+    /// watching: no slow start and no monitor to restart) at `now`, with
     /// `slowstart` = `over` seconds. Returns its ramp, if it is ramping.
+    /// Only watched pairs take memory.
     pub fn observe(
         &mut self,
         m: &Member,
@@ -58,7 +60,11 @@ impl SlowStart {
         over: u32,
         now: Instant,
     ) -> Option<Ramp> {
-        let serving = serving?;
+        let Some(serving) = serving else {
+            self.serving.remove(m);
+            self.ramps.remove(m);
+            return None;
+        };
         let was = self.serving.insert(m.clone(), serving);
         match (was, serving) {
             (Some(false), true) if over > 0 => {
