@@ -12,7 +12,9 @@
 #   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh);
 #   7. load-driven weights and slow start in a qemu guest
 #      (tests/vm/e2e-loadweights.sh);
-#   8. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh).
+#   8. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
+#   9. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
+#      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh).
 #
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
@@ -22,7 +24,7 @@ step() { printf '\n==== %s\n' "$*"; }
 
 if [ "$(id -u)" -eq 0 ]; then
     step "installing test dependencies (Debian packages)"
-    tests/vm/install-deps.sh
+    tests/vm/install-deps.sh --ocf
     tests/servers/install.sh
 else
     echo "not root: skipping package installs; kernel and server tests need root" >&2
@@ -67,5 +69,8 @@ tests/vm/e2e-loadweights.sh
 
 step "doctor on a director and a real in a qemu guest"
 tests/vm/doctor.sh
+
+step "beside the Perl ldirectord and the OCF agent in a qemu guest (upgrade, ocf-tester, a typo while running, -d)"
+tests/vm/upgrade-ocf.sh
 
 step "all tests passed"

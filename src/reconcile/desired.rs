@@ -176,15 +176,20 @@ pub fn desired<I: Into<RealInput>>(
     config: &Config,
     mut input: impl FnMut(&Virtual, &Real) -> I,
 ) -> Desired {
-    desired_of(config, |_| true, |v, _, r| input(v, r).into())
+    desired_of(config, |_| true, |_| false, |v, _, r| input(v, r).into())
 }
 
 /// The desired table of the virtual services whose index `include`s (the
 /// ones a batch of results touched), given `input(virtual, real index,
 /// real)`.
+///
+/// `hold_fallback(index)`: the virtual service does not take its fallback
+/// server yet, although no real is up (the director holds it back while
+/// the first checks of its reals are still out).
 pub fn desired_of(
     config: &Config,
     include: impl Fn(usize) -> bool,
+    hold_fallback: impl Fn(usize) -> bool,
     mut input: impl FnMut(&Virtual, usize, &Real) -> RealInput,
 ) -> Desired {
     let readd = config.global.readdquiescent;
@@ -221,11 +226,9 @@ pub fn desired_of(
                     });
                 }
             }
-            let fallback_active = !any_up;
+            let fallback_active = !any_up && !hold_fallback(i);
             if fallback_active {
-                if let Some(f) = &v.fallback {
-                    let port = f.port.unwrap_or(v.key.port());
-                    let dest = dest_of(f.addr, port, f.forward, 1, 0, 0).normalized_for(&key);
+                if let Some(dest) = fallback_dest(v) {
                     if dests.iter().all(|d| d.dest.key != dest.key) {
                         dests.push(DesiredDest {
                             dest,
@@ -319,6 +322,19 @@ fn dest_of(
     Dest::new(DestKey::new(addr, port), forward_of(forward))
         .weight(weight)
         .thresholds(upper, lower)
+}
+
+/// The fallback server of `v` as the kernel holds it (weight 1,
+/// thresholds 0).
+fn fallback_dest(v: &Virtual) -> Option<Dest> {
+    let f = v.fallback.as_ref()?;
+    let port = f.port.unwrap_or(v.key.port());
+    Some(dest_of(f.addr, port, f.forward, 1, 0, 0).normalized_for(&service_key(&v.key)))
+}
+
+/// The kernel key of the fallback server of `v`, if it has one.
+pub fn fallback_key(v: &Virtual) -> Option<DestKey> {
+    fallback_dest(v).map(|d| d.key)
 }
 
 /// The kernel key of `real` in virtual `v` (DR/TUN reals take the VIP port).
