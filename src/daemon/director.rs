@@ -250,7 +250,6 @@ impl<B: IpvsBackend> Director<B> {
         self.now = now;
         self.phase = "start";
         self.status = DaemonStatus::Starting;
-        let now = Instant::now();
         self.born = self.config.virtuals.iter().map(|v| (v.key, now)).collect();
         let table = self.adopt();
         self.reconcile_from(table, hooks);
@@ -765,7 +764,7 @@ impl<B: IpvsBackend> Director<B> {
         if self
             .born
             .get(&v.key)
-            .is_none_or(|t| t.elapsed() >= deadline)
+            .is_none_or(|t| self.now.saturating_duration_since(*t) >= deadline)
         {
             return false;
         }
@@ -825,7 +824,7 @@ impl<B: IpvsBackend> Director<B> {
     /// Swap in a new configuration, keeping the health of pairs whose
     /// probe did not change (identity = [`Target`] equality).
     fn reload(&mut self, config: Arc<Config>, hooks: &mut dyn Hooks) {
-        let now = Instant::now();
+        let now = self.now;
         let born = std::mem::take(&mut self.born);
         self.born = config
             .virtuals
