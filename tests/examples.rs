@@ -98,6 +98,9 @@ fn every_service_and_forwarding_method_has_an_example() {
         "external",
         "combined",
         "thresholds",
+        "loadmonitor-agent",
+        "loadmonitor-command",
+        "loadmonitor-nanny",
     ] {
         assert!(names.iter().any(|n| n == f), "no examples/{f}.cf");
     }

@@ -12,10 +12,12 @@
 #   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest;
 #   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh), and
 #      a converted Piranha lvs.cf (tests/vm/e2e-piranha.sh);
-#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
-#   8. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
+#   7. load-driven weights and slow start in a qemu guest
+#      (tests/vm/e2e-loadweights.sh);
+#   8. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
+#   9. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
 #      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh);
-#   9. the status server of a running daemon in a qemu guest
+#  10. the status server of a running daemon in a qemu guest
 #      (tests/vm/observe.sh: promtool, JSON schema, chromium's DOM).
 #
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
@@ -78,6 +80,9 @@ tests/vm/e2e-director.sh
 
 step "a converted Piranha lvs.cf end to end in a qemu guest (the kernel table of lvsd's ipvsadm commands)"
 tests/vm/e2e-piranha.sh
+
+step "load-driven weights and slow start in a qemu guest (agents on two reals, real traffic; about 2 min)"
+tests/vm/e2e-loadweights.sh
 
 step "doctor on a director and a real in a qemu guest"
 tests/vm/doctor.sh

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{CheckError, CheckResult};
+use super::CheckError;
 
 /// Upper bounds (seconds) of the buckets of [`CheckStats::latency`]: from
 /// a loopback answer (a millisecond) to the longest negotiate timeout
@@ -31,7 +31,7 @@ pub const RESULTS: [&str; 9] = [
 ];
 
 /// The index in [`RESULTS`] of a check result.
-pub fn result_index(result: &CheckResult) -> usize {
+pub fn result_index<D>(result: &Result<D, CheckError>) -> usize {
     match result {
         Ok(_) => 0,
         Err(CheckError::Timeout) => 1,
@@ -142,7 +142,7 @@ impl std::fmt::Debug for CheckStats {
 
 impl CheckStats {
     /// A check finished with `result` after `latency`.
-    pub fn finished(&self, result: &CheckResult, latency: Duration) {
+    pub fn finished<D>(&self, result: &Result<D, CheckError>, latency: Duration) {
         self.results[result_index(result)].fetch_add(1, Ordering::Relaxed);
         self.latency.observe(latency);
     }
@@ -192,7 +192,7 @@ mod tests {
     fn histogram_counts_each_observation_in_its_bucket() {
         let s = CheckStats::default();
         for ms in [0, 1, 3, 40, 40, 2_000, 60_000] {
-            s.finished(&Ok(String::new()), Duration::from_millis(ms));
+            s.finished(&Ok::<_, CheckError>(()), Duration::from_millis(ms));
         }
         let (b, sum, count) = s.latency.read();
         assert_eq!(count, 7, "60 s is above every bound and still counted");
@@ -207,8 +207,11 @@ mod tests {
     #[test]
     fn results_by_reason_and_in_flight_follow_their_guards() {
         let s = Arc::new(CheckStats::default());
-        s.finished(&Err(CheckError::Timeout), Duration::ZERO);
-        s.finished(&Err(CheckError::Mismatch("x".into())), Duration::ZERO);
+        s.finished(&Err::<(), _>(CheckError::Timeout), Duration::ZERO);
+        s.finished(
+            &Err::<(), _>(CheckError::Mismatch("x".into())),
+            Duration::ZERO,
+        );
         let r = s.results();
         assert_eq!((r[1], r[4], r.iter().sum::<u64>()), (1, 1, 2));
         let a = s.in_flight_guard();

@@ -15,6 +15,11 @@
 //!   change reconciles the virtual services it touched, against the
 //!   director's view of the kernel table (the last full read, kept current
 //!   with what was applied since);
+//! - a load-monitor answer feeds the load table, and a slow-start step is
+//!   due once a second while a real ramps: both reconcile the virtual
+//!   services they touched in the same way. The weight itself is the
+//!   desired state's ([`reconcile::desired::weigh`]): the director only
+//!   gathers its inputs ([`RealInput`]) and keeps the time;
 //! - a tick re-reads the kernel table and repairs drift (`ipvsadm -C`, a
 //!   deleted destination, a changed weight); so do start, reload and any
 //!   pass after a refused change;
@@ -29,15 +34,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::check::health::{HealthTable, State, Transition};
-use crate::check::pool::{Member, Plan};
+use crate::check::load::{self, LoadQuery, LoadTable};
+use crate::check::pool::{JobResult, Member, Plan};
 use crate::check::{CheckResult, Target};
 use crate::config::{CheckType, Config, Real, Virtual, VirtualKey};
 use crate::ipvs::{Dest, IpvsBackend, Op, Service, ServiceKey};
-use crate::reconcile::{self, desired::service_key, ChangeKind};
+use crate::reconcile::desired::{service_key, weigh, RealInput};
+use crate::reconcile::{self, ChangeKind};
 
 use super::alert::DaemonStatus;
 use super::log::Logger;
 use super::observe::{self, Record};
+use super::slowstart::SlowStart;
 use crate::status::Snapshot;
 
 /// What the director is told.
@@ -50,11 +58,17 @@ pub enum Message {
         result: CheckResult,
         latency: Duration,
     },
-    /// A new configuration that parsed without errors, with its check
-    /// plan when the sender built one already (the daemon: its pool probes
-    /// the same [`Target`]s, so the director shares them instead of
-    /// building its own).
-    Reload(Arc<Config>, Option<Plan>),
+    /// One load query finished (the load pool's query, kept without a
+    /// copy as checks' targets are).
+    Load {
+        query: Arc<LoadQuery>,
+        result: JobResult<LoadQuery>,
+    },
+    /// A new configuration that parsed without errors, with its plans
+    /// when the sender built them already (the daemon: its pools probe
+    /// the same [`Target`]s and [`LoadQuery`]s, so the director shares
+    /// them instead of building its own).
+    Reload(Arc<Config>, Option<Plans>),
     /// A reload was asked for and the file had errors: the running
     /// configuration stays (only counted, for the status).
     ReloadFailed,
@@ -62,6 +76,40 @@ pub enum Message {
     Tick,
     /// Stop: clean up (per cleanstop) and return.
     Stop,
+}
+
+/// The plans of one configuration: its health checks and its load queries.
+#[derive(Debug, Clone, Default)]
+pub struct Plans {
+    pub checks: Plan,
+    pub loads: Plan<LoadQuery>,
+}
+
+impl Plans {
+    pub fn from_config(config: &Config) -> Plans {
+        Plans {
+            checks: Plan::from_config(config),
+            loads: load::plan_of(config),
+        }
+    }
+}
+
+/// A real's weight as the director sets it, and why it is not the
+/// configured one: for `status` and any other view of the director's
+/// state. Computed by [`reconcile::desired::weigh`] from the inputs of the
+/// last pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealWeight {
+    /// `real=`'s weight.
+    pub configured: u32,
+    /// The kernel weight it is given; `None`: out of service (down, in
+    /// maintenance), absent or quiesced at 0 by `quiescent`.
+    pub effective: Option<u32>,
+    /// Why the two differ, most important first: `down`, `agent drain`,
+    /// `agent 50%`, `nanny load 0.42`, `slow start 12/40`, `agent
+    /// failing: Connection refused` (a failing monitor keeps the last
+    /// weight). Empty when nothing moves the weight.
+    pub reasons: Vec<String>,
 }
 
 /// The last result of a probe, for `status` and `check`.
@@ -95,9 +143,17 @@ pub struct Director<B: IpvsBackend> {
     config: Arc<Config>,
     backend: B,
     log: Arc<Logger>,
-    /// The plan of the next [`Director::start`], built by the caller.
+    /// The plans of the next [`Director::start`], built by the caller.
     next_plan: Option<Plan>,
+    next_load_plan: Option<Plan<LoadQuery>>,
     health: HealthTable,
+    /// What the load monitors said.
+    loads: LoadTable,
+    /// When each real came back into service (slow start).
+    slow: SlowStart,
+    /// The time of the message being handled (a value passed in, so that
+    /// tests drive slow start with a fake clock).
+    now: Instant,
     /// `checktype=off` reals found up in the kernel at start: they stay up
     /// (upstream never checks them).
     off_up: HashSet<Member>,
@@ -142,7 +198,11 @@ impl<B: IpvsBackend> Director<B> {
             backend,
             log,
             next_plan: None,
+            next_load_plan: None,
             health: HealthTable::new(),
+            loads: LoadTable::new(),
+            slow: SlowStart::new(),
+            now: Instant::now(),
             off_up: HashSet::new(),
             last: HashMap::new(),
             owned: HashSet::new(),
@@ -162,6 +222,12 @@ impl<B: IpvsBackend> Director<B> {
     /// pool) instead of building one: the two then share their targets.
     pub fn with_plan(mut self, plan: Plan) -> Self {
         self.next_plan = Some(plan);
+        self
+    }
+
+    /// Start with the load pool's `plan` (see [`Director::with_plan`]).
+    pub fn with_load_plan(mut self, plan: Plan<LoadQuery>) -> Self {
+        self.next_load_plan = Some(plan);
         self
     }
 
@@ -185,9 +251,14 @@ impl<B: IpvsBackend> Director<B> {
 
     /// Adopt the kernel table and bring it in line with the configuration.
     pub fn start(&mut self, hooks: &mut dyn Hooks) {
+        self.start_at(Instant::now(), hooks)
+    }
+
+    /// [`Director::start`] at time `now`.
+    pub fn start_at(&mut self, now: Instant, hooks: &mut dyn Hooks) {
+        self.now = now;
         self.phase = "start";
         self.status = DaemonStatus::Starting;
-        let now = Instant::now();
         self.born = self.config.virtuals.iter().map(|v| (v.key, now)).collect();
         let table = self.adopt();
         self.reconcile_from(table, hooks);
@@ -196,6 +267,16 @@ impl<B: IpvsBackend> Director<B> {
 
     /// Handle one message; returns false after [`Message::Stop`].
     pub fn handle(&mut self, msg: Message, hooks: &mut dyn Hooks) -> bool {
+        self.handle_batch(std::iter::once(msg), hooks)
+    }
+
+    /// [`Director::handle`] at time `now`.
+    pub fn handle_at(&mut self, msg: Message, now: Instant, hooks: &mut dyn Hooks) -> bool {
+        self.handle_batch_at(std::iter::once(msg), now, hooks)
+    }
+
+    /// One message, the batch's clock already set.
+    fn handle_one(&mut self, msg: Message, hooks: &mut dyn Hooks) -> bool {
         match msg {
             Message::Result {
                 target,
@@ -207,10 +288,17 @@ impl<B: IpvsBackend> Director<B> {
                 }
             }
             Message::ReloadFailed => self.record.reloaded(false),
-            Message::Reload(config, plan) => {
+            Message::Load { query, result } => {
+                if self.observe_load(&query, &result) {
+                    self.reconcile_changed(hooks);
+                }
+            }
+            Message::Reload(config, plans) => {
                 self.record.reloaded(true);
                 self.status = DaemonStatus::Reloading;
-                self.next_plan = plan;
+                let (checks, loads) = plans.map(|p| (p.checks, p.loads)).unzip();
+                self.next_plan = checks;
+                self.next_load_plan = loads;
                 self.reload(config, hooks);
                 self.status = DaemonStatus::Running;
             }
@@ -232,12 +320,25 @@ impl<B: IpvsBackend> Director<B> {
     /// reconciled once for all of them (once per result would be one table
     /// dump each: at start-up, with every real changing at once, the
     /// director fell ever further behind its checks). Other messages keep
-    /// their place in the order. Returns false after [`Message::Stop`].
+    /// their place in the order. Slow-start steps that came due are
+    /// taken with the batch (an empty batch takes only them). Returns
+    /// false after [`Message::Stop`].
     pub fn handle_batch(
         &mut self,
         msgs: impl IntoIterator<Item = Message>,
         hooks: &mut dyn Hooks,
     ) -> bool {
+        self.handle_batch_at(msgs, Instant::now(), hooks)
+    }
+
+    /// [`Director::handle_batch`] at time `now`.
+    pub fn handle_batch_at(
+        &mut self,
+        msgs: impl IntoIterator<Item = Message>,
+        now: Instant,
+        hooks: &mut dyn Hooks,
+    ) -> bool {
+        self.now = now;
         let mut changed = false;
         for msg in msgs {
             match msg {
@@ -246,20 +347,54 @@ impl<B: IpvsBackend> Director<B> {
                     result,
                     latency,
                 } => changed |= self.observe(target, result, latency),
+                Message::Load { query, result } => changed |= self.observe_load(&query, &result),
                 other => {
                     if std::mem::take(&mut changed) {
                         self.reconcile_changed(hooks);
                     }
-                    if !self.handle(other, hooks) {
+                    if !self.handle_one(other, hooks) {
                         return false;
                     }
                 }
             }
         }
+        changed |= self.ramp_steps();
         if changed {
             self.reconcile_changed(hooks);
         }
         true
+    }
+
+    /// When the director must look at the table again without a message
+    /// (the next slow-start step), if ever.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.slow.next_step()
+    }
+
+    /// Mark the virtual services whose reals reached a new slow-start
+    /// second; true when there are any.
+    fn ramp_steps(&mut self) -> bool {
+        let due = self.slow.due(self.now);
+        for m in &due {
+            if let Some(vis) = self.index.get(&m.virtual_key) {
+                self.dirty.extend(vis);
+            }
+        }
+        !due.is_empty()
+    }
+
+    /// Feed one load answer; true when a real's weight inputs changed.
+    fn observe_load(&mut self, query: &LoadQuery, result: &JobResult<LoadQuery>) -> bool {
+        let observed = self.loads.observe(query, result);
+        for note in &observed.notes {
+            self.log.log(note);
+        }
+        for m in &observed.changed {
+            if let Some(vis) = self.index.get(&m.virtual_key) {
+                self.dirty.extend(vis);
+            }
+        }
+        !observed.changed.is_empty()
     }
 
     /// Initial health from the kernel table: a configured real present with
@@ -277,6 +412,11 @@ impl<B: IpvsBackend> Director<B> {
         let dests_of: HashMap<ServiceKey, &Vec<Dest>> =
             read.iter().flatten().map(|(s, d)| (s.key, d)).collect();
         let config = self.config.clone();
+        let load_plan = self
+            .next_load_plan
+            .take()
+            .unwrap_or_else(|| load::plan_of(&config));
+        self.loads.sync(&config, &load_plan);
         let mut adopted: HashSet<Member> = HashSet::new();
         for v in &config.virtuals {
             let key = service_key(&v.key);
@@ -286,11 +426,21 @@ impl<B: IpvsBackend> Director<B> {
             };
             for r in &v.reals {
                 let rk = reconcile::desired::real_key(v, r);
-                if dests.iter().any(|d| d.key == rk && d.weight > 0) {
-                    adopted.insert(member(v, r));
+                if let Some(d) = dests.iter().find(|d| d.key == rk && d.weight > 0) {
+                    let m = member(v, r);
+                    // A load-driven weight survives a restart until the
+                    // monitor answers again.
+                    self.loads.hold(&m, d.weight);
+                    adopted.insert(m);
                 }
             }
         }
+        let configured: HashSet<Member> = config
+            .virtuals
+            .iter()
+            .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
+            .collect();
+        self.slow.retain(|m| configured.contains(m));
         self.off_up = config
             .virtuals
             .iter()
@@ -514,11 +664,34 @@ impl<B: IpvsBackend> Director<B> {
     /// Take the services of `actual` (all of ours, or those of the virtual
     /// services in `only`) to the desired table and keep the view current.
     fn pass(&mut self, actual: Table, only: Option<HashSet<usize>>, hooks: &mut dyn Hooks) {
-        let (health, off_up) = (&self.health, &self.off_up);
         let include = |vi: usize| only.as_ref().is_none_or(|d| d.contains(&vi));
-        let hold = |vi: usize| self.holds_fallback(vi, &actual);
-        let want = reconcile::desired::desired_of(&self.config, include, hold, |v, r| {
-            state(health, off_up, v, r) == State::Up
+        let held: HashSet<usize> = (0..self.config.virtuals.len())
+            .filter(|&vi| include(vi) && self.holds_fallback(vi, &actual))
+            .collect();
+        let hold = |vi: usize| held.contains(&vi);
+        let (health, off_up, now) = (&self.health, &self.off_up, self.now);
+        let (loads, slow) = (&mut self.loads, &mut self.slow);
+        let want = reconcile::desired::desired_of(&self.config, include, hold, |v, _, r| {
+            let m = member(v, r);
+            let state = state(health, off_up, v, r);
+            let input = RealInput {
+                up: state == State::Up,
+                load: loads.load_of(&m),
+                ramp: None,
+            };
+            // In service = taking new connections; not known before its
+            // first check (start-up never ramps). Watched only where slow
+            // start or a monitor needs it (memory at 10,000 reals).
+            let watch = v.slowstart > 0 || !v.loadmonitor.is_none();
+            let serving = (watch && state != State::Unknown)
+                .then(|| weigh(r, &input).weight.is_some_and(|w| w > 0));
+            if serving == Some(false) && slow.serving(&m) == Some(true) {
+                loads.restart(&m);
+            }
+            RealInput {
+                ramp: slow.observe(&m, serving, v.slowstart, now),
+                ..input
+            }
         });
         // Services to purge are found by a full pass only.
         let purge: Vec<ServiceKey> = match only {
@@ -610,7 +783,7 @@ impl<B: IpvsBackend> Director<B> {
         if self
             .born
             .get(&v.key)
-            .is_none_or(|t| t.elapsed() >= deadline)
+            .is_none_or(|t| self.now.saturating_duration_since(*t) >= deadline)
         {
             return false;
         }
@@ -670,7 +843,7 @@ impl<B: IpvsBackend> Director<B> {
     /// Swap in a new configuration, keeping the health of pairs whose
     /// probe did not change (identity = [`Target`] equality).
     fn reload(&mut self, config: Arc<Config>, hooks: &mut dyn Hooks) {
-        let now = Instant::now();
+        let now = self.now;
         let born = std::mem::take(&mut self.born);
         self.born = config
             .virtuals
@@ -752,6 +925,41 @@ impl<B: IpvsBackend> Director<B> {
         }
     }
 
+    /// The weight of real `ri` of virtual `vi` as the last pass set it,
+    /// and why it differs from the configured one.
+    pub fn real_weight(&self, vi: usize, ri: usize) -> Option<RealWeight> {
+        let v = self.config.virtuals.get(vi)?;
+        Some(self.weight_of(v, v.reals.get(ri)?))
+    }
+
+    fn weight_of(&self, v: &Virtual, r: &Real) -> RealWeight {
+        let m = member(v, r);
+        let state = state(&self.health, &self.off_up, v, r);
+        let input = RealInput {
+            up: state == State::Up,
+            load: self.loads.load_of(&m),
+            ramp: self.slow.ramp(&m, self.now),
+        };
+        let w = weigh(r, &input);
+        let mut reasons = Vec::new();
+        match state {
+            State::Up => {}
+            State::Down => reasons.push("down".to_string()),
+            State::Unknown => reasons.push("not checked yet".to_string()),
+        }
+        reasons.extend(self.loads.reasons(&m));
+        if let (Some(now), Some(_)) = (w.weight, input.ramp) {
+            if now != w.target {
+                reasons.push(format!("slow start {now}/{}", w.target));
+            }
+        }
+        RealWeight {
+            configured: r.weight,
+            effective: w.weight,
+            reasons,
+        }
+    }
+
     /// Read the whole kernel table (counters kept for the status, a
     /// failure counted).
     fn read_table(&mut self) -> crate::ipvs::Result<Table> {
@@ -787,8 +995,11 @@ impl<B: IpvsBackend> Director<B> {
                 self.view = Some(view_of(t));
             }
         }
+        // The builder reads the director while it updates the record.
+        let mut record = std::mem::take(&mut self.record);
         let (health, off_up) = (&self.health, &self.off_up);
         let state = |v: &Virtual, r: &Real| state(health, off_up, v, r);
+        let weight = |v: &Virtual, r: &Real| self.weight_of(v, r);
         let parts = observe::Parts {
             config: &self.config,
             health,
@@ -797,8 +1008,18 @@ impl<B: IpvsBackend> Director<B> {
             fallback_active: &self.fallback_active,
             status: self.status,
             state: &state,
+            weight: &weight,
         };
-        observe::build(&parts, &mut self.record)
+        let snapshot = observe::build(&parts, &mut record);
+        self.record = record;
+        snapshot
+    }
+
+    /// What `status` prints now: one line per virtual and real (the
+    /// text of [`Director::snapshot`]).
+    pub fn status_lines(&mut self) -> Vec<String> {
+        let now = crate::status::snapshot::unix(std::time::SystemTime::now());
+        crate::status::text::lines(&self.snapshot(), now)
     }
 }
 
@@ -1075,12 +1296,6 @@ mod tests {
         assert_eq!(weights(d.backend()), [("192.0.2.22:80".to_string(), 1)]);
     }
 
-    /// What `status` prints for the director's snapshot now.
-    fn status_lines(d: &mut Director<MemoryIpvs>) -> Vec<String> {
-        let now = crate::status::snapshot::unix(std::time::SystemTime::now());
-        crate::status::text::lines(&d.snapshot(), now)
-    }
-
     /// `status` of a real drained by maintenancedir says so.
     #[test]
     fn status_says_a_real_is_in_maintenance() {
@@ -1094,13 +1309,13 @@ mod tests {
         d.start(&mut NoHooks);
         d.handle(result(&c, 0, 0, true), &mut NoHooks);
         assert!(
-            status_lines(&mut d)[1].contains("\tup\t"),
+            d.status_lines()[1].contains("\tup\t"),
             "{:?}",
-            status_lines(&mut d)
+            d.status_lines()
         );
         std::fs::write(dir.join("192.0.2.21:80"), "").unwrap();
         d.handle(result(&c, 0, 0, true), &mut NoHooks);
-        let line = status_lines(&mut d)[1].clone();
+        let line = d.status_lines()[1].clone();
         assert!(
             line.contains("\tdown\t")
                 && line.contains(&format!("in maintenance: a file in {}", dir.display()))

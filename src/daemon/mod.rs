@@ -10,3 +10,4 @@ pub mod maintenance;
 pub mod observe;
 pub mod pidfile;
 pub mod run;
+pub mod slowstart;

@@ -25,7 +25,7 @@ use crate::status::snapshot::{
 };
 
 use super::alert::DaemonStatus;
-use super::director::LastResult;
+use super::director::{LastResult, RealWeight};
 
 /// See the module doc.
 #[derive(Debug)]
@@ -151,6 +151,8 @@ pub struct Parts<'a> {
     pub status: DaemonStatus,
     /// The health of a real, as the director decides it.
     pub state: &'a dyn Fn(&Virtual, &crate::config::Real) -> Health,
+    /// The weight the director gives a real, and why.
+    pub weight: &'a dyn Fn(&Virtual, &crate::config::Real) -> RealWeight,
 }
 
 /// Freeze the director's state and `record` into a snapshot.
@@ -215,12 +217,15 @@ pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
                         .changed
                         .get(&m)
                         .map_or((None, 0), |&(t, n)| (Some(unix(t)), n));
+                    let w = (p.weight)(v, r);
                     RealStatus {
                         real: r.id(),
                         role: Role::Real,
                         forward: r.forward.into(),
                         state,
                         weight: r.weight,
+                        effective_weight: w.effective,
+                        weight_reasons: w.reasons,
                         kernel_weight,
                         last_check,
                         since,
@@ -240,6 +245,8 @@ pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
                         State::Standby
                     },
                     weight: 1,
+                    effective_weight: fallback_active.then_some(1),
+                    weight_reasons: Vec::new(),
                     kernel_weight: weight_of(&dest.key),
                     last_check: None,
                     since: None,

@@ -22,14 +22,15 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::check::pool::{Plan, Pool, PoolOptions};
+use crate::check::load::{LoadProber, LoadQuery};
+use crate::check::pool::{Pool, PoolOptions};
 use crate::check::probe::Prober;
 use crate::config::{self, Config};
 use crate::ipvs::{IpvsBackend, NetlinkIpvs};
 use crate::status::http::{self, Limits, Source};
 use crate::status::{Publisher, Snapshot};
 
-use super::director::{Director, Hooks, Message};
+use super::director::{Director, Hooks, Message, Plans};
 use super::instances::{changes, Instances, Runner};
 use super::lifecycle::Context;
 use super::log::{Logger, Sink};
@@ -94,10 +95,11 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (events_tx, mut events_rx) = mpsc::channel(4096);
+    let (loads_tx, mut loads_rx) = mpsc::channel(4096);
     let (director_tx, director_rx) = std_mpsc::channel::<Message>();
 
-    // The pool and the director share the plan's targets.
-    let plan = Plan::from_config(&config);
+    // The pools and the director share the plans' targets and queries.
+    let plans = Plans::from_config(&config);
     let (publisher, snapshots) = Publisher::new();
     // The status file, written off the director's thread: the latest
     // snapshot only (one waiting at most; a newer one replaces it).
@@ -116,28 +118,38 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     // The director thread: the only writer of IPVS.
     let director = {
         let (config, log) = (config.clone(), log.clone());
-        let plan = plan.clone();
+        let plans = plans.clone();
         let out = Published {
             publisher,
             file: file_tx,
         };
         std::thread::Builder::new()
             .name("director".into())
-            .spawn(move || director_loop(config, plan, backend, log, director_rx, out))
+            .spawn(move || director_loop(config, plans, backend, log, director_rx, out))
             .expect("spawn director thread")
     };
 
-    let mut pool = Pool::new(
-        Arc::new(Prober::new()),
-        PoolOptions::from_env(),
-        events_tx,
-        shutdown_rx,
-    );
-    pool.update(&plan);
-    drop(plan);
+    let mut pools = Pools {
+        checks: Pool::new(
+            Arc::new(Prober::new()),
+            PoolOptions::from_env(),
+            events_tx,
+            shutdown_rx.clone(),
+        ),
+        // Load queries in a pool of their own: they never take a check's
+        // slot, and a slow monitor never delays a health check.
+        loads: Pool::new(
+            Arc::new(LoadProber),
+            PoolOptions::from_env(),
+            loads_tx,
+            shutdown_rx,
+        ),
+    };
+    pools.update(&plans);
+    drop(plans);
     let source = Source {
         snapshots,
-        checks: Some(pool.stats()),
+        checks: Some(pools.checks.stats()),
     };
     let mut status_server = start_status(config.global.statusaddress, &source, &log).await;
     // upstream starts the other instances after its own table is set up;
@@ -173,6 +185,15 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                     break;
                 }
             }
+            Some(ev) = loads_rx.recv() => {
+                let msg = Message::Load {
+                    query: ev.target,
+                    result: ev.result,
+                };
+                if director_tx.send(msg).is_err() {
+                    break;
+                }
+            }
             _ = term.recv() => {
                 log.log("Linux Director Daemon terminated on signal: TERM");
                 break;
@@ -185,7 +206,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                 log.log("Reloading Linux Director Daemon config on signal");
                 let before = running.global.statusaddress;
                 match reload(&ctx, &log) {
-                    Some(new) => put_in_force(new, &mut running, &mut pool, &instances, &director_tx),
+                    Some(new) => put_in_force(new, &mut running, &mut pools, &instances, &director_tx),
                     None => { let _ = director_tx.send(Message::ReloadFailed); }
                 }
                 if running.global.statusaddress != before {
@@ -212,7 +233,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                     log.log(" - reread new configuration");
                     let before = running.global.statusaddress;
                     match reload(&ctx, &log) {
-                        Some(new) => put_in_force(new, &mut running, &mut pool, &instances, &director_tx),
+                        Some(new) => put_in_force(new, &mut running, &mut pools, &instances, &director_tx),
                         None => { let _ = director_tx.send(Message::ReloadFailed); }
                     }
                     if running.global.statusaddress != before {
@@ -231,7 +252,8 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     instances.send("stop", &running.global.execute);
     stop_status(status_server.take()).await;
     let _ = shutdown_tx.send(true);
-    pool.join().await;
+    pools.checks.join().await;
+    pools.loads.join().await;
     let _ = director_tx.send(Message::Stop);
     let _ = tokio::task::spawn_blocking(move || {
         let _ = director.join();
@@ -242,6 +264,19 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     .await;
     let _ = std::fs::remove_file(ctx.status_path());
     0
+}
+
+/// The daemon's two pools: health checks and load queries.
+struct Pools<P: crate::check::probe::Probe> {
+    checks: Pool<P>,
+    loads: Pool<LoadProber, LoadQuery>,
+}
+
+impl<P: crate::check::probe::Probe> Pools<P> {
+    fn update(&mut self, plans: &Plans) {
+        self.checks.update(&plans.checks);
+        self.loads.update(&plans.loads);
+    }
 }
 
 /// The status HTTP server of `statusaddress=`, while one runs.
@@ -294,23 +329,23 @@ async fn stop_status(server: Option<StatusServer>) {
 }
 
 /// Put a newly read configuration in force, whatever asked for the reload:
-/// the checks, upstream's reload of the `execute=` instances (§f.8), then
-/// the director.
+/// the checks and load queries, upstream's reload of the `execute=`
+/// instances (§f.8), then the director.
 fn put_in_force<P: crate::check::probe::Probe>(
     new: Arc<Config>,
     running: &mut Arc<Config>,
-    pool: &mut Pool<P>,
+    pools: &mut Pools<P>,
     instances: &Runner,
     director_tx: &std_mpsc::Sender<Message>,
 ) {
-    let plan = Plan::from_config(&new);
-    pool.update(&plan);
+    let plans = Plans::from_config(&new);
+    pools.update(&plans);
     let c = changes(&running.global.execute, &new.global.execute);
     instances.send("stop", &c.stop);
     instances.send("reload_or_start", &c.reload);
     instances.send("start", &c.start);
     *running = new.clone();
-    let _ = director_tx.send(Message::Reload(new, Some(plan)));
+    let _ = director_tx.send(Message::Reload(new, Some(plans)));
 }
 
 /// Parse the file again. On any error keep the running configuration
@@ -361,13 +396,15 @@ impl Published {
 
 fn director_loop<B: IpvsBackend>(
     config: Arc<Config>,
-    plan: Plan,
+    plans: Plans,
     backend: B,
     log: Arc<Logger>,
     rx: std_mpsc::Receiver<Message>,
     out: Published,
 ) {
-    let mut d = Director::new(config, backend, log.clone()).with_plan(plan);
+    let mut d = Director::new(config, backend, log.clone())
+        .with_plan(plans.checks)
+        .with_load_plan(plans.loads);
     let mut hooks = ShellHooks {
         log,
         hostname: config::resolve::system_hostname(),
@@ -379,16 +416,20 @@ fn director_loop<B: IpvsBackend>(
     let (mut last_status, mut last_cost, mut shown) = (Instant::now(), Duration::ZERO, 0);
     let mut next_tick = Instant::now() + tick_of(d.config());
     loop {
-        let wait = next_tick
-            .min(next_status)
-            .saturating_duration_since(Instant::now());
+        // The tick, the next snapshot, or the next slow-start step if one
+        // comes first.
+        let wake = d
+            .next_wake()
+            .map_or(next_tick, |w| w.min(next_tick))
+            .min(next_status);
+        let wait = wake.saturating_duration_since(Instant::now());
         let mut batch = Vec::new();
         match rx.recv_timeout(wait) {
             Ok(m) => {
                 // Let the results that follow this one catch up, so that
                 // the thread wakes (and the sender wakes it) at most
                 // 1 / GATHER times a second, not once per check.
-                if matches!(m, Message::Result { .. }) {
+                if matches!(m, Message::Result { .. } | Message::Load { .. }) {
                     std::thread::sleep(GATHER);
                 }
                 batch.push(m);
@@ -604,6 +645,8 @@ fn is_access(kind: &notify::EventKind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, ModifyKind, RenameMode};
+    use notify::EventKind;
 
     #[tokio::test]
     async fn a_status_address_that_cannot_be_bound_is_logged_and_skipped() {
@@ -631,8 +674,6 @@ mod tests {
         assert!(server.is_some());
         stop_status(server).await;
     }
-    use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, ModifyKind, RenameMode};
-    use notify::EventKind;
 
     #[test]
     fn reads_and_access_times_are_not_changes() {

@@ -110,7 +110,7 @@ fn traffic(r: &RealStatus) -> Option<&Traffic> {
 }
 
 /// The families with one sample per real, each one part of the text.
-const REAL_FAMILIES: [RealFamily; 9] = [
+const REAL_FAMILIES: [RealFamily; 10] = [
     (
         "ldirectord_real_up",
         "1 when the real server's checks pass (state up), else 0.",
@@ -122,6 +122,12 @@ const REAL_FAMILIES: [RealFamily; 9] = [
         "The real server's weight in the kernel's IPVS table (0 when it is not in the table).",
         MetricType::Gauge,
         |_, r| Some(Num::U(u64::from(r.kernel_weight.unwrap_or(0)))),
+    ),
+    (
+        "ldirectord_real_effective_weight",
+        "The weight the director gives the real server now (configured × load monitor × slow start; 0 when out of service).",
+        MetricType::Gauge,
+        |_, r| Some(Num::U(u64::from(r.effective_weight.unwrap_or(0)))),
     ),
     (
         "ldirectord_real_configured_weight",
@@ -526,6 +532,8 @@ mod tests {
                         forward: Forward::Masq,
                         state: if i == 0 { State::Down } else { State::Up },
                         weight: 2,
+                        effective_weight: (i != 0).then_some(2),
+                        weight_reasons: Vec::new(),
                         kernel_weight: (i != 0).then_some(2),
                         last_check: None,
                         since: None,

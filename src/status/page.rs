@@ -64,7 +64,7 @@ pub fn render(s: &Snapshot, now: f64) -> String {
             h,
             "<section data-virtual=\"{0}\"><h2>{0} <small>{1}{2}{3}</small></h2>\n\
              <table><thead><tr><th>real</th><th>state</th><th>weight</th>\
-             <th>kernel weight</th><th>last check</th><th>latency</th><th>since</th>\
+             <th>effective</th><th>kernel weight</th><th>last check</th><th>latency</th><th>since</th>\
              <th>active</th><th>inactive</th></tr></thead><tbody>\n",
             esc(&v.id),
             esc(&v.scheduler),
@@ -134,10 +134,20 @@ fn row(h: &mut String, r: &RealStatus, now: f64) {
         None => "start".to_string(),
     };
     let t = r.ipvs.as_ref();
+    let effective = format!(
+        "{}{}",
+        r.effective_weight
+            .map_or_else(|| "out".to_string(), |w| w.to_string()),
+        if r.weight_reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" <small>({})</small>", esc(&r.weight_reasons.join(", ")))
+        }
+    );
     let _ = writeln!(
         h,
         "<tr data-real=\"{0}\" data-state=\"{1}\"><td>{0}{2}</td>\
-         <td><span class=\"st {1}\">{1}</span></td><td>{3}</td><td>{4}</td>\
+         <td><span class=\"st {1}\">{1}</span></td><td>{3}</td><td>{effective}</td><td>{4}</td>\
          <td>{check}</td><td>{latency}</td><td>{since}</td><td>{5}</td><td>{6}</td></tr>",
         esc(&r.real),
         r.state.as_str(),
@@ -209,7 +219,7 @@ main{padding:8px 20px}section{background:#fff;border:1px solid #dde1e8;border-ra
 margin:12px 0;padding:8px 12px}h2{font-size:16px;margin:4px 0 8px}h2 small{font-weight:normal;\
 color:#5b6475}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;\
 border-bottom:1px solid #eceff3;white-space:nowrap}th{font-weight:600;color:#5b6475;\
-font-size:12px}td:nth-child(5){white-space:normal}\
+font-size:12px}td:nth-child(4),td:nth-child(6){white-space:normal}\
 .st{display:inline-block;min-width:64px;text-align:center;border-radius:10px;padding:0 8px;\
 font-size:12px;font-weight:600;color:#fff;background:#7a8294}\
 .st.up{background:#2e8540}.st.down{background:#c0392b}.st.quiescent{background:#d68910}\

@@ -181,6 +181,16 @@ pub struct RealStatus {
     pub state: State,
     /// The weight of the `real=` line (1 for the fallback server).
     pub weight: u32,
+    /// The weight the director gives it now (configured × load monitor ×
+    /// slow start); `None`: out of service (down, in maintenance, or its
+    /// monitor said so).
+    #[serde(default)]
+    pub effective_weight: Option<u32>,
+    /// Why the effective weight differs from the configured one, most
+    /// important first (`down`, `agent 50%`, `slow start 12/40`); empty
+    /// when nothing moves it.
+    #[serde(default)]
+    pub weight_reasons: Vec<String>,
     /// The weight in the kernel table; `None`: not in the table.
     pub kernel_weight: Option<u32>,
     /// The last check's outcome; `None`: not checked yet (and always for

@@ -5,7 +5,7 @@
 use super::snapshot::{Role, Snapshot};
 
 /// `tcp:VIP:PORT<TAB>in kernel|missing`, then for each real
-/// `  RIP:PORT<TAB>state<TAB>weight W<TAB>kernel K|-<TAB>ok: …|failed: …|not checked yet<TAB>AGEs<TAB>LATms`.
+/// `  RIP:PORT<TAB>state<TAB>weight W<TAB>effective E|out[ (why, …)]<TAB>kernel K|-<TAB>ok: …|failed: …|not checked yet<TAB>AGEs<TAB>LATms`.
 pub fn lines(s: &Snapshot, now: f64) -> Vec<String> {
     let mut out = Vec::new();
     for v in &s.virtuals {
@@ -31,8 +31,16 @@ pub fn lines(s: &Snapshot, now: f64) -> Vec<String> {
                 (None, Role::Fallback) => ("fallback server".into(), "-".into(), "-".into()),
                 (None, Role::Real) => ("not checked yet".into(), "-".into(), "-".into()),
             };
+            let effective = r
+                .effective_weight
+                .map_or_else(|| "out".to_string(), |w| w.to_string());
+            let why = if r.weight_reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.weight_reasons.join(", "))
+            };
             out.push(format!(
-                "  {}\t{}\tweight {}\tkernel {kw}\t{res}\t{age}\t{lat}",
+                "  {}\t{}\tweight {}\teffective {effective}{why}\tkernel {kw}\t{res}\t{age}\t{lat}",
                 r.real,
                 r.state.as_str(),
                 r.weight
@@ -55,6 +63,12 @@ mod tests {
             forward: Forward::Masq,
             state,
             weight: 3,
+            effective_weight: kw,
+            weight_reasons: if kw.is_some() {
+                vec![]
+            } else {
+                vec!["not checked yet".into()]
+            },
             kernel_weight: kw,
             last_check: last,
             since: None,
@@ -92,8 +106,9 @@ mod tests {
             lines(&s, 107.5),
             [
                 "tcp:192.0.2.10:80\tin kernel",
-                "  192.0.2.21:80\tup\tweight 3\tkernel 3\tok: HTTP/1.1 200 OK\t7s\t4ms",
-                "  192.0.2.22:80\tunknown\tweight 3\tkernel -\tnot checked yet\t-\t-",
+                "  192.0.2.21:80\tup\tweight 3\teffective 3\tkernel 3\tok: HTTP/1.1 200 OK\t7s\t4ms",
+                "  192.0.2.22:80\tunknown\tweight 3\teffective out (not checked yet)\tkernel -\t\
+                 not checked yet\t-\t-",
             ]
         );
     }

@@ -190,7 +190,7 @@ check "status --json validates against the schema" grep -qx "valid cli" "$work/s
 check "status --json and /status.json show the same reals and states" \
   diff "$OUT/status.json.reals" "$work/status-cli.json.reals"
 check "status (text) lists rs3 quiescent with kernel weight 0" eval \
-  '"$LD" "$CF" status 2>/dev/null | grep -P "^  192\.0\.2\.13:80\tquiescent\tweight 1\tkernel 0\t" >/dev/null'
+  '"$LD" "$CF" status 2>/dev/null | grep -P "^  192\.0\.2\.13:80\tquiescent\tweight 1\teffective out \(down\)\tkernel 0\t" >/dev/null'
 check "POST is refused (405)" eval \
   '[ "$(curl -s -o /dev/null -w "%{http_code}" -X POST --noproxy "*" "http://$STATUS/metrics")" = 405 ]'
 
