@@ -34,7 +34,7 @@ def write(path, text):
         f.write(text)
 
 
-def ld_cf(virtuals, logfile, interval=1, timeout=3):
+def ld_cf(virtuals, logfile, interval=1, timeout=3, checktype="negotiate"):
     out = [
         f"checktimeout={timeout}",
         f"negotiatetimeout={timeout}",
@@ -49,22 +49,25 @@ def ld_cf(virtuals, logfile, interval=1, timeout=3):
         out.append(f"virtual={VIP}:{10000 + v}")
         for a, p in reals:
             out.append(f"\treal={a}:{p} masq 1")
-        out += [
-            "\tservice=http",
-            "\tchecktype=negotiate",
-            '\trequest="health.html"',
-            '\treceive="OK"',
-            "\tscheduler=rr",
-            "\tprotocol=tcp",
-            "",
-        ]
+        if checktype == "negotiate":
+            out += [
+                "\tservice=http",
+                "\tchecktype=negotiate",
+                '\trequest="health.html"',
+                '\treceive="OK"',
+            ]
+        else:
+            out.append(f"\tchecktype={checktype}")
+        out += ["\tscheduler=rr", "\tprotocol=tcp", ""]
     return "\n".join(out)
 
 
-def ka_conf(virtuals, interval=1, timeout=3):
+def ka_conf(virtuals, interval=1, timeout=3, checked=True):
     # alpha: reals start down and enter the table after their first passing
     # check, as in ldirectord; retry 0 = fail at the first failed check
     # (failurecount=1); connect_timeout bounds the whole check (checktimeout).
+    # Not checked (checktype=on's peer): a real_server without a checker is
+    # up from the start, and no alpha.
     out = ["global_defs {", "  router_id ldrs_bench", "}", ""]
     for v, reals in enumerate(virtuals):
         out += [
@@ -73,9 +76,13 @@ def ka_conf(virtuals, interval=1, timeout=3):
             "  lb_algo rr",
             "  lb_kind NAT",
             "  protocol TCP",
-            "  alpha",
         ]
+        if checked:
+            out.append("  alpha")
         for a, p in reals:
+            if not checked:
+                out += [f"  real_server {a} {p} {{", "    weight 1", "  }"]
+                continue
             out += [
                 f"  real_server {a} {p} {{",
                 "    weight 1",
@@ -146,11 +153,20 @@ def main():
     # checks, so what is measured is the director's ceiling.
     for n in (100, 1000):
         sets[f"thru-{n}"] = (grid(n), 1)
-    for name, (virtuals, interval) in sets.items():
+    for name, (virtuals, every) in sets.items():
         for impl in ("rs", "perl"):
             log = f"/tmp/ldbench/{impl}-{name}.log".replace("reloadA", "reload").replace("reloadB", "reload")
-            write(os.path.join(outdir, f"{impl}-{name}.cf"), ld_cf(virtuals, log, interval))
-        write(os.path.join(outdir, f"ka-{name}.conf"), ka_conf(virtuals, interval))
+            write(os.path.join(outdir, f"{impl}-{name}.cf"), ld_cf(virtuals, log, every))
+        write(os.path.join(outdir, f"ka-{name}.conf"), ka_conf(virtuals, every))
+    # start-up with no check in the way: checktype=on (ours) and keepalived
+    # real servers without a checker, at the start-up configs' intervals;
+    # no server answers these (none is asked). The log goes to the guest's
+    # RAM, as keepalived's console does in this benchmark.
+    for n in (1000, 3000):
+        virtuals = grid(n)
+        log = f"/tmp/ldbench-ram/rs-on-{n}.log"
+        write(os.path.join(outdir, f"rs-on-{n}.cf"), ld_cf(virtuals, log, interval(n), checktype="on"))
+        write(os.path.join(outdir, f"ka-on-{n}.conf"), ka_conf(virtuals, interval(n), checked=False))
     ports = sorted({p for vs, _ in sets.values() for reals in vs for _, p in reals})
     with open(os.path.join(outdir, "ports.txt"), "w") as f:
         f.write(" ".join(str(p) for p in ports if p < 9000) + "\n")

@@ -25,10 +25,10 @@ GEN=$RES/gen
 # shellcheck source=/dev/null
 [ -f "$RES/params.sh" ] && . "$RES/params.sh"
 
-LD=${LDIRECTORD:-$root/target/release/ldirectord}
+LD=${BENCH_LD:-${LDIRECTORD:-$root/target/release/ldirectord}}   # BENCH_LD: another build (absolute path)
 PERL_LD=/usr/sbin/ldirectord
 IMPLS=${BENCH_IMPLS:-rs ka perl}
-BENCHES=${BENCH_BENCHES:-startup detect reload capacity throughput}
+BENCHES=${BENCH_BENCHES:-startup startup_on detect reload capacity throughput}
 # Perl needs two ipvsadm processes per real before its first check (about
 # 1 s each under TCG on a loaded host): its reload warm-up doubles as its
 # start-up sample, and detection (200 reals) does not fit the time budget.
@@ -40,6 +40,9 @@ RUNS=${BENCH_RUNS:-3}
 RUNS_PERL=${BENCH_RUNS_PERL:-1}
 START_CAP=${BENCH_START_CAP:-180}            # s, per start-up run (rs, ka)
 START_CAP_PERL=${BENCH_START_CAP_PERL:-90}   # s, per start-up run (perl)
+ON_SIZES=${BENCH_ON_SIZES:-1000 3000}        # start-up with no check in the way
+ON_CAP=${BENCH_ON_CAP:-120}                  # s, per run
+ON_SETTLE=${BENCH_ON_SETTLE:-5}              # s after the table is complete: CPU again
 DETECT_SAMPLES=${BENCH_DETECT_SAMPLES:-5}
 DETECT_SAMPLES_PERL=${BENCH_DETECT_SAMPLES_PERL:-3}
 DETECT_CAP=${BENCH_DETECT_CAP:-100}          # s, per detection sample
@@ -201,6 +204,98 @@ bench_startup() {
       done
     done
   done
+}
+
+# --- 1b. start-up with no check in the way -------------------------------------
+# checktype=on (ours) and keepalived real servers without a checker: every
+# real is up from the start, so this measures how fast each director gets
+# its configuration into the kernel. One fresh start per run; ours and
+# keepalived alternate within a run, so the host's load falls on both alike.
+# From the launch (T0): the first real in the table (polled every 0.05 s),
+# the table complete (the last virtual's 10 reals, then the full count,
+# every 0.1 s); CPU = utime + stime of the director's processes when the
+# table is complete and again ON_SETTLE s later (start-up's whole cost:
+# ours writes its log lines after the table is in). Ours counts the command
+# that parsed the file and forked the daemon (exited by then: bash's
+# `times` in a subshell) beside the daemon. Logs go to the guest's RAM for
+# both; ours also writes its timeline (LDIRECTORD_TIMELINE, copied to
+# RESULTS_DIR/logs).
+RAM=/tmp/ldbench-ram
+mkdir -p "$RAM"
+ON_VIP=198.51.100.100
+start_on() { # IMPL CFG TIMELINE
+  CUR_IMPL=$1 CUR_CFG=$2
+  rm -f /var/run/ldirectord.*.pid "$RAM/parent.times"
+  T0=$(now)
+  case $1 in
+    rs) ( LDIRECTORD_TIMELINE=$3 "$LD" "$2" start >> "$RAM/rs-start.out" 2>&1
+          times > "$RAM/parent.times" ) & ;;
+    ka) keepalived --check --dont-fork --log-console --log-detail -f "$2" \
+          -p "$W/ka.pid" -c "$W/ka-check.pid" >> "$RAM/ka-on.log" 2>&1 & ;;
+  esac
+  STARTER=$!
+}
+first_real() { grep -q -m1 '^  ->' /proc/net/ip_vs; }
+last_virtual_full() { # N
+  [ "$("$IPVSADM" -Ln -t "$ON_VIP:$((10000 + $1 - 1))" 2>/dev/null | grep -c '^  -> [0-9]')" -ge 10 ]
+}
+on_complete() { last_virtual_full "$1" && count_is $(($1 * 10)); }
+poll_until() { # CAP STEP CMD...: like wait_until, polling every STEP s
+  local cap=$1 step=$2; shift 2
+  while :; do
+    if "$@"; then since "$T0"; return 0; fi
+    awk -v a="$T0" -v b="$EPOCHREALTIME" -v c="$cap" 'BEGIN { exit !(b - a > c) }' && return 1
+    sleep "$step"
+  done
+}
+on_cpu() { # seconds of CPU of the director now (ours: with its exited parent)
+  local pids hz parent=0
+  hz=$(getconf CLK_TCK)
+  mapfile -t pids < <(impl_pids)
+  if [ "$CUR_IMPL" = rs ]; then
+    # `times`, second line: the children's user and system time, 0m1.234s
+    parent=$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }; print s }' "$RAM/parent.times" 2>/dev/null)
+  fi
+  awk -v t="$(cpu_ticks "${pids[@]}")" -v h="$hz" -v p="${parent:-0}" 'BEGIN { printf "%.2f", t / h + p }'
+}
+bench_startup_on() {
+  local impl n run t cfg tl
+  for n in $ON_SIZES; do
+    for run in $(seq 1 "$RUNS"); do
+      for impl in $IMPLS; do
+        case $impl in rs) cfg=$GEN/rs-on-$n.cf ;; ka) cfg=$GEN/ka-on-$n.conf ;; *) continue ;; esac
+        tl=$RAM/rs-timeline-$n-$run.txt; rm -f "$tl"
+        start_on "$impl" "$cfg" "$tl"
+        if t=$(poll_until "$ON_CAP" 0.05 first_real); then
+          rec "$impl" startup_on "$n" "$run" first_real_seconds "$t"
+        else
+          rec "$impl" startup_on "$n" "$run" first_real_timeout "$ON_CAP"
+        fi
+        if t=$(poll_until "$ON_CAP" 0.1 on_complete "$n"); then
+          rec "$impl" startup_on "$n" "$run" seconds "$t"
+          # ours: the command has exited once the daemon said it started
+          local i=0
+          while [ "$impl" = rs ] && [ ! -s "$RAM/parent.times" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+          rec "$impl" startup_on "$n" "$run" cpu_seconds "$(on_cpu)"
+          sleep "$ON_SETTLE"
+          rec "$impl" startup_on "$n" "$run" cpu_seconds_settled "$(on_cpu)"
+        else
+          rec "$impl" startup_on "$n" "$run" timeout "$ON_CAP"
+          rec "$impl" startup_on "$n" "$run" dests_at_timeout "$(ndests)"
+        fi
+        if [ "$impl" = rs ]; then
+          [ -f "$RAM/parent.times" ] && rec rs startup_on "$n" "$run" parent_cpu_seconds \
+            "$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }; print s }' "$RAM/parent.times")"
+          [ -f "$tl" ] && cp "$tl" "$RES/logs/"
+        fi
+        stop_impl
+        sleep 1
+      done
+    done
+  done
+  tail -n 50 "$RAM/ka-on.log" > "$RES/logs/ka-on.log.tail" 2>/dev/null
+  tail -n 20 "$RAM/rs-start.out" > "$RES/logs/rs-on-start.out" 2>/dev/null
+  return 0
 }
 
 # --- 2. detection under head-of-line blocking ----------------------------------
