@@ -153,6 +153,14 @@ def main():
     # checks, so what is measured is the director's ceiling.
     for n in (100, 1000):
         sets[f"thru-{n}"] = (grid(n), 1)
+    # idle cost: 1,000 reals at checkinterval=10
+    sets["idle-100"] = (grid(100), 10)
+    # the floor's targets (examples/check_floor.rs): ADDRESS PORT per line
+    for name in ("thru-100", "thru-1000", "idle-100"):
+        with open(os.path.join(outdir, f"targets-{name}.txt"), "w") as f:
+            for reals in sets[name][0]:
+                for a, p in reals:
+                    f.write(f"{a} {p}\n")
     for name, (virtuals, every) in sets.items():
         for impl in ("rs", "perl"):
             log = f"/tmp/ldbench/{impl}-{name}.log".replace("reloadA", "reload").replace("reloadB", "reload")

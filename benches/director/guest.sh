@@ -13,8 +13,10 @@
 #   reals ns eth0: 192.0.2.2-251/24, 203.0.113.2-251/24 -- vreals 192.0.2.1, 203.0.113.1
 #   one busybox httpd per port (8000-8049, bound to every address of the namespace);
 #   port 9001: the hung reals (httpd stopped with SIGSTOP); 9002-9006: victims.
-#   The throughput benchmark puts one single-worker nginx (pinned to vCPU 1)
-#   on ports 8000-8049 instead, and the director on vCPU 0.
+#   The throughput and idle benchmarks put one single-worker nginx (pinned
+#   to vCPU 1) on ports 8000-8049 instead, and the director on vCPU 0; the
+#   throughput benchmark also runs the floor ("floor": a minimal epoll
+#   client, examples/check_floor.rs) on the same targets.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -26,9 +28,10 @@ GEN=$RES/gen
 [ -f "$RES/params.sh" ] && . "$RES/params.sh"
 
 LD=${BENCH_LD:-${LDIRECTORD:-$root/target/release/ldirectord}}   # BENCH_LD: another build (absolute path)
+FLOOR=${BENCH_FLOOR:-$root/target/release/examples/check_floor}
 PERL_LD=/usr/sbin/ldirectord
 IMPLS=${BENCH_IMPLS:-rs ka perl}
-BENCHES=${BENCH_BENCHES:-startup startup_on detect reload capacity throughput}
+BENCHES=${BENCH_BENCHES:-startup startup_on detect reload capacity throughput idle}
 # Perl needs two ipvsadm processes per real before its first check (about
 # 1 s each under TCG on a loaded host): its reload warm-up doubles as its
 # start-up sample, and detection (200 reals) does not fit the time budget.
@@ -56,6 +59,15 @@ CAP_WARM_PERL=${BENCH_CAP_WARM_PERL:-60}
 THRU_SIZES=${BENCH_THRU_SIZES:-100 1000}
 THRU_WINDOW=${BENCH_THRU_WINDOW:-30}
 THRU_WARM=${BENCH_THRU_WARM:-180}
+# After the first throughput run of each director at each size: a profile
+# (perf record -e cpu-clock -g, BENCH_PROFILE_SECONDS), system calls per
+# check (strace -c -f, BENCH_STRACE_SECONDS) and a sample of the network
+# calls (strace -f -e trace=network,...) in RESULTS_DIR/logs. Off: 0.
+PROFILE=${BENCH_PROFILE:-1}
+PROFILE_SECONDS=${BENCH_PROFILE_SECONDS:-20}
+STRACE_SECONDS=${BENCH_STRACE_SECONDS:-10}
+IDLE_SIZE=${BENCH_IDLE_SIZE:-100}             # virtuals x 10 reals, checkinterval=10
+IDLE_WINDOW=${BENCH_IDLE_WINDOW:-60}
 
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd   # process substitution; the guest's devtmpfs lacks it
 W=/tmp/ldbench   # gen.py puts the daemons' log files here; shown live in RESULTS_DIR/work
@@ -144,7 +156,7 @@ shim_off() { cp "$IPVSADM" /usr/sbin/ipvsadm; }
 CUR_IMPL="" CUR_CFG="" STARTER=""
 PIN=()   # e.g. (taskset -c 0): the director and everything it forks on one vCPU
 cfg_of() { # IMPL NAME
-  case $1 in ka) echo "$GEN/ka-$2.conf" ;; *) echo "$GEN/$1-$2.cf" ;; esac
+  case $1 in ka) echo "$GEN/ka-$2.conf" ;; floor) echo "$GEN/targets-$2.txt" ;; *) echo "$GEN/$1-$2.cf" ;; esac
 }
 start_impl() { # IMPL CFG (T0 is set just before the launch)
   CUR_IMPL=$1 CUR_CFG=$2
@@ -155,12 +167,13 @@ start_impl() { # IMPL CFG (T0 is set just before the launch)
     perl) "${PIN[@]}" "$PERL_LD" "$2" start >> "$W/perl-start.out" 2>&1 & ;;
     ka) "${PIN[@]}" keepalived --check --dont-fork --log-console --log-detail -f "$2" \
           -p "$W/ka.pid" -c "$W/ka-check.pid" >> "$W/ka.log" 2>&1 & ;;
+    floor) "${PIN[@]}" "$FLOOR" "$2" "${FLOOR_INTERVAL:-1}" 64 3 /health.html >> "$W/floor.out" 2>&1 & ;;
   esac
   STARTER=$!
 }
 main_pid() {
   case $CUR_IMPL in
-    ka) echo "$STARTER" ;;
+    ka|floor) echo "$STARTER" ;;
     *) cat "/var/run/ldirectord.$(basename "$CUR_CFG").pid" 2>/dev/null ;;
   esac
 }
@@ -171,6 +184,8 @@ impl_pids() { # the director's processes: main and its children
 stop_impl() { # kill -9 and flush: quick and the same for everyone
   [ -n "$CUR_IMPL" ] || return 0
   local p
+  # the floor prints its counts on SIGTERM
+  [ "$CUR_IMPL" = floor ] && { kill -TERM "$STARTER"; sleep 0.5; }
   for p in $(impl_pids) $STARTER; do kill -9 "$p" 2>/dev/null; done
   sleep 0.5
   "$IPVSADM" -C
@@ -462,7 +477,10 @@ bench_capacity() {
 # pinned to vCPU 0; the servers are one single-worker nginx pinned to
 # vCPU 1 in place of the busybox httpds (a fork per request would bound the
 # rate first). The server's share of its core is recorded beside: near 1.0
-# it, not the director, was the limit.
+# it, not the director, was the limit. The floor (examples/check_floor.rs:
+# the same targets, interval, 64 slots and 3 s deadline, on non-blocking
+# sockets and epoll, no framework) runs in the same place after the
+# directors: the CPU per check of the others is read against it.
 nginx_start() {
   local p
   {
@@ -482,43 +500,132 @@ nginx_start() {
 }
 nginx_pids() { local m; m=$(cat "$H/nginx.pid" 2>/dev/null) || return 0; echo "$m"; pgrep -P "$m" || true; }
 nginx_reqs() { ip netns exec reals curl -s --max-time 5 http://127.0.0.1:8999/ | awk 'NR == 3 { print $3 }'; }
-bench_throughput() {
-  local impl n run t pids npids c0 c1 n0 n1 r0 r1 hz p
-  hz=$(getconf CLK_TCK)
-  # the busybox servers make way for nginx on their ports
+NPIDS=()
+nginx_up() { # the busybox servers make way for nginx on their ports
+  local p
   for p in "${GEN_PORTS[@]}"; do kill "${HTTPD[$p]}" 2>/dev/null; wait "${HTTPD[$p]}" 2>/dev/null; done
-  nginx_start || return
-  mapfile -t npids < <(nginx_pids)
-  note "nginx ${npids[*]} on vCPU 1: $(taskset -pc "${npids[-1]}")"
+  nginx_start || return 1
+  mapfile -t NPIDS < <(nginx_pids)
+  note "nginx ${NPIDS[*]} on vCPU 1: $(taskset -pc "${NPIDS[-1]}")"
+}
+nginx_down() {
+  local p
+  kill "$(cat "$H/nginx.pid")" 2>/dev/null; sleep 1
+  for p in "${GEN_PORTS[@]}"; do start_httpd "$p"; done
+  sleep 1
+}
+ctx_switches() { # PIDS...: context switches of all their threads, summed
+  cat $(printf '/proc/%s/task/*/status ' "$@") 2>/dev/null |
+    awk '/^(voluntary|nonvoluntary)_ctxt_switches/ { s += $2 } END { print s + 0 }'
+}
+thread_switches() { # PIDS...: "pid/tid comm switches" per thread
+  local t
+  for t in $(printf '/proc/%s/task/* ' "$@"); do
+    [ -r "$t/status" ] || continue
+    echo "${t#/proc/} $(cat "$t/comm" 2>/dev/null | tr ' ' _) $(awk '/^(voluntary|nonvoluntary)_ctxt_switches/ { s += $2 } END { print s + 0 }' "$t/status")"
+  done
+}
+warm_impl() { # IMPL BENCH N RUN CAP: wait for a full table (the floor keeps none)
+  local t
+  if [ "$1" = floor ]; then sleep 5; return; fi
+  if t=$(wait_until "$5" count_is $(($3 * 10))); then
+    rec "$1" "$2" "$3" "$4" warm_seconds "$t"
+  else
+    rec "$1" "$2" "$3" "$4" warm_timeout_dests "$(ndests)"
+  fi
+}
+profile_impl() { # IMPL N: profile, system calls per check, a sample of the calls
+  local impl=$1 n=$2 pids ppids=() p r0 r1 calls
+  command -v perf > /dev/null && command -v strace > /dev/null || { note "no perf or strace: no profile"; return; }
+  mapfile -t pids < <(impl_pids)
+  for p in "${pids[@]}"; do ppids+=(-p "$p"); done
+  note "profile $impl N=$n: perf ${PROFILE_SECONDS}s"
+  perf record -q -F 1000 -e cpu-clock -g -o /tmp/perf.data -p "$(IFS=,; echo "${pids[*]}")" \
+    -- sleep "$PROFILE_SECONDS" > /dev/null 2>&1
+  perf report -i /tmp/perf.data --stdio --no-children -g none --sort sym --percent-limit 0.3 \
+    > "$RES/logs/perf-$impl-$n.txt" 2>&1
+  perf report -i /tmp/perf.data --stdio --children -g none --sort sym --percent-limit 2 \
+    > "$RES/logs/perf-children-$impl-$n.txt" 2>&1
+  perf report -i /tmp/perf.data --stdio --no-children -g none --sort comm,dso \
+    > "$RES/logs/perf-dso-$impl-$n.txt" 2>&1
+  rm -f /tmp/perf.data
+  note "profile $impl N=$n: strace -c ${STRACE_SECONDS}s"
+  r0=$(nginx_reqs)
+  timeout -s INT "$STRACE_SECONDS" strace -c -f "${ppids[@]}" -o "$RES/logs/strace-c-$impl-$n.txt" 2> /dev/null
+  r1=$(nginx_reqs)
+  calls=$(awk '$NF == "total" { print $4 }' "$RES/logs/strace-c-$impl-$n.txt")
+  echo "checks during strace -c: $((r1 - r0))" >> "$RES/logs/strace-c-$impl-$n.txt"
+  rec "$impl" throughput "$n" 1 syscalls_per_check \
+    "$(awk -v c="${calls:-0}" -v a="$r0" -v b="$r1" 'BEGIN { if (b > a) printf "%.1f", c / (b - a); else print "-" }')"
+  timeout -s INT 2 strace -f -tt "${ppids[@]}" -o "$RES/logs/strace-sample-$impl-$n.txt" 2> /dev/null
+  sed -i '2001,$d' "$RES/logs/strace-sample-$impl-$n.txt"
+}
+bench_throughput() {
+  local impl impls n run t pids c0 c1 n0 n1 r0 r1 s0 s1 hz
+  hz=$(getconf CLK_TCK)
+  impls=$IMPLS; [ -x "$FLOOR" ] && impls="$impls floor"
+  nginx_up || return
   PIN=(taskset -c 0)
   for n in $THRU_SIZES; do
-    for impl in $IMPLS; do
+    for impl in $impls; do
       for run in $(seq 1 "$RUNS"); do
         start_impl "$impl" "$(cfg_of "$impl" "thru-$n")"
-        if t=$(wait_until "$THRU_WARM" count_is $((n * 10))); then
-          rec "$impl" throughput "$n" "$run" warm_seconds "$t"
-        else
-          rec "$impl" throughput "$n" "$run" warm_timeout_dests "$(ndests)"
-        fi
+        warm_impl "$impl" throughput "$n" "$run" "$THRU_WARM"
         mapfile -t pids < <(impl_pids)
         note "$impl on vCPU 0: $(taskset -pc "${pids[0]}" 2>&1)"
-        c0=$(cpu_ticks "${pids[@]}"); n0=$(cpu_ticks "${npids[@]}"); r0=$(nginx_reqs); T0=$(now)
+        c0=$(cpu_ticks "${pids[@]}"); n0=$(cpu_ticks "${NPIDS[@]}"); s0=$(ctx_switches "${pids[@]}"); r0=$(nginx_reqs); T0=$(now)
         sleep "$THRU_WINDOW"
         mapfile -t pids < <(impl_pids)
-        c1=$(cpu_ticks "${pids[@]}"); n1=$(cpu_ticks "${npids[@]}"); r1=$(nginx_reqs); t=$(since "$T0")
+        c1=$(cpu_ticks "${pids[@]}"); n1=$(cpu_ticks "${NPIDS[@]}"); s1=$(ctx_switches "${pids[@]}"); r1=$(nginx_reqs); t=$(since "$T0")
         rec "$impl" throughput "$n" "$run" checks_per_second "$(awk -v a="$r0" -v b="$r1" -v t="$t" 'BEGIN { printf "%.1f", (b - a) / t }')"
         rec "$impl" throughput "$n" "$run" director_core_share "$(awk -v a="$c0" -v b="$c1" -v h="$hz" -v t="$t" 'BEGIN { printf "%.2f", (b - a) / h / t }')"
-        rec "$impl" throughput "$n" "$run" cpu_ms_per_check "$(awk -v a="$c0" -v b="$c1" -v h="$hz" -v x="$r0" -v y="$r1" 'BEGIN { if (y > x) printf "%.2f", (b - a) / h * 1000 / (y - x); else print "-" }')"
+        rec "$impl" throughput "$n" "$run" cpu_ms_per_check "$(awk -v a="$c0" -v b="$c1" -v h="$hz" -v x="$r0" -v y="$r1" 'BEGIN { if (y > x) printf "%.3f", (b - a) / h * 1000 / (y - x); else print "-" }')"
+        rec "$impl" throughput "$n" "$run" switches_per_check "$(awk -v a="$s0" -v b="$s1" -v x="$r0" -v y="$r1" 'BEGIN { if (y > x) printf "%.3f", (b - a) / (y - x); else print "-" }')"
         rec "$impl" throughput "$n" "$run" server_core_share "$(awk -v a="$n0" -v b="$n1" -v h="$hz" -v t="$t" 'BEGIN { printf "%.2f", (b - a) / h / t }')"
-        rec "$impl" throughput "$n" "$run" dests_at_end "$(ndests)"
+        [ "$impl" = floor ] || rec "$impl" throughput "$n" "$run" dests_at_end "$(ndests)"
+        [ "$PROFILE" = 1 ] && [ "$run" = 1 ] && profile_impl "$impl" "$n"
         stop_impl
       done
     done
   done
   PIN=()
-  kill "$(cat "$H/nginx.pid")" 2>/dev/null; sleep 1
-  for p in "${GEN_PORTS[@]}"; do start_httpd "$p"; done
-  sleep 1
+  nginx_down
+}
+
+# --- 6. idle cost --------------------------------------------------------------
+# IDLE_SIZE x 10 reals at checkinterval=10 (100 checks a second at 1,000
+# reals), the director pinned to vCPU 0, nginx on vCPU 1 as above: its
+# share of a core and how often its threads wake (context switches of all
+# its threads, from /proc/PID/task/*/status), over IDLE_WINDOW seconds
+# once the table is full and a whole interval has passed. Per thread in
+# RESULTS_DIR/logs/idle-IMPL-RUN.threads.
+bench_idle() {
+  local impl impls n=$IDLE_SIZE run pids c0 c1 s0 s1 r0 r1 t hz
+  hz=$(getconf CLK_TCK)
+  impls=$IMPLS; [ -x "$FLOOR" ] && impls="$impls floor"
+  nginx_up || return
+  PIN=(taskset -c 0)
+  for impl in $impls; do
+    for run in $(seq 1 "$RUNS"); do
+      FLOOR_INTERVAL=10 start_impl "$impl" "$(cfg_of "$impl" "idle-$n")"
+      warm_impl "$impl" idle "$n" "$run" "$WARM_CAP"
+      sleep 12
+      mapfile -t pids < <(impl_pids)
+      thread_switches "${pids[@]}" | sort > "$W/threads.0"
+      c0=$(cpu_ticks "${pids[@]}"); s0=$(ctx_switches "${pids[@]}"); r0=$(nginx_reqs); T0=$(now)
+      sleep "$IDLE_WINDOW"
+      mapfile -t pids < <(impl_pids)
+      c1=$(cpu_ticks "${pids[@]}"); s1=$(ctx_switches "${pids[@]}"); r1=$(nginx_reqs); t=$(since "$T0")
+      thread_switches "${pids[@]}" | sort | join - "$W/threads.0" |
+        awk -v t="$t" '{ printf "%s %s %.1f wake-ups/s\n", $1, $2, ($3 - $5) / t }' > "$RES/logs/idle-$impl-$run.threads"
+      rec "$impl" idle "$n" "$run" core_percent "$(awk -v a="$c0" -v b="$c1" -v h="$hz" -v t="$t" 'BEGIN { printf "%.2f", (b - a) / h / t * 100 }')"
+      rec "$impl" idle "$n" "$run" wakeups_per_second "$(awk -v a="$s0" -v b="$s1" -v t="$t" 'BEGIN { printf "%.1f", (b - a) / t }')"
+      rec "$impl" idle "$n" "$run" checks_per_second "$(awk -v a="$r0" -v b="$r1" -v t="$t" 'BEGIN { printf "%.1f", (b - a) / t }')"
+      stop_impl
+    done
+  done
+  PIN=()
+  nginx_down
 }
 
 # The fast directors first, then the Perl one, so that a run cut short by

@@ -7,7 +7,8 @@
 # target/release/ldirectord, generates equivalent ldirectord.cf and
 # keepalived.conf files (gen.py), runs guest.sh in the guest, and prints the
 # summary table (summarize.py). Results: RESULTS_DIR (default
-# target/bench-director/DATE) holds results.tsv, table.md, guest.log, logs/.
+# target/bench-director/DATE) holds results.tsv, table.md, guest.log, logs/
+# (with the throughput profiles: perf-*.txt, strace-*.txt, idle-*.threads).
 #
 # Sizes and caps come from BENCH_* variables (see guest.sh), e.g.
 #   BENCH_SIZES="10 100" BENCH_RUNS=3 benches/director/run.sh
@@ -20,7 +21,7 @@ mkdir -p "$res"
 res=$(cd "$res" && pwd -P)
 
 bash tests/vm/install-deps.sh --peers
-cargo build --release --bin ldirectord
+cargo build --release --bin ldirectord --example check_floor
 python3 "$here/gen.py" "$res/gen"
 # pass the BENCH_* settings on to the guest
 env | grep '^BENCH_' | sed "s/=\(.*\)/='\1'/" > "$res/params.sh" || true

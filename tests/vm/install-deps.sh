@@ -21,7 +21,8 @@
 # Options:
 #   --peers   also install the reference implementations ldirectord and keepalived,
 #             and nginx (the throughput benchmark's server; no service is started:
-#             no systemd here, and policy-rc.d denies it where present)
+#             no systemd here, and policy-rc.d denies it where present), and
+#             linux-perf and strace (the throughput benchmark's profiles in the guest)
 #   --lint    also install shellcheck (to lint these scripts)
 #   --ocf     also install the Perl ldirectord, resource-agents (Pacemaker's OCF
 #             agent ocf:heartbeat:ldirectord and ocf-tester) and libxml2-utils
@@ -35,7 +36,7 @@ set -euo pipefail
 pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static kmod cpio ipvsadm iproute2 curl prometheus chromium python3-jsonschema)
 for arg in "$@"; do
   case $arg in
-    --peers) pkgs+=(ldirectord keepalived nginx) ;;
+    --peers) pkgs+=(ldirectord keepalived nginx linux-perf strace) ;;
     --lint) pkgs+=(shellcheck) ;;
     --ocf) pkgs+=(ldirectord resource-agents libxml2-utils) ;;
     -h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
