@@ -19,6 +19,7 @@
 //! first run of digits, `5s` is 5, …) except where upstream misreads a file;
 //! each such place is marked `COMPAT:` and listed in ldirectord(8).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -138,29 +139,33 @@ pub const BLOCK_ONLY: &[&str] = &[
 /// Resolve a parsed file. Returns the configuration when there is no
 /// error, and every diagnostic (errors and warnings) in line order.
 pub fn resolve(raw: &RawFile, path: &Path, opts: &Options) -> (Option<Config>, Vec<Diagnostic>) {
-    let mut cx = Cx {
-        diags: Vec::new(),
-        opts,
-        hosts: HashMap::new(),
-        ports: HashMap::new(),
-    };
+    let mut cx = Cx::new(opts);
     let global = cx.globals(raw);
-    let mut virtuals = Vec::new();
-    let mut seen: std::collections::HashMap<VirtualKey, usize> = Default::default();
+    let blocks = raw
+        .items
+        .iter()
+        .filter(|i| matches!(i, RawItem::Virtual(_)))
+        .count();
+    let mut virtuals = Vec::with_capacity(blocks);
+    // A BTreeMap: one walk per virtual, no hashing of the key (SipHash
+    // cost more than the rest of a small virtual's resolution).
+    let mut seen: std::collections::BTreeMap<VirtualKey, usize> = Default::default();
     for item in &raw.items {
         if let RawItem::Virtual(block) = item {
             if let Some(v) = cx.virtual_block(block, &global) {
-                if let Some(first) = seen.get(&v.key) {
-                    cx.err(
+                match seen.entry(v.key) {
+                    std::collections::btree_map::Entry::Occupied(first) => cx.err(
                         block.pos,
                         format!(
-                            "duplicate virtual server {} (first defined at line {first})",
-                            v.key.id()
+                            "duplicate virtual server {} (first defined at line {})",
+                            v.key.id(),
+                            first.get()
                         ),
-                    );
-                } else {
-                    seen.insert(v.key, v.line);
-                    virtuals.push(v);
+                    ),
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(v.line);
+                        virtuals.push(v);
+                    }
                 }
             }
         }
@@ -239,23 +244,23 @@ fn stray_message(text: &str, block_above: bool) -> String {
 /// The global section of a file, errors or not (errors are dropped: see
 /// [`super::salvage_global`]).
 pub fn globals_of(raw: &RawFile, opts: &Options) -> Global {
-    let mut cx = Cx {
-        diags: Vec::new(),
-        opts,
-        hosts: HashMap::new(),
-        ports: HashMap::new(),
-    };
-    cx.globals(raw).global
+    Cx::new(opts).globals(raw).global
 }
 
 struct Cx<'o> {
     diags: Vec<Diagnostic>,
+    /// How many of `diags` are errors.
+    errors: usize,
     opts: &'o Options,
     /// Name lookups of this parse: glibc re-reads /etc/services (and
     /// /etc/hosts) on every call, which dominated files with port names.
-    hosts: HashMap<(String, Family), Option<IpAddr>>,
-    ports: HashMap<(String, Option<&'static str>), Option<u16>>,
+    /// Looked up by `&str` (no key is built for a hit).
+    hosts: HashMap<String, [Option<Option<IpAddr>>; 2]>,
+    ports: HashMap<String, PortLookups>,
 }
+
+/// The answers for one port name: (protocol asked for, port).
+type PortLookups = Vec<(Option<&'static str>, Option<u16>)>;
 
 /// The global section, plus what is needed to resolve virtuals.
 struct Globals {
@@ -286,9 +291,10 @@ fn leading_digits(text: &str) -> Option<(&str, &str)> {
 
 /// The common `a.b.c.d[:port] rest…` form of a real= value, without the
 /// regex (hot with tens of thousands of reals); `None` for anything else.
-fn simple_real(text: &str) -> Option<(String, Option<String>, String)> {
+fn simple_real(text: &str) -> Option<(std::net::Ipv4Addr, &str, Option<&str>, &str)> {
     let end = text
-        .find(|c: char| c.is_ascii_whitespace())
+        .bytes()
+        .position(|c| c.is_ascii_whitespace())
         .unwrap_or(text.len());
     let (head, flags) = text.split_at(end);
     let (host, port) = match head.split_once(':') {
@@ -298,12 +304,44 @@ fn simple_real(text: &str) -> Option<(String, Option<String>, String)> {
     };
     // Strictly four decimal octets without leading zeros (std's parser);
     // inet_aton forms such as 010.1.1.1 take the regex path.
-    host.parse::<std::net::Ipv4Addr>().ok()?;
-    Some((
-        host.to_string(),
-        port.map(str::to_string),
-        flags.to_string(),
-    ))
+    let addr = host.parse::<std::net::Ipv4Addr>().ok()?;
+    Some((addr, host, port, flags))
+}
+
+/// The first run of bytes `is` accepts, anywhere in `text`.
+fn first_run(text: &str, is: impl Fn(u8) -> bool) -> Option<&str> {
+    let start = text.bytes().position(&is)?;
+    let len = text[start..].bytes().take_while(|&c| is(c)).count();
+    Some(&text[start..start + len])
+}
+
+/// Upstream's `/(\w+)/`: the first word anywhere in the value (a regex
+/// only for text that is not ASCII, where `\w` takes more than
+/// `[0-9A-Za-z_]`).
+fn first_word(text: &str) -> Option<&str> {
+    if text.is_ascii() {
+        return first_run(text, |c| c.is_ascii_alphanumeric() || c == b'_');
+    }
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"\w+").find(text).map(|m| m.as_str())
+}
+
+/// `^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)` on ASCII text, without the
+/// regex: the common `virtual=HOST:PORT` (`None` for anything else).
+fn host_port(text: &str) -> Option<(&str, &str)> {
+    if !text.is_ascii() {
+        return None;
+    }
+    let host_len = text
+        .bytes()
+        .take_while(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'+' | b'-'))
+        .count();
+    let rest = text[host_len..].strip_prefix(':')?;
+    let port_len = rest
+        .bytes()
+        .take_while(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+        .count();
+    (host_len > 0 && port_len > 0).then(|| (&text[..host_len], &rest[..port_len]))
 }
 
 /// Upstream's `/^…\s*=\s*"(.*)"/`: the text between the first quote (which
@@ -319,26 +357,53 @@ fn unquote(text: &str) -> &str {
     quoted(text).unwrap_or(text)
 }
 
-impl Cx<'_> {
+impl<'o> Cx<'o> {
+    fn new(opts: &'o Options) -> Self {
+        Cx {
+            diags: Vec::new(),
+            errors: 0,
+            opts,
+            hosts: HashMap::new(),
+            ports: HashMap::new(),
+        }
+    }
+
     fn host(&mut self, name: &str, family: Family) -> Option<IpAddr> {
-        let lookup = self.opts.lookup;
-        *self
-            .hosts
-            .entry((name.to_string(), family))
-            .or_insert_with(|| names::host(name, family, lookup))
+        // An address literal needs no lookup, so no cache either.
+        if let Some(a) = names::literal(name, family) {
+            return Some(a);
+        }
+        let slot = match family {
+            Family::V4 => 0,
+            Family::V6 => 1,
+        };
+        if let Some(Some(hit)) = self.hosts.get(name).map(|e| e[slot]) {
+            return hit;
+        }
+        let found = names::host(name, family, self.opts.lookup);
+        self.hosts.entry(name.to_string()).or_default()[slot] = Some(found);
+        found
     }
 
     fn port(&mut self, name: &str, protocol: Option<&'static str>) -> Option<u16> {
         if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
             return names::port(name, protocol);
         }
-        *self
-            .ports
-            .entry((name.to_string(), protocol))
-            .or_insert_with(|| names::port(name, protocol))
+        if let Some(known) = self.ports.get(name) {
+            if let Some(&(_, hit)) = known.iter().find(|(p, _)| *p == protocol) {
+                return hit;
+            }
+        }
+        let found = names::port(name, protocol);
+        self.ports
+            .entry(name.to_string())
+            .or_default()
+            .push((protocol, found));
+        found
     }
 
     fn err(&mut self, pos: Pos, msg: impl Into<String>) {
+        self.errors += 1;
         self.diags.push(Diagnostic::error(pos.line, pos.col, msg));
     }
 
@@ -382,13 +447,13 @@ impl Cx<'_> {
     }
 
     /// `"…"` required and non-empty (request, receive, login, …).
-    fn quoted_nonempty(&mut self, d: &RawDirective, empty_msg: &str) -> Option<String> {
+    fn quoted_nonempty<'t>(&mut self, d: &RawDirective<'t>, empty_msg: &str) -> Option<&'t str> {
         match quoted(d.text()) {
             Some("") => {
                 self.err(d.value_pos(), empty_msg.to_string());
                 None
             }
-            Some(s) => Some(s.to_string()),
+            Some(s) => Some(s),
             None => {
                 // The suggestion must be a line that reads: typographic
                 // quotes (an editor's or a web page's) are taken off too.
@@ -721,7 +786,7 @@ impl Cx<'_> {
                     continue;
                 }
             };
-            let name = d.name.as_str();
+            let name = d.name;
             if !d.has_eq && name != "supervised" {
                 self.unknown(d, false);
                 continue;
@@ -795,15 +860,15 @@ impl Cx<'_> {
                 }
                 "callback" => {
                     if let Some(v) = self.quoted_nonempty(d, "no callback command specified") {
-                        g.callback = Some(v)
+                        g.callback = Some(v.to_string())
                     }
                 }
                 "logfile" => {
                     if let Some(v) = self.quoted_nonempty(d, "no logfile specified") {
                         if v.starts_with('/') {
                             g.logfile = LogTarget::File(PathBuf::from(v));
-                        } else if SYSLOG_FACILITIES.contains(&v.as_str()) {
-                            g.logfile = LogTarget::Syslog(v);
+                        } else if SYSLOG_FACILITIES.contains(&v) {
+                            g.logfile = LogTarget::Syslog(v.to_string());
                         } else {
                             self.err(
                                 d.value_pos(),
@@ -919,7 +984,7 @@ impl Cx<'_> {
     }
 
     fn unknown(&mut self, d: &RawDirective, in_block: bool) {
-        let name = d.name.as_str();
+        let name = d.name;
         let hint = if in_block && GLOBAL_ONLY.contains(&name) {
             format!(
                 ": {name} is a global directive; write it in column 0, outside the virtual block"
@@ -1007,11 +1072,12 @@ impl Cx<'_> {
 
     fn virtual_block(&mut self, block: &RawBlock, g: &Globals) -> Option<Virtual> {
         let family = if block.v6 { Family::V6 } else { Family::V4 };
-        let vtext = block.value.as_ref().map_or("", |v| v.text.as_str());
+        let vtext = block.value.as_ref().map_or("", |v| v.text);
         let vpos = block.value.as_ref().map_or(block.pos, |v| v.pos);
         let addr = self.virtual_address(vtext, vpos, family);
 
-        let mut b = Builder::new(family, &addr, &self.opts.hostname);
+        let opts = self.opts;
+        let mut b = Builder::new(&addr, &opts.hostname);
         let mut ok = addr.is_some();
         let mut reals_todo: Vec<&RawDirective> = Vec::new();
         let mut fallback_d: Option<&RawDirective> = None;
@@ -1047,8 +1113,8 @@ impl Cx<'_> {
             Some((_, _, Some(mark))) => Some(VirtualKey::Fwmark { family, mark }),
             Some((host_text, port_text, None)) => {
                 let protocol = protocol.unwrap_or(Protocol::Tcp);
-                let ip = self.host(&host_text, family);
-                let port = self.port(&port_text, Some(protocol.as_str()));
+                let ip = self.host(host_text, family);
+                let port = self.port(port_text, Some(protocol.as_str()));
                 match (ip, port) {
                     (Some(addr), Some(port)) => Some(VirtualKey::Addr {
                         protocol,
@@ -1144,7 +1210,7 @@ impl Cx<'_> {
             line: block.pos.line,
             service,
             checktype: b.checktype,
-            checkcommand: b.checkcommand,
+            checkcommand: b.checkcommand.into_owned(),
             checkport: b.checkport,
             checktimeout,
             negotiatetimeout,
@@ -1152,7 +1218,7 @@ impl Cx<'_> {
             checkcount: b.checkcount.unwrap_or(gg.checkcount),
             failurecount: b.failurecount.unwrap_or(gg.failurecount),
             risecount: b.risecount.unwrap_or(gg.risecount),
-            request: b.request,
+            request: b.request.into_owned(),
             receive: b.receive,
             httpmethod: b.httpmethod,
             virtualhost: b.virtualhost,
@@ -1160,7 +1226,7 @@ impl Cx<'_> {
             passwd: b.passwd,
             database: b.database,
             secret: b.secret,
-            scheduler: b.scheduler,
+            scheduler: b.scheduler.into_owned(),
             persistent: b.persistent,
             netmask: b.netmask,
             schedflags: b.schedflags,
@@ -1187,77 +1253,81 @@ impl Cx<'_> {
     }
 
     fn error_count(&self) -> usize {
-        self.diags.iter().filter(|d| d.is_error()).count()
+        self.errors
     }
 
     /// The value of `virtual=`/`virtual6=`: (host text, port text, fwmark).
-    fn virtual_address(
+    fn virtual_address<'t>(
         &mut self,
-        text: &str,
+        text: &'t str,
         pos: Pos,
         family: Family,
-    ) -> Option<(String, String, Option<u32>)> {
+    ) -> Option<(&'t str, &'t str, Option<u32>)> {
         static V4: OnceLock<Regex> = OnceLock::new();
         static HOST: OnceLock<Regex> = OnceLock::new();
         static V6: OnceLock<Regex> = OnceLock::new();
         static MARK: OnceLock<Regex> = OnceLock::new();
         static BARE_V4: OnceLock<Regex> = OnceLock::new();
-        let v4 = re(&V4, r"^(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)");
-        let host = re(&HOST, r"^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)");
-        let v6 = re(&V6, r"^\[([0-9A-Fa-f:.]+)\]:([0-9A-Za-z_-]+)");
-        let mark = re(&MARK, r"^(\d+)(\s|$)");
-        let bare_v4 = re(&BARE_V4, r"^\d+\.\d+\.\d+\.\d+(\s|$)");
+        // Compiled when a file first needs them (host_port reads the
+        // common form).
+        let v4 = || re(&V4, r"^(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)");
+        let host = || re(&HOST, r"^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)");
+        let v6 = || re(&V6, r"^\[([0-9A-Fa-f:.]+)\]:([0-9A-Za-z_-]+)");
+        let mark = || re(&MARK, r"^(\d+)(\s|$)");
+        let bare_v4 = || re(&BARE_V4, r"^\d+\.\d+\.\d+\.\d+(\s|$)");
 
-        let (host_text, port_text, fwmark, end) =
-            if let (Family::V4, Some(c)) = (family, v4.captures(text)) {
-                (c[1].to_string(), c[2].to_string(), None, c.get(0)?.end())
-            } else if let Some(c) = host.captures(text) {
-                (c[1].to_string(), c[2].to_string(), None, c.get(0)?.end())
-            } else if bare_v4.is_match(text) {
-                // COMPAT: upstream reads `virtual=192.0.2.1` as firewall mark 192.
-                self.err(
-                    pos,
-                    format!(
-                        "invalid address for virtual server: \"{}\" has no port; write \
+        let (host_text, port_text, fwmark, end) = if let Some((h, p)) = host_port(text) {
+            // The common form, without the regexes: the same match as
+            // the first two below on ASCII text.
+            (h, p, None, h.len() + 1 + p.len())
+        } else if let (Family::V4, Some(c)) = (family, v4().captures(text)) {
+            let (h, p) = (c.get(1)?, c.get(2)?);
+            (h.as_str(), p.as_str(), None, p.end())
+        } else if let Some(c) = host().captures(text) {
+            let (h, p) = (c.get(1)?, c.get(2)?);
+            (h.as_str(), p.as_str(), None, p.end())
+        } else if bare_v4().is_match(text) {
+            // COMPAT: upstream reads `virtual=192.0.2.1` as firewall mark 192.
+            self.err(
+                pos,
+                format!(
+                    "invalid address for virtual server: \"{}\" has no port; write \
                      virtual={}:PORT, or a bare number for a firewall mark",
-                        text.split_whitespace().next().unwrap_or(""),
-                        text.split_whitespace().next().unwrap_or("")
-                    ),
-                );
-                return None;
-            } else if let Some(c) = mark.captures(text) {
-                match c[1].parse::<u32>() {
-                    Ok(m) if m > 0 => (String::new(), String::new(), Some(m), c.get(1)?.end()),
-                    _ => {
-                        self.err(
-                            pos,
-                            "invalid firewall mark: it must be between 1 and 4294967295",
-                        );
-                        return None;
-                    }
-                }
-            } else if let Some(c) = v6.captures(text) {
-                if family == Family::V4 {
+                    text.split_whitespace().next().unwrap_or(""),
+                    text.split_whitespace().next().unwrap_or("")
+                ),
+            );
+            return None;
+        } else if let Some(c) = mark().captures(text) {
+            match c[1].parse::<u32>() {
+                Ok(m) if m > 0 => ("", "", Some(m), c.get(1)?.end()),
+                _ => {
                     self.err(
                         pos,
-                        "cannot specify an IPv6 address here. please use \"virtual6\" instead.",
+                        "invalid firewall mark: it must be between 1 and 4294967295",
                     );
                     return None;
                 }
-                if c[1].parse::<std::net::Ipv6Addr>().is_err() {
-                    self.err(pos, "invalid ipv6 address for virtual server");
-                    return None;
-                }
-                (
-                    format!("[{}]", &c[1]),
-                    c[2].to_string(),
-                    None,
-                    c.get(0)?.end(),
-                )
-            } else {
-                self.err(pos, "invalid address for virtual server");
+            }
+        } else if let Some(c) = v6().captures(text) {
+            if family == Family::V4 {
+                self.err(
+                    pos,
+                    "cannot specify an IPv6 address here. please use \"virtual6\" instead.",
+                );
                 return None;
-            };
+            }
+            if c[1].parse::<std::net::Ipv6Addr>().is_err() {
+                self.err(pos, "invalid ipv6 address for virtual server");
+                return None;
+            }
+            // `[ADDRESS]`: the text up to the closing bracket.
+            let (h, p) = (c.get(1)?, c.get(2)?);
+            (&text[..h.end() + 1], p.as_str(), None, p.end())
+        } else {
+            self.err(pos, "invalid address for virtual server");
+            return None;
+        };
         let rest = text[end..].trim();
         if !rest.is_empty() {
             self.warn(
@@ -1271,17 +1341,17 @@ impl Cx<'_> {
         Some((host_text, port_text, fwmark))
     }
 
-    fn block_directive<'a>(
+    fn block_directive<'a, 't>(
         &mut self,
-        d: &'a RawDirective,
-        b: &mut Builder,
+        d: &'a RawDirective<'t>,
+        b: &mut Builder<'_>,
         family: Family,
-        reals: &mut Vec<&'a RawDirective>,
-        fallback: &mut Option<&'a RawDirective>,
+        reals: &mut Vec<&'a RawDirective<'t>>,
+        fallback: &mut Option<&'a RawDirective<'t>>,
     ) {
         let v = d.text();
         let at = d.value_pos();
-        match d.name.as_str() {
+        match d.name {
             "real" | "real6" => {
                 if self.family_matches(d, family, "real") {
                     reals.push(d);
@@ -1289,12 +1359,12 @@ impl Cx<'_> {
             }
             "request" => {
                 if let Some(s) = self.quoted_nonempty(d, "no request string specified") {
-                    b.request = slash(&s);
+                    b.request = Cow::Owned(slash(s));
                 }
             }
             "receive" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid receive string") {
-                    b.receive = s;
+                    b.receive = s.to_string();
                 }
             }
             "checktype" => {
@@ -1308,7 +1378,7 @@ impl Cx<'_> {
                 if s.is_empty() {
                     self.err(at, "invalid check command");
                 } else {
-                    b.checkcommand = s.to_string();
+                    b.checkcommand = Cow::Owned(s.to_string());
                 }
             }
             "checktimeout" => b.checktimeout = self.positive(d, "invalid check timeout"),
@@ -1335,35 +1405,39 @@ impl Cx<'_> {
             },
             "login" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid login string") {
-                    b.login = s
+                    b.login = s.to_string()
                 }
             }
             "passwd" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid password") {
-                    b.passwd = s
+                    b.passwd = s.to_string()
                 }
             }
             "database" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid database") {
-                    b.database = s
+                    b.database = s.to_string()
                 }
             }
             "secret" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid secret") {
-                    b.secret = s
+                    b.secret = s.to_string()
                 }
             }
             "load" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid string for load testing") {
-                    b.load = Some(s)
+                    b.load = Some(s.to_string())
                 }
             }
             "scheduler" => {
-                static R: OnceLock<Regex> = OnceLock::new();
-                let word = re(&R, r"^[A-Za-z0-9_-]+").find(v).map(|m| m.as_str());
+                // `^[A-Za-z0-9_-]+`
+                let len = v
+                    .bytes()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+                    .count();
+                let word = (len > 0).then(|| &v[..len]);
                 match word {
                     Some(w) if w.bytes().all(|c| c.is_ascii_lowercase()) && w.len() <= 15 => {
-                        b.scheduler = w.to_string()
+                        b.scheduler = Cow::Owned(w.to_string())
                     }
                     Some(w) if w.bytes().any(|c| c.is_ascii_lowercase()) => {
                         // COMPAT: upstream keeps the first lowercase run,
@@ -1428,66 +1502,52 @@ impl Cx<'_> {
                     Err(_) => self.err(at, "invalid netmask: dotted quad notation is required"),
                 },
             },
-            "protocol" => {
-                static R: OnceLock<Regex> = OnceLock::new();
-                let word = re(&R, r"\w+").find(v).map(|m| m.as_str());
-                match (word, b.fwmark) {
-                    (None, _) => self.err(at, "invalid protocol"),
-                    (Some("fwm"), true) => {}
-                    (Some(_), true) => self.err(
-                        at,
-                        "protocol must be fwm if the virtual service is a fwmark (a number)",
-                    ),
-                    (Some("tcp"), false) => b.protocol = Some(Protocol::Tcp),
-                    (Some("udp"), false) => b.protocol = Some(Protocol::Udp),
-                    (Some(_), false) => self.err(
-                        at,
-                        "protocol must be tcp or udp if the virtual service is an address and port",
-                    ),
-                }
-            }
+            "protocol" => match (first_word(v), b.fwmark) {
+                (None, _) => self.err(at, "invalid protocol"),
+                (Some("fwm"), true) => {}
+                (Some(_), true) => self.err(
+                    at,
+                    "protocol must be fwm if the virtual service is a fwmark (a number)",
+                ),
+                (Some("tcp"), false) => b.protocol = Some(Protocol::Tcp),
+                (Some("udp"), false) => b.protocol = Some(Protocol::Udp),
+                (Some(_), false) => self.err(
+                    at,
+                    "protocol must be tcp or udp if the virtual service is an address and port",
+                ),
+            },
             "ops" => {
                 if let Some(x) = self.yes_no(d) {
                     b.ops = x
                 }
             }
-            "service" => {
-                static R: OnceLock<Regex> = OnceLock::new();
-                let word = re(&R, r"\w+").find(v).map(|m| m.as_str());
-                match word.and_then(Service::from_name) {
-                    Some(s) => {
-                        b.service = Some(s);
-                        let who = format!("ldirectord@{}", b.hostname);
-                        if s == Service::Ftp {
-                            if b.login.is_empty() {
-                                b.login = "anonymous".into();
-                            }
-                            if b.passwd.is_empty() {
-                                b.passwd = who;
-                            }
-                        } else if s == Service::Sip && b.login.is_empty() {
-                            b.login = who;
+            "service" => match first_word(v).and_then(Service::from_name) {
+                Some(s) => {
+                    b.service = Some(s);
+                    let who = || format!("ldirectord@{}", b.hostname);
+                    if s == Service::Ftp {
+                        if b.login.is_empty() {
+                            b.login = "anonymous".into();
                         }
+                        if b.passwd.is_empty() {
+                            b.passwd = who();
+                        }
+                    } else if s == Service::Sip && b.login.is_empty() {
+                        b.login = who();
                     }
-                    None => self.err(
-                        at,
-                        "service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, \
+                }
+                None => self.err(
+                    at,
+                    "service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, \
                          ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, \
                          sip, smtp or submission",
-                    ),
-                }
-            }
-            "httpmethod" => {
-                static R: OnceLock<Regex> = OnceLock::new();
-                match re(&R, r"\w+")
-                    .find(v)
-                    .map(|m| m.as_str().to_ascii_uppercase())
-                {
-                    Some(m) if m == "GET" => b.httpmethod = HttpMethod::Get,
-                    Some(m) if m == "HEAD" => b.httpmethod = HttpMethod::Head,
-                    _ => self.err(at, "httpmethod must be GET or HEAD"),
-                }
-            }
+                ),
+            },
+            "httpmethod" => match first_word(v).map(str::to_ascii_uppercase) {
+                Some(m) if m == "GET" => b.httpmethod = HttpMethod::Get,
+                Some(m) if m == "HEAD" => b.httpmethod = HttpMethod::Head,
+                _ => self.err(at, "httpmethod must be GET or HEAD"),
+            },
             "virtualhost" => {
                 let h = v.trim_matches('"');
                 if h.is_empty() {
@@ -1536,13 +1596,17 @@ impl Cx<'_> {
     /// `real`/`real6` and `fallback`/`fallback6` must match the block's
     /// family (`base` is the v4 name); upstream's message otherwise.
     fn family_matches(&mut self, d: &RawDirective, family: Family, base: &str) -> bool {
+        let matches = match family {
+            Family::V4 => d.name == base,
+            Family::V6 => d.name.strip_prefix(base) == Some("6"),
+        };
+        if matches {
+            return true;
+        }
         let want = match family {
             Family::V4 => base.to_string(),
             Family::V6 => format!("{base}6"),
         };
-        if d.name == want {
-            return true;
-        }
         self.err(
             d.pos,
             format!(
@@ -1575,7 +1639,12 @@ impl Cx<'_> {
             return Some(CheckType::Combined(n));
         }
         static R: OnceLock<Regex> = OnceLock::new();
-        let word = re(&R, r"[\w-]+").find(v).map(|m| m.as_str());
+        let word = if v.is_ascii() {
+            // `[\w-]+` on ASCII text, without the regex.
+            first_run(v, |c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        } else {
+            re(&R, r"[\w-]+").find(v).map(|m| m.as_str())
+        };
         Some(match word {
             Some("connect") => CheckType::Connect,
             Some("negotiate") => CheckType::Negotiate,
@@ -1597,40 +1666,45 @@ impl Cx<'_> {
 
     /// One `real=`/`real6=` line → one real, or one per address of a range.
     fn real(&mut self, d: &RawDirective, family: Family, out: &mut Vec<Real>) {
+        // Compiled when a line first needs them: simple_real reads the
+        // common form.
         static ADDR: OnceLock<Regex> = OnceLock::new();
         static DOUBLE: OnceLock<Regex> = OnceLock::new();
-        let addr_re = re(
-            &ADDR,
-            r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?:->(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]))?(?::(\d+|[A-Za-z0-9_-]+))?(\s.*)?$",
-        );
-        let double_re = re(
-            &DOUBLE,
-            r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+)::(\d+|[A-Za-z0-9_-]+)(\s.*)?$",
-        );
+        let addr_re = || {
+            re(
+                &ADDR,
+                r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?:->(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]))?(?::(\d+|[A-Za-z0-9_-]+))?(\s.*)?$",
+            )
+        };
+        let double_re = || {
+            re(
+                &DOUBLE,
+                r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+)::(\d+|[A-Za-z0-9_-]+)(\s.*)?$",
+            )
+        };
         let text = d.text();
         let at = d.value_pos();
-        let (host1, host2, port_text, flags) = if let Some((h, p, f)) = simple_real(text) {
+        // The address when simple_real read it (what `host` gives for it).
+        let mut literal = None;
+        let (host1, host2, port_text, flags) = if let Some((a, h, p, f)) = simple_real(text) {
+            literal = (family == Family::V4).then_some(IpAddr::V4(a));
             (h, None, p, f)
-        } else if let Some(c) = addr_re.captures(text) {
+        } else if let Some(c) = addr_re().captures(text) {
             (
-                c[1].to_string(),
-                c.get(2).map(|m| m.as_str().to_string()),
-                c.get(3).map(|m| m.as_str().to_string()),
-                c.get(4).map_or("", |m| m.as_str()).to_string(),
+                c.get(1).map_or("", |m| m.as_str()),
+                c.get(2).map(|m| m.as_str()),
+                c.get(3).map(|m| m.as_str()),
+                c.get(4).map_or("", |m| m.as_str()),
             )
-        } else if let Some(c) = double_re.captures(text) {
+        } else if let Some(c) = double_re().captures(text) {
             // COMPAT: upstream reads `ip::port` (its own SIP sample) as host
             // "port" (0.0.19.196 for 5060), port 0.
-            self.warn(
-                at,
-                format!("read \"{}::{}\" as \"{}:{}\"", &c[1], &c[2], &c[1], &c[2]),
+            let (h, p) = (
+                c.get(1).map_or("", |m| m.as_str()),
+                c.get(2).map_or("", |m| m.as_str()),
             );
-            (
-                c[1].to_string(),
-                None,
-                Some(c[2].to_string()),
-                c.get(3).map_or("", |m| m.as_str()).to_string(),
-            )
+            self.warn(at, format!("read \"{h}::{p}\" as \"{h}:{p}\""));
+            (h, None, Some(p), c.get(3).map_or("", |m| m.as_str()))
         } else {
             self.err(at, "invalid address for real server (wrong format)");
             return;
@@ -1639,7 +1713,7 @@ impl Cx<'_> {
             self.err(at, "invalid address for real server (wrong format): a forwarding method (gate, masq or ipip) must follow the address");
             return;
         }
-        let port = match &port_text {
+        let port = match port_text {
             None => 0,
             Some(p) => match self.port(p, None) {
                 Some(n) => n,
@@ -1652,14 +1726,14 @@ impl Cx<'_> {
                 }
             },
         };
-        let Some(first) = self.host(&host1, family) else {
+        let Some(first) = literal.or_else(|| self.host(host1, family)) else {
             self.err(
                 at,
                 format!("invalid address ({host1}) for real server (could not resolve host)"),
             );
             return;
         };
-        let Some(opts) = self.real_options(&flags, at) else {
+        let Some(opts) = self.real_options(flags, at) else {
             return;
         };
         let make = |addr: IpAddr| Real {
@@ -1677,7 +1751,7 @@ impl Cx<'_> {
             out.push(make(first));
             return;
         };
-        let Some(last) = self.host(&host2, family) else {
+        let Some(last) = self.host(host2, family) else {
             self.err(
                 at,
                 format!("invalid address ({host2}) for real server (could not resolve end host)"),
@@ -1721,7 +1795,8 @@ impl Cx<'_> {
     fn real_options(&mut self, flags: &str, at: Pos) -> Option<RealOptions> {
         static STRINGS: OnceLock<Regex> = OnceLock::new();
         // Upstream's greedy pair: the receive string runs to the last quote.
-        let strings_re = re(&STRINGS, r#"^"(.*)"[, ]\s*"(.*)""#);
+        // Anchored on a quote: only a item that starts with one is tried.
+        let strings_re = || re(&STRINGS, r#"^"(.*)"[, ]\s*"(.*)""#);
         let at_token_end = |s: &str| s.is_empty() || s.starts_with(|c: char| c.is_whitespace());
 
         let after_ws = flags.trim_start();
@@ -1757,7 +1832,11 @@ impl Cx<'_> {
                 around(self, rest);
                 return None;
             }
-            if let Some(c) = strings_re.captures(trimmed) {
+            if let Some(c) = trimmed
+                .starts_with('"')
+                .then(|| strings_re().captures(trimmed))
+                .flatten()
+            {
                 if o.request.is_some() {
                     around(self, rest);
                     return None;
@@ -1838,13 +1917,14 @@ impl Cx<'_> {
 }
 
 /// Defaults of a virtual block before inheritance (upstream read_config).
-struct Builder {
-    hostname: String,
+struct Builder<'h> {
+    hostname: &'h str,
     fwmark: bool,
     protocol: Option<Protocol>,
     service: Option<Service>,
     checktype: CheckType,
-    checkcommand: String,
+    // Defaults are not allocated unless they are kept.
+    checkcommand: Cow<'static, str>,
     checkport: Option<u16>,
     checktimeout: Option<u32>,
     negotiatetimeout: Option<u32>,
@@ -1852,7 +1932,7 @@ struct Builder {
     checkcount: Option<u32>,
     failurecount: Option<u32>,
     risecount: Option<u32>,
-    request: String,
+    request: Cow<'static, str>,
     receive: String,
     httpmethod: HttpMethod,
     virtualhost: Option<String>,
@@ -1861,7 +1941,7 @@ struct Builder {
     database: String,
     secret: String,
     load: Option<String>,
-    scheduler: String,
+    scheduler: Cow<'static, str>,
     persistent: Option<u32>,
     netmask: Option<Netmask>,
     schedflags: Option<String>,
@@ -1882,22 +1962,22 @@ struct Builder {
     slowstart: Option<u32>,
 }
 
-impl Builder {
-    fn new(_family: Family, addr: &Option<(String, String, Option<u32>)>, hostname: &str) -> Self {
+impl<'h> Builder<'h> {
+    fn new(addr: &Option<(&str, &str, Option<u32>)>, hostname: &'h str) -> Self {
         let fwmark = matches!(addr, Some((_, _, Some(_))));
         // Upstream: udp when the port is written `53` or `domain`.
         let protocol = match addr {
-            Some((_, port, None)) if port == "53" || port == "domain" => Some(Protocol::Udp),
+            Some((_, port, None)) if *port == "53" || *port == "domain" => Some(Protocol::Udp),
             Some((_, _, None)) => Some(Protocol::Tcp),
             _ => None,
         };
         Builder {
-            hostname: hostname.to_string(),
+            hostname,
             fwmark,
             protocol,
             service: None,
             checktype: CheckType::Negotiate,
-            checkcommand: "/bin/true".into(),
+            checkcommand: Cow::Borrowed("/bin/true"),
             checkport: None,
             checktimeout: None,
             negotiatetimeout: None,
@@ -1905,7 +1985,7 @@ impl Builder {
             checkcount: None,
             failurecount: None,
             risecount: None,
-            request: "/".into(),
+            request: Cow::Borrowed("/"),
             receive: String::new(),
             httpmethod: HttpMethod::Get,
             virtualhost: None,
@@ -1914,7 +1994,7 @@ impl Builder {
             database: String::new(),
             secret: String::new(),
             load: None,
-            scheduler: "wrr".into(),
+            scheduler: Cow::Borrowed("wrr"),
             persistent: None,
             netmask: None,
             schedflags: None,
@@ -1951,7 +2031,10 @@ fn slash(s: &str) -> String {
     if s.starts_with('/') {
         s.to_string()
     } else {
-        format!("/{s}")
+        let mut r = String::with_capacity(s.len() + 1);
+        r.push('/');
+        r.push_str(s);
+        r
     }
 }
 
