@@ -273,10 +273,11 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 
 /// Upstream's `/(\d+)/`: the first run of digits anywhere in the value.
 fn first_digits(text: &str) -> Option<&str> {
-    let start = text.find(|c: char| c.is_ascii_digit())?;
+    let start = text.bytes().position(|c| c.is_ascii_digit())?;
     let rest = &text[start..];
     let len = rest
-        .find(|c: char| !c.is_ascii_digit())
+        .bytes()
+        .position(|c| !c.is_ascii_digit())
         .unwrap_or(rest.len());
     Some(&rest[..len])
 }
@@ -284,13 +285,30 @@ fn first_digits(text: &str) -> Option<&str> {
 /// `(digits, rest)` when `text` starts with a run of ASCII digits.
 fn leading_digits(text: &str) -> Option<(&str, &str)> {
     let len = text
-        .find(|c: char| !c.is_ascii_digit())
+        .bytes()
+        .position(|c| !c.is_ascii_digit())
         .unwrap_or(text.len());
     (len > 0).then(|| text.split_at(len))
 }
 
+/// The length of the run of word characters (`is_alphanumeric` or `_`)
+/// that starts `text`; bytes first, characters only past a non-ASCII one.
+fn word_len(text: &str) -> usize {
+    let ascii = text
+        .bytes()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        .count();
+    match text.as_bytes().get(ascii) {
+        Some(c) if !c.is_ascii() => text
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(text.len()),
+        _ => ascii,
+    }
+}
+
 /// The common `a.b.c.d[:port] rest…` form of a real= value, without the
 /// regex (hot with tens of thousands of reals); `None` for anything else.
+/// The port is digits or a name (`[A-Za-z0-9_-]+`), as the regex reads it.
 fn simple_real(text: &str) -> Option<(std::net::Ipv4Addr, &str, Option<&str>, &str)> {
     let end = text
         .bytes()
@@ -298,7 +316,7 @@ fn simple_real(text: &str) -> Option<(std::net::Ipv4Addr, &str, Option<&str>, &s
         .unwrap_or(text.len());
     let (head, flags) = text.split_at(end);
     let (host, port) = match head.split_once(':') {
-        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        Some((h, p)) if is_port_word(p) => (h, Some(p)),
         Some(_) => return None,
         None => (head, None),
     };
@@ -342,6 +360,65 @@ fn host_port(text: &str) -> Option<(&str, &str)> {
         .take_while(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
         .count();
     (host_len > 0 && port_len > 0).then(|| (&text[..host_len], &rest[..port_len]))
+}
+
+/// A port as the regexes write it: `\d+|[A-Za-z0-9_-]+` (digits are in
+/// the second class).
+fn is_port_word(p: &str) -> bool {
+    !p.is_empty()
+        && p.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+/// Upstream's `^(.*?)(?::(\d+|[A-Za-z0-9_-]+))?$` (fallback): the text
+/// before the first `:` that is followed by a port running to the end,
+/// and that port.
+fn split_port(hostport: &str) -> (&str, Option<&str>) {
+    if !hostport.is_ascii() {
+        static R: OnceLock<Regex> = OnceLock::new();
+        return match re(&R, r"^(.*?)(?::(\d+|[A-Za-z0-9_-]+))?$").captures(hostport) {
+            Some(c) => (
+                c.get(1).map_or("", |m| m.as_str()),
+                c.get(2).map(|m| m.as_str()),
+            ),
+            None => (hostport, None),
+        };
+    }
+    hostport
+        .match_indices(':')
+        .map(|(i, _)| (&hostport[..i], &hostport[i + 1..]))
+        .find(|(_, p)| is_port_word(p))
+        .map_or((hostport, None), |(h, p)| (h, Some(p)))
+}
+
+/// Upstream's `[\w-]+` (checktype): the first run of word characters or
+/// `-` anywhere in the value.
+fn dashed_word(text: &str) -> Option<&str> {
+    if text.is_ascii() {
+        return first_run(text, |c| {
+            c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+        });
+    }
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"[\w-]+").find(text).map(|m| m.as_str())
+}
+
+/// Upstream's `^\d+` (emailalertfreq): the digits that open the value.
+fn leading_number(text: &str) -> Option<&str> {
+    if text.is_ascii() {
+        return leading_digits(text).map(|(digits, _)| digits);
+    }
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"^\d+").find(text).map(|m| m.as_str())
+}
+
+/// `^[A-Za-z0-9_-]+` (scheduler; an ASCII class, so no regex is needed).
+fn scheduler_word(text: &str) -> Option<&str> {
+    let len = text
+        .bytes()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+        .count();
+    (len > 0).then(|| &text[..len])
 }
 
 /// Upstream's `/^…\s*=\s*"(.*)"/`: the text between the first quote (which
@@ -497,11 +574,7 @@ impl<'o> Cx<'o> {
     fn emailalertfreq(&mut self, d: &RawDirective) -> Option<u32> {
         // Upstream: `emailalertfreq\s*=\s*(\d*)`, so digits must open the
         // value; 0 is allowed (never repeat).
-        static R: OnceLock<Regex> = OnceLock::new();
-        match re(&R, r"^\d+")
-            .find(d.text())
-            .map(|m| m.as_str().parse::<u32>())
-        {
+        match leading_number(d.text()).map(str::parse::<u32>) {
             Some(Ok(n)) => Some(n),
             _ => {
                 self.err(d.value_pos(), "invalid email alert frequency");
@@ -1033,10 +1106,7 @@ impl<'o> Cx<'o> {
                 }
             },
         };
-        static R: OnceLock<Regex> = OnceLock::new();
-        let caps = re(&R, r"^(.*?)(?::(\d+|[A-Za-z0-9_-]+))?$").captures(hostport)?;
-        let server = caps.get(1).map_or("", |m| m.as_str());
-        let port_text = caps.get(2).map(|m| m.as_str());
+        let (server, port_text) = split_port(hostport);
         let ipversion = match family {
             Family::V4 => "IPv4",
             Family::V6 => "IPv6",
@@ -1141,7 +1211,7 @@ impl<'o> Cx<'o> {
             return None;
         };
         let vport = key.port();
-        let service = b.service.unwrap_or(match key {
+        let service = b.service.unwrap_or_else(|| match key {
             VirtualKey::Fwmark { .. } => Service::None,
             VirtualKey::Addr { port, .. } => Service::from_port(port),
         });
@@ -1429,13 +1499,7 @@ impl<'o> Cx<'o> {
                 }
             }
             "scheduler" => {
-                // `^[A-Za-z0-9_-]+`
-                let len = v
-                    .bytes()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
-                    .count();
-                let word = (len > 0).then(|| &v[..len]);
-                match word {
+                match scheduler_word(v) {
                     Some(w) if w.bytes().all(|c| c.is_ascii_lowercase()) && w.len() <= 15 => {
                         b.scheduler = Cow::Owned(w.to_string())
                     }
@@ -1638,14 +1702,7 @@ impl<'o> Cx<'o> {
             }
             return Some(CheckType::Combined(n));
         }
-        static R: OnceLock<Regex> = OnceLock::new();
-        let word = if v.is_ascii() {
-            // `[\w-]+` on ASCII text, without the regex.
-            first_run(v, |c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
-        } else {
-            re(&R, r"[\w-]+").find(v).map(|m| m.as_str())
-        };
-        Some(match word {
+        Some(match dashed_word(v) {
             Some("connect") => CheckType::Connect,
             Some("negotiate") => CheckType::Negotiate,
             Some("ping") => CheckType::Ping,
@@ -1800,9 +1857,7 @@ impl<'o> Cx<'o> {
         let at_token_end = |s: &str| s.is_empty() || s.starts_with(|c: char| c.is_whitespace());
 
         let after_ws = flags.trim_start();
-        let word_len = after_ws
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .unwrap_or(after_ws.len());
+        let word_len = word_len(after_ws);
         let forward = match Forward::from_name(&after_ws[..word_len]) {
             Some(f) if after_ws.len() < flags.len() => f,
             _ => {
@@ -2064,3 +2119,144 @@ pub const SYSLOG_FACILITIES: &[&str] = &[
     "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user",
     "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written readers of the common forms give exactly what the
+    /// regexes they replace give (the regexes are upstream's; `\d`, `\w`
+    /// and `\s` are Unicode there), on random short texts built from the
+    /// pieces that matter: digits, letters, separators, blanks, non-ASCII
+    /// letters, digits and blanks.
+    #[test]
+    fn hand_matchers_read_as_the_regexes() {
+        let v4 = Regex::new(r"^(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)").unwrap();
+        let host = Regex::new(r"^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)").unwrap();
+        let addr = Regex::new(
+            r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?:->(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]))?(?::(\d+|[A-Za-z0-9_-]+))?(\s.*)?$",
+        )
+        .unwrap();
+        let fallback = Regex::new(r"^(.*?)(?::(\d+|[A-Za-z0-9_-]+))?$").unwrap();
+        let word = Regex::new(r"\w+").unwrap();
+        let dashed = Regex::new(r"[\w-]+").unwrap();
+        let number = Regex::new(r"^\d+").unwrap();
+        let scheduler = Regex::new(r"^[A-Za-z0-9_-]+").unwrap();
+        let pieces = [
+            "192.0.2.1",
+            "10.0.0.255",
+            "1.2.3",
+            "01.2.3.4",
+            "256.1.1.1",
+            "0",
+            "7",
+            "80",
+            "www",
+            "do-main",
+            "x_y",
+            "a",
+            "Z",
+            ".",
+            ":",
+            "::",
+            "->",
+            "[::1]",
+            "[",
+            "]",
+            "+",
+            "-",
+            "_",
+            " ",
+            "\t",
+            "\x0b",
+            "gate",
+            "masq 3",
+            "\u{e9}",
+            "\u{663}",
+            "\u{a0}",
+            "#",
+            "\"",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut rand = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        fn group<'t>(c: &regex::Captures<'t>, i: usize) -> Option<&'t str> {
+            c.get(i).map(|m| m.as_str())
+        }
+        /// `first_digits` as it was written, with `char` searches.
+        fn digits(t: &str) -> Option<&str> {
+            let start = t.find(|c: char| c.is_ascii_digit())?;
+            let rest = &t[start..];
+            Some(
+                &rest[..rest
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len())],
+            )
+        }
+        for _ in 0..100_000 {
+            let text: String = (0..rand(7)).map(|_| pieces[rand(pieces.len())]).collect();
+            let t = text.as_str();
+
+            let by_re = v4.captures(t).or_else(|| host.captures(t));
+            let by_re = by_re.map(|c| (group(&c, 1).unwrap(), group(&c, 2).unwrap()));
+            match host_port(t) {
+                Some(hp) => assert_eq!(Some(hp), by_re, "host_port {t:?}"),
+                None => assert!(by_re.is_none() || !t.is_ascii(), "host_port {t:?}"),
+            }
+
+            if let Some((a, h, p, f)) = simple_real(t) {
+                let c = addr
+                    .captures(t)
+                    .expect("simple_real took what the regex refuses");
+                let flags = group(&c, 4).unwrap_or("");
+                assert_eq!(
+                    (Some(h), group(&c, 2), group(&c, 3), flags),
+                    (Some(h), None, p, f),
+                    "simple_real {t:?}"
+                );
+                assert_eq!(group(&c, 1), Some(h), "simple_real {t:?}");
+                assert_eq!(Some(IpAddr::V4(a)), names::literal(h, Family::V4));
+            }
+
+            let hostport = t.split_whitespace().next().unwrap_or("");
+            let c = fallback.captures(hostport).unwrap();
+            assert_eq!(
+                split_port(hostport),
+                (group(&c, 1).unwrap(), group(&c, 2)),
+                "split_port {hostport:?}"
+            );
+
+            assert_eq!(
+                first_word(t),
+                word.find(t).map(|m| m.as_str()),
+                "first_word {t:?}"
+            );
+            assert_eq!(
+                dashed_word(t),
+                dashed.find(t).map(|m| m.as_str()),
+                "dashed_word {t:?}"
+            );
+            assert_eq!(
+                leading_number(t),
+                number.find(t).map(|m| m.as_str()),
+                "leading_number {t:?}"
+            );
+            assert_eq!(
+                scheduler_word(t),
+                scheduler.find(t).map(|m| m.as_str()),
+                "scheduler_word {t:?}"
+            );
+            assert_eq!(
+                word_len(t),
+                t.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(t.len()),
+                "word_len {t:?}"
+            );
+            assert_eq!(first_digits(t), digits(t), "first_digits {t:?}");
+        }
+    }
+}

@@ -74,17 +74,20 @@ struct Line<'a> {
 }
 
 impl Line<'_> {
-    /// The position of byte `at` of the line.
-    fn pos(&self, at: usize) -> Pos {
-        // Columns count characters: the bytes that do not continue one
-        // (short prefixes: cheaper than `chars().count()`).
-        let chars = self.text.as_bytes()[..at]
-            .iter()
-            .filter(|&&b| (b as i8) >= -0x40)
-            .count();
+    /// The position of byte `at` of the line, whose bytes before it are
+    /// known to be ASCII (indentation, `virtual=`, an ASCII name and `=`).
+    fn ascii_pos(&self, at: usize) -> Pos {
         Pos {
             line: self.number,
-            col: chars + 1,
+            col: at + 1,
+        }
+    }
+
+    /// The position of byte `at` of the line: columns count characters.
+    fn pos(&self, at: usize) -> Pos {
+        Pos {
+            line: self.number,
+            col: self.text[..at].chars().count() + 1,
         }
     }
 }
@@ -141,8 +144,8 @@ fn virtual_line<'a>(line: &Line<'a>) -> Option<RawBlock<'a>> {
     let to = block_value(s, from);
     Some(RawBlock {
         v6,
-        pos: line.pos(0),
-        value: raw_value(line, from, to),
+        pos: line.ascii_pos(0),
+        value: raw_value(line, from, to, true),
         lines: Vec::new(),
     })
 }
@@ -165,7 +168,7 @@ fn block_line<'a>(line: &Line<'a>) -> Option<BlockLine<'a>> {
             // `junk = @{ !"\n" ~ ANY ~ rest }`
             None => BlockLine::Junk {
                 text: line.text[at..].trim_end(),
-                pos: line.pos(at),
+                pos: line.ascii_pos(at),
             },
         }),
     }
@@ -182,7 +185,7 @@ fn top_line<'a>(line: &Line<'a>) -> Option<RawItem<'a>> {
         // `stray_line = ${ stray_indent ~ rest ~ eol }`
         RawItem::Stray {
             text: text.trim_end(),
-            pos: line.pos(0),
+            pos: line.ascii_pos(0),
         }
     } else {
         // `global_line = _{ !ws ~ (global_directive ~ eol | junk ~ eol) }`
@@ -190,7 +193,7 @@ fn top_line<'a>(line: &Line<'a>) -> Option<RawItem<'a>> {
             Some(d) => RawItem::Global(d),
             None => RawItem::Junk {
                 text: text.trim_end(),
-                pos: line.pos(0),
+                pos: line.ascii_pos(0),
             },
         }
     })
@@ -227,7 +230,8 @@ fn directive<'a>(line: &Line<'a>, at: usize, kind: Kind) -> Option<RawDirective<
             Kind::Block => block_value(s, from),
             Kind::Global => global_value(s, from),
         };
-        (true, raw_value(line, from, to))
+        let ascii = s[at..name_end].is_ascii();
+        (true, raw_value(line, from, to, ascii))
     } else {
         // No value: then only a comment may follow.
         match s.get(after) {
@@ -237,7 +241,7 @@ fn directive<'a>(line: &Line<'a>, at: usize, kind: Kind) -> Option<RawDirective<
     };
     Some(RawDirective {
         name: &line.text[at..name_end],
-        pos: line.pos(at),
+        pos: line.ascii_pos(at),
         has_eq,
         value,
     })
@@ -280,11 +284,15 @@ fn after_quote(s: &[u8], at: usize) -> usize {
 }
 
 /// `parser::raw_value`: the value without its trailing blanks; `None`
-/// when nothing is left.
-fn raw_value<'a>(line: &Line<'a>, from: usize, to: usize) -> Option<RawValue<'a>> {
+/// when nothing is left. `ascii`: the line is ASCII up to `from`.
+fn raw_value<'a>(line: &Line<'a>, from: usize, to: usize, ascii: bool) -> Option<RawValue<'a>> {
     let text = line.text[from..to].trim_end_matches([' ', '\t', '\r', '\x0c']);
     (!text.is_empty()).then(|| RawValue {
         text,
-        pos: line.pos(from),
+        pos: if ascii {
+            line.ascii_pos(from)
+        } else {
+            line.pos(from)
+        },
     })
 }
