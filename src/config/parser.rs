@@ -44,13 +44,13 @@ impl<'a> RawDirective<'a> {
 
     /// Position of the value, or just after the name when absent.
     pub fn value_pos(&self) -> Pos {
-        self.value.as_ref().map_or(
-            Pos {
+        match &self.value {
+            Some(v) => v.pos,
+            None => Pos {
                 line: self.pos.line,
                 col: self.pos.col + self.name.chars().count(),
             },
-            |v| v.pos,
-        )
+        }
     }
 }
 
