@@ -32,7 +32,7 @@ Usage:
     ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status
     ldirectord [configfile] configtest|check
     ldirectord [configfile] doctor [--real]
-    ldirectord list [--stats]
+    ldirectord list [--stats|--daemon]
     ldirectord -t [configfile]
     ldirectord -h|--help
     ldirectord -v|--version
@@ -42,6 +42,8 @@ Options:
     -t             Test the configuration: print every error (exit 2), or the
                    resolved configuration as canonical ldirectord.cf (exit 0).
     --real         With doctor: check this host as a real server.
+    --stats        With list: the counters, as ipvsadm -Ln --stats.
+    --daemon       With list: the connection-sync daemons, as ipvsadm -L --daemon.
     -h, --help     Print this help.
     -v, --version  Print the version.
 
@@ -69,6 +71,9 @@ struct Args {
     /// `list --stats`: counters as `ipvsadm -Ln --stats`.
     #[arg(long = "stats")]
     stats: bool,
+    /// `list --daemon`: the sync daemons as `ipvsadm -L --daemon`.
+    #[arg(long = "daemon")]
+    daemon: bool,
     /// `doctor --real`: check this host as a real server.
     #[arg(long = "real")]
     real: bool,
@@ -122,6 +127,8 @@ pub struct Invocation {
     pub debug: bool,
     /// `--stats` (for `list`).
     pub stats: bool,
+    /// `--daemon` (for `list`).
+    pub daemon: bool,
     /// `--real` (for `doctor`).
     pub real: bool,
     pub verb: Verb,
@@ -170,9 +177,20 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
     if a.real && verb != Verb::Doctor {
         return Err(Early::Usage("--real goes with doctor only".into()));
     }
+    if (a.stats || a.daemon) && verb != Verb::List {
+        return Err(Early::Usage(
+            "--stats and --daemon go with list only".into(),
+        ));
+    }
+    if a.stats && a.daemon {
+        return Err(Early::Usage(
+            "list takes --stats or --daemon, not both".into(),
+        ));
+    }
     Ok(Invocation {
         debug: a.debug,
         stats: a.stats,
+        daemon: a.daemon,
         real: a.real,
         verb,
         config_arg: config_arg.unwrap_or_else(|| "ldirectord.cf".into()),
@@ -227,7 +245,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     };
     // `list` shows the kernel's table; it needs no configuration.
     if inv.verb == Verb::List {
-        return list(inv.stats);
+        return list(inv.stats, inv.daemon);
     }
     let Some(path) = find_config(&inv.config_arg) else {
         eprintln!("Config file {} not found", inv.config_arg);
@@ -290,14 +308,18 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Verb::Check => run_check(&config),
         Verb::Doctor => crate::doctor::run(&config, inv.real),
         // Handled before the configuration is read.
-        Verb::List => list(inv.stats),
+        Verb::List => list(inv.stats, inv.daemon),
     }
 }
 
-/// `ldirectord list [--stats]`: the live IPVS table as `ipvsadm -Ln`.
-fn list(stats: bool) -> i32 {
+/// `ldirectord list [--stats|--daemon]`: the live IPVS table as
+/// `ipvsadm -Ln` (or its counters, or the sync daemons).
+fn list(stats: bool, daemon: bool) -> i32 {
     use crate::ipvs::{render, IpvsBackend, NetlinkIpvs};
     let result = NetlinkIpvs::new().and_then(|mut nl| {
+        if daemon {
+            return Ok(render::daemons(&nl.daemons()?));
+        }
         let info = nl.info()?;
         let table = nl.dump()?;
         Ok(if stats {
@@ -398,6 +420,13 @@ mod tests {
         assert!(!p(&["doctor"]).unwrap().real);
         assert!(matches!(
             p(&["x.cf", "status", "--real"]),
+            Err(Early::Usage(_))
+        ));
+        let i = p(&["list", "--daemon"]).unwrap();
+        assert_eq!((i.verb, i.daemon, i.stats), (Verb::List, true, false));
+        assert!(matches!(p(&["start", "--daemon"]), Err(Early::Usage(_))));
+        assert!(matches!(
+            p(&["list", "--daemon", "--stats"]),
             Err(Early::Usage(_))
         ));
     }

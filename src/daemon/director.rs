@@ -20,7 +20,10 @@
 //!   pass after a refused change;
 //! - a reload swaps the configuration, keeps the health of unchanged
 //!   probes, purges services the new configuration no longer names;
-//! - stop: with cleanstop, removes our reals and services.
+//! - stop: with cleanstop, removes our reals and services;
+//! - the connection-sync daemons of `syncdaemon=` start after adoption,
+//!   follow reloads and ticks, and stop with cleanstop
+//!   ([`super::sync_daemons`]).
 //!
 //! It never runs checks and never parses files.
 
@@ -37,6 +40,7 @@ use crate::reconcile::{self, desired::service_key, ChangeKind};
 
 use super::alert::DaemonStatus;
 use super::log::Logger;
+use super::sync_daemons::SyncDaemons;
 
 /// What the director is told.
 #[derive(Debug)]
@@ -117,6 +121,8 @@ pub struct Director<B: IpvsBackend> {
     /// Reals down with `emailalertfreq` > 0: (virtual index, `RIP:RPORT`)
     /// → when "Inaccessible real server" was last mailed.
     reminders: HashMap<(usize, String), Instant>,
+    /// The sync daemons of `syncdaemon=`.
+    sync: SyncDaemons,
 }
 
 impl<B: IpvsBackend> Director<B> {
@@ -124,7 +130,6 @@ impl<B: IpvsBackend> Director<B> {
     pub fn new(config: Arc<Config>, backend: B, log: Arc<Logger>) -> Self {
         Director {
             index: index_of(&config),
-            config,
             backend,
             log,
             next_plan: None,
@@ -139,6 +144,8 @@ impl<B: IpvsBackend> Director<B> {
             phase: "start",
             status: DaemonStatus::Starting,
             reminders: HashMap::new(),
+            sync: SyncDaemons::new(&config),
+            config,
         }
     }
 
@@ -173,6 +180,8 @@ impl<B: IpvsBackend> Director<B> {
         self.status = DaemonStatus::Starting;
         let table = self.adopt();
         self.reconcile_from(table, hooks);
+        // After the table: a missing sync interface holds up no service.
+        self.sync.pass(&mut self.backend, &self.log);
         self.status = DaemonStatus::Running;
     }
 
@@ -196,6 +205,7 @@ impl<B: IpvsBackend> Director<B> {
             }
             Message::Tick => {
                 self.reconcile(hooks);
+                self.sync.pass(&mut self.backend, &self.log);
                 self.remind(hooks);
             }
             Message::Stop => {
@@ -581,6 +591,7 @@ impl<B: IpvsBackend> Director<B> {
             .filter_map(|(t, r)| Some((health.key(&t)?.clone(), r)))
             .collect();
         self.reconcile_from(table, hooks);
+        self.sync.reload(&self.config, &mut self.backend, &self.log);
     }
 
     /// upstream `ld_stop`: for each virtual with cleanstop, remove its reals
@@ -638,6 +649,8 @@ impl<B: IpvsBackend> Director<B> {
             self.log
                 .log(&format!("Failed to apply \"{}\": {e}", c.log_line("stop")));
         }
+        self.sync
+            .stop(&mut self.backend, config.global.cleanstop, &self.log);
     }
 
     /// What to show for `status`: one line per virtual and real.
@@ -695,6 +708,7 @@ impl<B: IpvsBackend> Director<B> {
                 ));
             }
         }
+        out.extend(self.sync.status_lines());
         out
     }
 }
@@ -877,6 +891,15 @@ mod tests {
         fn flush(&mut self) -> crate::ipvs::Result<()> {
             self.0.flush()
         }
+        fn daemons(&mut self) -> crate::ipvs::Result<Vec<crate::ipvs::SyncDaemon>> {
+            self.0.daemons()
+        }
+        fn start_daemon(&mut self, d: &crate::ipvs::SyncDaemon) -> crate::ipvs::Result<()> {
+            self.0.start_daemon(d)
+        }
+        fn stop_daemon(&mut self, s: crate::ipvs::SyncState) -> crate::ipvs::Result<()> {
+            self.0.stop_daemon(s)
+        }
     }
 
     #[test]
@@ -1003,6 +1026,41 @@ mod tests {
         d.handle(result(&c, 0, 0, true), &mut NoHooks);
         d.handle(Message::Stop, &mut NoHooks);
         assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+    }
+
+    #[test]
+    fn sync_daemons_follow_start_tick_reload_and_stop() {
+        let c = cfg(&format!("syncdaemon=both eth1 syncid=3\n{CF}"));
+        let (mut d, log) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        // No eth1: the error is logged after the table is set up, and the
+        // director balances all the same.
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+        let lines = log.lines.lock().unwrap().clone();
+        let first_error = lines
+            .iter()
+            .position(|l| l.contains("No such device (ENODEV)"))
+            .expect("the ENODEV error is logged");
+        assert!(lines[..first_error]
+            .iter()
+            .any(|l| l.starts_with("Added fallback server")));
+        assert!(d
+            .status_lines()
+            .iter()
+            .any(|l| l.contains("master sync daemon (mcast=eth1, syncid=3)\tnot running: ")));
+        // eth1 comes up: the next tick starts both.
+        d.backend().set_interfaces(&["lo", "eth1"]);
+        d.handle(Message::Tick, &mut NoHooks);
+        assert_eq!(d.backend().daemons().unwrap().len(), 2);
+        // A reload to master only stops the backup; stop stops the master.
+        let c2 = cfg(&format!("syncdaemon=master eth1 syncid=3\n{CF}"));
+        d.handle(Message::Reload(c2, None), &mut NoHooks);
+        let running = d.backend().daemons().unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!(running[0].state, crate::ipvs::SyncState::Master);
+        d.handle(Message::Stop, &mut NoHooks);
+        assert!(d.backend().daemons().unwrap().is_empty());
     }
 
     #[test]
