@@ -203,16 +203,7 @@ fn verb(s: &str) -> Result<Verb, Early> {
 
 /// Upstream's lookup: `/etc/ha.d/<c>`, `/etc/ha.d/conf/<c>`, then `<c>`.
 pub fn find_config(arg: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("LDIRECTORD_CONFIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/ha.d"));
-    [
-        base.join(arg),
-        base.join("conf").join(arg),
-        PathBuf::from(arg),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
+    config::locate(arg)
 }
 
 /// How names are resolved: the system resolver, unless
@@ -247,16 +238,17 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     if inv.verb == Verb::List {
         return list(inv.stats, inv.daemon);
     }
-    let Some(path) = find_config(&inv.config_arg) else {
-        eprintln!("Config file {} not found", inv.config_arg);
-        return 1;
-    };
     let opts = Options {
         lookup: lookup_from_env(),
         ..Options::default()
     };
-    // Upstream parses the configuration before it dispatches any command,
-    // so every command exits 2 on a configuration error.
+    if is_lifecycle(inv.verb) {
+        return lifecycle_command(&inv, &opts);
+    }
+    let Some(path) = find_config(&inv.config_arg) else {
+        eprintln!("{}", config_not_found(&inv.config_arg));
+        return 1;
+    };
     let loaded = match config::load_file(&path, &opts) {
         Ok(l) => l,
         Err(e) => {
@@ -264,43 +256,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             return 2;
         }
     };
-    let mut stderr = std::io::stderr().lock();
-    for w in &loaded.warnings {
-        let _ = stderr.write_all(w.render(&path, &loaded.source).as_bytes());
-    }
-    drop(stderr);
-    use crate::daemon::lifecycle::{self, Context};
-    let ctx = Context {
-        config_path: path.clone(),
-        cfgname: Context::cfgname_for(&inv.config_arg),
-        debug: inv.debug,
-        invoked_as: invoked_as(&inv),
-    };
-    let config = std::sync::Arc::new(loaded.config);
-    if matches!(
-        inv.verb,
-        Verb::Start
-            | Verb::Stop
-            | Verb::Restart
-            | Verb::TryRestart
-            | Verb::Reload
-            | Verb::ForceReload
-            | Verb::Status
-    ) {
-        // Upstream logs every invocation whose configuration parses (note
-        // the trailing space, as upstream writes it).
-        lifecycle::command_logger(&ctx, &config).log(&format!(
-            "Invoking ldirectord invoked as: {} ",
-            ctx.invoked_as
-        ));
-    }
+    print_warnings(&path, &loaded);
+    let config = loaded.config;
     match inv.verb {
-        Verb::Start => lifecycle::start(&ctx, config),
-        Verb::Stop => lifecycle::stop(&ctx),
-        Verb::Restart => lifecycle::restart(&ctx, config),
-        Verb::TryRestart => lifecycle::try_restart(&ctx, config),
-        Verb::Reload | Verb::ForceReload => lifecycle::reload(&ctx, &config),
-        Verb::Status => lifecycle::status(&ctx, &config),
         Verb::ConfigTest => {
             print!("{}", config::canonical::render(&config));
             0
@@ -308,7 +266,72 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Verb::Check => run_check(&config),
         Verb::Doctor => crate::doctor::run(&config, inv.real),
         // Handled before the configuration is read.
-        Verb::List => list(inv.stats, inv.daemon),
+        _ => list(inv.stats, inv.daemon),
+    }
+}
+
+/// Upstream's message for a configuration argument that names no file.
+fn config_not_found(arg: &str) -> String {
+    format!("Config file {arg} not found")
+}
+
+fn is_lifecycle(verb: Verb) -> bool {
+    matches!(
+        verb,
+        Verb::Start
+            | Verb::Stop
+            | Verb::Restart
+            | Verb::TryRestart
+            | Verb::Reload
+            | Verb::ForceReload
+            | Verb::Status
+    )
+}
+
+fn print_warnings(path: &std::path::Path, loaded: &config::Loaded) {
+    let mut stderr = std::io::stderr().lock();
+    for w in &loaded.warnings {
+        let _ = stderr.write_all(w.render(path, &loaded.source).as_bytes());
+    }
+}
+
+/// The lifecycle verbs. Upstream parses the file before it dispatches any
+/// command, so a typo saved in it made every command exit 2: `stop` did
+/// not stop and `status` failed while the daemon ran. Here only `start`
+/// needs the file to be good; `status` and `stop` need only its name
+/// (also once it is deleted), and `reload` and `restart` refuse a file
+/// they could not put in force, without touching the daemon.
+fn lifecycle_command(inv: &Invocation, opts: &Options) -> i32 {
+    use crate::daemon::lifecycle::{self, Context, File};
+    let path = find_config(&inv.config_arg);
+    let file = match &path {
+        None => File::Missing(config_not_found(&inv.config_arg)),
+        Some(p) => match config::load_file(p, opts) {
+            Ok(l) => {
+                print_warnings(p, &l);
+                File::Good(std::sync::Arc::new(l.config))
+            }
+            Err(e) => {
+                let global = config::salvage_global(&e.source_text, opts);
+                File::Broken(e, Box::new(global))
+            }
+        },
+    };
+    let ctx = Context {
+        config_path: path.unwrap_or_else(|| PathBuf::from(&inv.config_arg)),
+        config_arg: inv.config_arg.clone(),
+        cfgname: Context::cfgname_for(&inv.config_arg),
+        debug: inv.debug,
+        invoked_as: invoked_as(inv),
+    };
+    lifecycle::log_invocation(&ctx, &file);
+    match inv.verb {
+        Verb::Start => lifecycle::start(&ctx, &file),
+        Verb::Stop => lifecycle::stop(&ctx, &file),
+        Verb::Restart => lifecycle::restart(&ctx, &file),
+        Verb::TryRestart => lifecycle::try_restart(&ctx, &file),
+        Verb::Reload | Verb::ForceReload => lifecycle::reload(&ctx, &file),
+        _ => lifecycle::status(&ctx, &file),
     }
 }
 

@@ -10,7 +10,9 @@
 #   4. the parser fuzz target on a fixed number of inputs (FUZZ_RUNS);
 #   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest;
 #   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh);
-#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh).
+#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
+#   8. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
+#      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh).
 #
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
@@ -20,7 +22,7 @@ step() { printf '\n==== %s\n' "$*"; }
 
 if [ "$(id -u)" -eq 0 ]; then
     step "installing test dependencies (Debian packages)"
-    tests/vm/install-deps.sh
+    tests/vm/install-deps.sh --ocf
     tests/servers/install.sh
 else
     echo "not root: skipping package installs; kernel and server tests need root" >&2
@@ -62,5 +64,8 @@ tests/vm/e2e-director.sh
 
 step "doctor on a director and a real in a qemu guest"
 tests/vm/doctor.sh
+
+step "beside the Perl ldirectord and the OCF agent in a qemu guest (upgrade, ocf-tester, a typo while running, -d)"
+tests/vm/upgrade-ocf.sh
 
 step "all tests passed"

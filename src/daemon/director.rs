@@ -69,6 +69,8 @@ pub struct LastResult {
     pub result: CheckResult,
     pub latency: Duration,
     pub at: Instant,
+    /// A maintenance file held the real down when the result came.
+    pub maintenance: bool,
 }
 
 /// Side effects the director asks for, besides IPVS changes.
@@ -123,6 +125,10 @@ pub struct Director<B: IpvsBackend> {
     reminders: HashMap<(usize, String), Instant>,
     /// The sync daemons of `syncdaemon=`.
     sync: SyncDaemons,
+    /// When each virtual service came into the configuration (start, or
+    /// the reload that added it): its fallback waits for the first checks
+    /// of its reals for at most its check deadline from then.
+    born: HashMap<VirtualKey, Instant>,
 }
 
 impl<B: IpvsBackend> Director<B> {
@@ -144,6 +150,7 @@ impl<B: IpvsBackend> Director<B> {
             phase: "start",
             status: DaemonStatus::Starting,
             reminders: HashMap::new(),
+            born: HashMap::new(),
             sync: SyncDaemons::new(&config),
             config,
         }
@@ -178,6 +185,8 @@ impl<B: IpvsBackend> Director<B> {
     pub fn start(&mut self, hooks: &mut dyn Hooks) {
         self.phase = "start";
         self.status = DaemonStatus::Starting;
+        let now = Instant::now();
+        self.born = self.config.virtuals.iter().map(|v| (v.key, now)).collect();
         let table = self.adopt();
         self.reconcile_from(table, hooks);
         // After the table: a missing sync interface holds up no service.
@@ -326,12 +335,20 @@ impl<B: IpvsBackend> Director<B> {
             .is_some_and(|dir| {
                 super::maintenance::in_maintenance(dir, &target.addr, target.real_port)
             });
+        // Why the real is up or down, for the line that goes with a state
+        // change (upstream's lines say what changed, not why).
+        let why = match &result {
+            Ok(d) if d.is_empty() => "Success".to_string(),
+            Ok(d) => d.clone(),
+            Err(e) => e.reason(latency),
+        };
         self.last.insert(
             target.clone(),
             LastResult {
                 result,
                 latency,
                 at: Instant::now(),
+                maintenance,
             },
         );
         let transitions = if maintenance {
@@ -342,8 +359,34 @@ impl<B: IpvsBackend> Director<B> {
         self.monitor(&transitions, &target, maintenance);
         let mut changed = false;
         for (m, t) in transitions {
-            if let Some(msg) = t.message(&m.real_id(), &m.virtual_key.id()) {
+            let (real, vid) = (m.real_id(), m.virtual_key.id());
+            // -d: each result as upstream's debug mode shows it.
+            self.log.debug(
+                2,
+                &format!(
+                    "Checking {}: real server={real} (virtual={vid})",
+                    target.checktype.as_str()
+                ),
+            );
+            self.log.debug(
+                3,
+                &match (ok && !maintenance, maintenance) {
+                    (true, _) => format!("Activated service {real}"),
+                    (false, true) => format!("Deactivated service {real}: Server in maintenance"),
+                    (false, false) => format!("Deactivated service {real}: {why}"),
+                },
+            );
+            if let Some(msg) = t.message(&real, &vid) {
                 self.log.log(&msg);
+            }
+            match t {
+                Transition::Up { .. } => self
+                    .log
+                    .log(&format!("Real server {real} ({vid}) is up: {why}")),
+                Transition::Down { forced: false } => self
+                    .log
+                    .log(&format!("Real server {real} ({vid}) is down: {why}")),
+                _ => {}
             }
             if t.is_change() {
                 changed = true;
@@ -465,7 +508,8 @@ impl<B: IpvsBackend> Director<B> {
     fn pass(&mut self, actual: Table, only: Option<HashSet<usize>>, hooks: &mut dyn Hooks) {
         let (health, off_up) = (&self.health, &self.off_up);
         let include = |vi: usize| only.as_ref().is_none_or(|d| d.contains(&vi));
-        let want = reconcile::desired::desired_of(&self.config, include, |v, r| {
+        let hold = |vi: usize| self.holds_fallback(vi, &actual);
+        let want = reconcile::desired::desired_of(&self.config, include, hold, |v, r| {
             state(health, off_up, v, r) == State::Up
         });
         // Services to purge are found by a full pass only.
@@ -530,6 +574,46 @@ impl<B: IpvsBackend> Director<B> {
         self.phase = "start";
     }
 
+    /// Whether virtual `vi` waits before its fallback server comes in:
+    /// while a real of it has not been checked yet (it may well be up), for
+    /// at most the virtual's check deadline since it came into the
+    /// configuration, and never when the fallback is in the table already.
+    /// So a cold start does not add the fallback only to remove it when the
+    /// first checks pass a moment later (upstream's start-up flap, C20).
+    fn holds_fallback(&self, vi: usize, actual: &Table) -> bool {
+        let v = &self.config.virtuals[vi];
+        let Some(fallback) = reconcile::desired::fallback_key(v) else {
+            // No fallback server: hold back a fallbackcommand the same way.
+            return v.fallbackcommand.is_some() && self.unchecked(v);
+        };
+        let key = service_key(&v.key);
+        let present = actual
+            .iter()
+            .any(|(s, ds)| s.key == key && ds.iter().any(|d| d.key == fallback));
+        !present && self.unchecked(v)
+    }
+
+    /// A real of `v` is unknown and has no check result yet, and the
+    /// deadline of its first check (from when `v` came in) has not passed.
+    fn unchecked(&self, v: &Virtual) -> bool {
+        let deadline = Duration::from_secs(u64::from(v.checktimeout.max(v.negotiatetimeout)))
+            + crate::check::probe::BACKSTOP_GRACE;
+        if self
+            .born
+            .get(&v.key)
+            .is_none_or(|t| t.elapsed() >= deadline)
+        {
+            return false;
+        }
+        v.reals.iter().any(|r| {
+            state(&self.health, &self.off_up, v, r) == State::Unknown
+                && self
+                    .health
+                    .of_member(&member(v, r))
+                    .is_none_or(|(t, _)| !self.last.contains_key(t))
+        })
+    }
+
     /// Mail about a change (and keep the reminder list of upstream's
     /// `emailalertfreq`).
     fn alert(&mut self, c: &reconcile::Change, hooks: &mut dyn Hooks) {
@@ -577,6 +661,13 @@ impl<B: IpvsBackend> Director<B> {
     /// Swap in a new configuration, keeping the health of pairs whose
     /// probe did not change (identity = [`Target`] equality).
     fn reload(&mut self, config: Arc<Config>, hooks: &mut dyn Hooks) {
+        let now = Instant::now();
+        let born = std::mem::take(&mut self.born);
+        self.born = config
+            .virtuals
+            .iter()
+            .map(|v| (v.key, born.get(&v.key).copied().unwrap_or(now)))
+            .collect();
         self.index = index_of(&config);
         self.config = config;
         self.fallback_active.clear();
@@ -687,9 +778,12 @@ impl<B: IpvsBackend> Director<B> {
                     .map_or("-".to_string(), |d| d.weight.to_string());
                 let (res, age, lat) = match target.and_then(|t| self.last.get(t)) {
                     Some(l) => (
-                        match &l.result {
-                            Ok(d) => format!("ok: {d}"),
-                            Err(e) => format!("failed: {e}"),
+                        match (&l.result, &config.global.maintenancedir) {
+                            (_, Some(dir)) if l.maintenance => {
+                                format!("in maintenance: a file in {}", dir.display())
+                            }
+                            (Ok(d), _) => format!("ok: {d}"),
+                            (Err(e), _) => format!("failed: {}", e.reason(l.latency)),
                         },
                         format!("{}s", l.at.elapsed().as_secs()),
                         format!("{}ms", l.latency.as_millis()),
@@ -856,12 +950,13 @@ mod tests {
         let (mut d, log) = director(c.clone(), MemoryIpvs::new());
         let mut h = Recorder::default();
         d.start(&mut h);
-        // No real is known yet: only the fallback, and its command ran.
-        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
-        assert_eq!(h.0, ["/bin/echo FB start 192.0.2.10:80 tcp"]);
+        // No real is known yet, and the fallback waits for their first
+        // checks: nothing is added, no command runs (C20).
+        assert_eq!(weights(d.backend()), []);
+        assert!(h.0.is_empty(), "{:?}", h.0);
         d.handle(result(&c, 0, 0, true), &mut h);
         assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
-        assert_eq!(h.0.last().unwrap(), "/bin/echo FB stop 192.0.2.10:80 tcp");
+        assert!(h.0.is_empty(), "the fallback never came in: {:?}", h.0);
         // failurecount=2: the first failure is a soft one.
         d.handle(result(&c, 0, 0, false), &mut h);
         assert_eq!(weights(d.backend()).len(), 1);
@@ -869,12 +964,149 @@ mod tests {
             |l| l == "Soft failure real server: 192.0.2.21:80 (tcp:192.0.2.10:80) failure 1/2"
         ));
         d.handle(result(&c, 0, 0, false), &mut h);
+        // .22 has still not been checked: its first check may pass.
+        assert_eq!(weights(d.backend()), []);
+        d.handle(result(&c, 0, 1, false), &mut h);
         assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
+        assert_eq!(h.0, ["/bin/echo FB start 192.0.2.10:80 tcp"]);
         let lines = log.lines.lock().unwrap().clone();
         assert!(lines.contains(
             &"Added fallback server: 127.0.0.1:80 (192.0.2.10:80) (Weight set to 1)".into()
         ));
         assert!(lines.contains(&"Deleted real server: 192.0.2.21:80 (192.0.2.10:80)".into()));
+    }
+
+    /// Every removal has a line that says why, before upstream's own line
+    /// (unchanged); a real down from the start has one line too; so has
+    /// a re-add.
+    #[test]
+    fn state_changes_are_logged_with_the_checks_reason() {
+        let c = cfg(
+            "quiescent=yes\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n\
+                     \treal=192.0.2.22:80 masq\n",
+        );
+        let log = Arc::new(Logger::new(Sink::File("/dev/null".into()), "t"));
+        let mut d = Director::new(c.clone(), MemoryIpvs::new(), log.clone());
+        d.start(&mut NoHooks);
+        let res = |ri: usize, r: CheckResult, ms: u64| {
+            let v = &c.virtuals[0];
+            Message::Result {
+                target: Arc::new(Target::new(v, &v.reals[ri])),
+                result: r,
+                latency: Duration::from_millis(ms),
+            }
+        };
+        d.handle(res(0, Ok("HTTP/1.1 200 OK".into()), 3), &mut NoHooks);
+        d.handle(res(1, Err(CheckError::Timeout), 5_004), &mut NoHooks);
+        let not_found = Err(CheckError::Status("HTTP/1.1 404 Not Found".into()));
+        d.handle(res(0, not_found, 2), &mut NoHooks);
+        d.handle(res(0, Err(CheckError::Refused), 1), &mut NoHooks);
+        d.handle(res(0, Ok(String::new()), 1), &mut NoHooks);
+        let lines = log.lines.lock().unwrap().clone();
+        assert_eq!(
+            lines,
+            [
+                "Added virtual server: 192.0.2.10:80",
+                "Real server 192.0.2.21:80 (tcp:192.0.2.10:80) is up: HTTP/1.1 200 OK",
+                "Added real server: 192.0.2.21:80 (192.0.2.10:80) (Weight set to 1)",
+                "Real server 192.0.2.22:80 (tcp:192.0.2.10:80) is down: \
+                 Connection timed out after 5 s",
+                "Real server 192.0.2.21:80 (tcp:192.0.2.10:80) is down: HTTP/1.1 404 Not Found",
+                "Quiescent real server: 192.0.2.21:80 (192.0.2.10:80) (Weight set to 0)",
+                "Resetting soft failure count: 192.0.2.21:80 (tcp:192.0.2.10:80)",
+                "Real server 192.0.2.21:80 (tcp:192.0.2.10:80) is up: Success",
+                "Restored real server: 192.0.2.21:80 (192.0.2.10:80) (Weight set to 1)",
+            ]
+        );
+    }
+
+    /// -d logs each check result as upstream's debug mode does.
+    #[test]
+    fn debug_mode_logs_every_check_result() {
+        let c = cfg("virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n");
+        let (mut d, log) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        d.handle(result(&c, 0, 0, false), &mut NoHooks);
+        let lines = log.lines.lock().unwrap().clone();
+        let debug: Vec<&String> = lines.iter().filter(|l| l.starts_with("DEBUG")).collect();
+        let check = "DEBUG2: Checking negotiate: real server=192.0.2.21:80 \
+                     (virtual=tcp:192.0.2.10:80)";
+        assert_eq!(
+            debug,
+            [
+                check,
+                "DEBUG3: Activated service 192.0.2.21:80",
+                check,
+                "DEBUG3: Activated service 192.0.2.21:80",
+                check,
+                "DEBUG3: Deactivated service 192.0.2.21:80: Connection refused",
+            ]
+        );
+        // Without -d there are none.
+        let log = Arc::new(Logger::new(Sink::File("/dev/null".into()), "t"));
+        let mut d = Director::new(c.clone(), MemoryIpvs::new(), log.clone());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert!(!log
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("DEBUG")));
+    }
+
+    /// The fallback waits for the first checks at most for their deadline
+    /// (a check that never reports must not keep it out for ever), and it
+    /// is never taken out for a new real's first check.
+    #[test]
+    fn the_fallback_waits_for_first_checks_at_most_their_deadline() {
+        let one = "fallback=127.0.0.1:80\nchecktimeout=1\nnegotiatetimeout=1\n\
+                   virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n";
+        let c = cfg(one);
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        assert_eq!(weights(d.backend()), []);
+        // Deadline: 1 s + the probe backstop's grace of 1 s.
+        std::thread::sleep(Duration::from_millis(2100));
+        d.handle(Message::Tick, &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
+        // A reload that adds a real keeps the fallback while it is checked.
+        let c2 = cfg(&format!("{one}\treal=192.0.2.22:80 masq\n"));
+        d.handle(Message::Reload(c2.clone(), None), &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
+        d.handle(result(&c2, 0, 1, true), &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("192.0.2.22:80".to_string(), 1)]);
+    }
+
+    /// `status` of a real drained by maintenancedir says so.
+    #[test]
+    fn status_says_a_real_is_in_maintenance() {
+        let dir = std::env::temp_dir().join(format!("ldrs-st-maint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = cfg(&format!(
+            "maintenancedir={}\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n",
+            dir.display()
+        ));
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert!(
+            d.status_lines()[1].contains("\tup\t"),
+            "{:?}",
+            d.status_lines()
+        );
+        std::fs::write(dir.join("192.0.2.21:80"), "").unwrap();
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        let line = d.status_lines()[1].clone();
+        assert!(
+            line.contains("\tdown\t")
+                && line.contains(&format!("in maintenance: a file in {}", dir.display()))
+                && !line.contains("ok:"),
+            "{line}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Counts table reads.
@@ -928,12 +1160,12 @@ mod tests {
                 ("192.0.2.22:80".to_string(), 2)
             ]
         );
-        // The fallback left once; the two reals came in once each.
+        // The two reals came in once each; the fallback never did.
         let lines = log.lines.lock().unwrap().clone();
         let count = |p: &str| lines.iter().filter(|l| l.starts_with(p)).count();
         assert_eq!(count("Added real server"), 2);
-        assert_eq!(count("Deleted fallback server"), 1);
-        assert_eq!(h.0.last().unwrap(), "/bin/echo FB stop 192.0.2.10:80 tcp");
+        assert_eq!(count("Added fallback server"), 0);
+        assert!(h.0.is_empty(), "{:?}", h.0);
         // A result changing nothing changes nothing; a tick reads the
         // table; Stop ends the batch.
         assert!(d.handle_batch(vec![result(&c, 0, 0, true)], &mut h));
@@ -1044,7 +1276,7 @@ mod tests {
             .expect("the ENODEV error is logged");
         assert!(lines[..first_error]
             .iter()
-            .any(|l| l.starts_with("Added fallback server")));
+            .any(|l| l.starts_with("Added virtual server")));
         assert!(d
             .status_lines()
             .iter()
@@ -1077,7 +1309,7 @@ mod tests {
         let target = target.clone();
         d.handle(msg, &mut NoHooks);
         assert!(d.last_result(&target).is_none());
-        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
+        assert_eq!(weights(d.backend()), []);
     }
 
     #[test]

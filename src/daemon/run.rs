@@ -30,7 +30,12 @@ use super::pidfile::PidFile;
 /// that `start` fails visibly on a kernel without IPVS or without
 /// CAP_NET_ADMIN).
 pub fn open_ipvs() -> Result<NetlinkIpvs, crate::ipvs::Error> {
-    NetlinkIpvs::new()
+    let mut nl = NetlinkIpvs::new()?;
+    // Resolving the family needs no privilege; every IPVS request does
+    // (GENL_ADMIN_PERM). Ask one now, so that a daemon without
+    // CAP_NET_ADMIN fails its start instead of logging failed reads.
+    nl.info()?;
+    Ok(nl)
 }
 
 /// Run the daemon until TERM/INT. `pid` is dropped (the file removed) on
@@ -237,13 +242,7 @@ fn reload(ctx: &Context, log: &Logger) -> Option<Arc<Config>> {
 
 /// upstream's `config_error`/`config_warn` text in the log.
 fn log_diagnostic(log: &Logger, kind: &str, path: &Path, d: &config::Diagnostic) {
-    log.log(&format!(
-        "{kind} [{}] reading file {} at line {}: {}",
-        std::process::id(),
-        path.display(),
-        d.line,
-        d.message
-    ));
+    log.log(&super::lifecycle::diagnostic_line(kind, path, d));
 }
 
 fn director_loop<B: IpvsBackend>(

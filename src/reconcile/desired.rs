@@ -63,14 +63,19 @@ pub struct Desired {
 
 /// The desired table for `config`, given `is_up(virtual, real)`.
 pub fn desired(config: &Config, is_up: impl FnMut(&Virtual, &Real) -> bool) -> Desired {
-    desired_of(config, |_| true, is_up)
+    desired_of(config, |_| true, |_| false, is_up)
 }
 
 /// The desired table of the virtual services whose index `include`s (the
 /// ones a batch of check results touched), given `is_up(virtual, real)`.
+///
+/// `hold_fallback(index)`: the virtual service does not take its fallback
+/// server yet, although no real is up (the director holds it back while
+/// the first checks of its reals are still out).
 pub fn desired_of(
     config: &Config,
     include: impl Fn(usize) -> bool,
+    hold_fallback: impl Fn(usize) -> bool,
     mut is_up: impl FnMut(&Virtual, &Real) -> bool,
 ) -> Desired {
     let readd = config.global.readdquiescent;
@@ -104,11 +109,9 @@ pub fn desired_of(
                     });
                 }
             }
-            let fallback_active = !any_up;
+            let fallback_active = !any_up && !hold_fallback(i);
             if fallback_active {
-                if let Some(f) = &v.fallback {
-                    let port = f.port.unwrap_or(v.key.port());
-                    let dest = dest_of(f.addr, port, f.forward, 1, 0, 0).normalized_for(&key);
+                if let Some(dest) = fallback_dest(v) {
                     if dests.iter().all(|d| d.dest.key != dest.key) {
                         dests.push(DesiredDest {
                             dest,
@@ -225,6 +228,19 @@ fn dest_of(
     Dest::new(DestKey::new(addr, port), forward_of(forward))
         .weight(weight)
         .thresholds(upper, lower)
+}
+
+/// The fallback server of `v` as the kernel holds it (weight 1,
+/// thresholds 0).
+fn fallback_dest(v: &Virtual) -> Option<Dest> {
+    let f = v.fallback.as_ref()?;
+    let port = f.port.unwrap_or(v.key.port());
+    Some(dest_of(f.addr, port, f.forward, 1, 0, 0).normalized_for(&service_key(&v.key)))
+}
+
+/// The kernel key of the fallback server of `v`, if it has one.
+pub fn fallback_key(v: &Virtual) -> Option<DestKey> {
+    fallback_dest(v).map(|d| d.key)
 }
 
 /// The kernel key of `real` in virtual `v` (DR/TUN reals take the VIP port).

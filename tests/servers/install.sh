@@ -28,6 +28,7 @@ PACKAGES="
     freeradius freeradius-utils
     kamailio
     sn socat
+    groff-base
     shellcheck
 "
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/vm/install-deps.sh [--peers] [--lint]
+# tests/vm/install-deps.sh [--peers] [--lint] [--ocf]
 #
 # Installs, from Debian 12 (bookworm) packages only, everything the real-kernel
 # harness in tests/vm/ needs on the host:
@@ -20,6 +20,10 @@
 #             and nginx (the throughput benchmark's server; no service is started:
 #             no systemd here, and policy-rc.d denies it where present)
 #   --lint    also install shellcheck (to lint these scripts)
+#   --ocf     also install the Perl ldirectord, resource-agents (Pacemaker's OCF
+#             agent ocf:heartbeat:ldirectord and ocf-tester) and libxml2-utils
+#             (xmllint, for ocf-tester's meta-data check): what
+#             tests/vm/upgrade-ocf.sh runs against ldirectord-rs
 #
 # Idempotent: when every package is already installed it returns at once without
 # touching apt. Must run as root (no sudo is used). Non-interactive.
@@ -30,6 +34,7 @@ for arg in "$@"; do
   case $arg in
     --peers) pkgs+=(ldirectord keepalived nginx) ;;
     --lint) pkgs+=(shellcheck) ;;
+    --ocf) pkgs+=(ldirectord resource-agents libxml2-utils) ;;
     -h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
