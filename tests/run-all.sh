@@ -12,7 +12,10 @@
 #   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh);
 #   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
 #   8. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
-#      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh).
+#      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh);
+#   9. two directors with live connections in a qemu guest: keepalived's
+#      VRRP with the sync daemon, then ECMP with mh
+#      (tests/vm/multi-director.sh).
 #
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
@@ -22,7 +25,7 @@ step() { printf '\n==== %s\n' "$*"; }
 
 if [ "$(id -u)" -eq 0 ]; then
     step "installing test dependencies (Debian packages)"
-    tests/vm/install-deps.sh --ocf
+    tests/vm/install-deps.sh --ocf --multi
     tests/servers/install.sh
 else
     echo "not root: skipping package installs; kernel and server tests need root" >&2
@@ -67,5 +70,8 @@ tests/vm/doctor.sh
 
 step "beside the Perl ldirectord and the OCF agent in a qemu guest (upgrade, ocf-tester, a typo while running, -d)"
 tests/vm/upgrade-ocf.sh
+
+step "two directors in a qemu guest: VRRP + sync daemon, then ECMP + mh (live connections through a failure)"
+tests/vm/multi-director.sh
 
 step "all tests passed"

@@ -7,13 +7,13 @@
 # On the host it re-runs itself in a guest (tests/vm/run.sh); it never touches
 # the host's network. It uses $LDIRECTORD (default target/debug/ldirectord,
 # built on the host) and Debian's keepalived (tests/vm/install-deps.sh
-# --peers).
+# --multi).
 #
 # Topology (test-net addresses only). The guest's root namespace is the
 # router; everything else is a namespace on one bridge (direct routing: the
 # reals answer the client through the router, not through a director):
 #
-#   client 203.0.113.10 --- vcli 203.0.113.1  [router: root ns, ip_forward,
+#   client 203.0.113.1x --- vcli 203.0.113.1  [router: root ns, ip_forward,
 #                           br-lan 192.0.2.1   fib_multipath_hash_policy=1]
 #                             |
 #        +----------------+---+-------------+----------------+
@@ -28,7 +28,8 @@
 # ECMP: the router routes 198.51.100.100 over d1 and d2 (L4 hash), which hold
 # it on lo; scheduler mh, no sync daemon. Sessions run; d2 leaves the route
 # and stops; d1 must carry d2's sessions on to the same reals. Once without
-# net.ipv4.vs.sloppy_tcp (the control: d2's sessions are reset), once with it.
+# net.ipv4.vs.sloppy_tcp (the control: d2's sessions do not go on), once
+# with it. New connections run all along; none may fail after the change.
 #
 # Why an echo session, not a streamed download: with direct routing the
 # download goes from the real to the client without a director; only the
@@ -49,7 +50,7 @@ fi
 LD=${LDIRECTORD:-$root/target/debug/ldirectord}
 [ -x "$LD" ] || { echo "multi-director.sh: $LD not built (cargo build first)" >&2; exit 2; }
 command -v keepalived >/dev/null || {
-  echo "multi-director.sh: keepalived missing (tests/vm/install-deps.sh --peers)" >&2; exit 2; }
+  echo "multi-director.sh: keepalived missing (tests/vm/install-deps.sh --multi)" >&2; exit 2; }
 
 # shellcheck source=tests/vm/lib/netns.sh
 . "$here/lib/netns.sh"
@@ -113,8 +114,9 @@ dest_order() { ip netns exec "$1" ipvsadm -Ln --nosort | awk '$1 == "->" { print
 # synced DIRECTOR CPORT: the director's connection table holds the client's
 # connection from CPORT to the VRRP VIP.
 synced() { ip netns exec "$1" ipvsadm -Lnc 2>/dev/null | grep -q "203.0.113.10:$2 *$VIP_V:80"; }
-# conns_to DIRECTOR VIP: established connections to VIP in its table.
-conns_to() { ip netns exec "$1" ipvsadm -Lnc 2>/dev/null | grep -c "ESTABLISHED .* $2:80 "; }
+# conns_to DIRECTOR VIP CLIENT: established connections from CLIENT to VIP
+# in its table.
+conns_to() { ip netns exec "$1" ipvsadm -Lnc 2>/dev/null | grep -c "ESTABLISHED *$3:[0-9]* *$2:80 "; }
 
 # --- client side, run in the client namespace --------------------------------
 # Both scripts fork as little as they can (the guest is emulated and shares
@@ -307,7 +309,7 @@ tfail=$(up)
 log "d1's link goes down"
 ip -n d1 link set eth0 down
 t=$(wait_for 30 eval "ip -n d2 addr show eth0 | grep -q '$VIP_V/'") \
-  && measured "VRRP: d2 holds the VIP ${t} s after d1's link went down" \
+  && measured "VRRP: d2 holds the VIP ${t} s after d1's link went down (polled every 0.2 s)" \
   || notok "d2 takes the VIP over"
 wait "$probes"
 # The session goes on through d2 for a while (6 echoes), then ends.
@@ -388,10 +390,15 @@ went_on() {
   done
   [ "$n" -ge "$3" ]
 }
-# ecmp_run TAG SLOPPY: sessions through both directors; d2 leaves the route
-# and stops while they run. Sets SURVIVED, ON_D2, PROBE_FAILS, PROBES.
+# ecmp_run TAG SLOPPY CLIENT: sessions from the client address CLIENT
+# through both directors; d2 leaves the route and stops while they run.
+# Sets SURVIVED, GAP (the longest wait between two echoes of a session that
+# survived), ON_D2, PROBE_FAILS, PROBES. Each run has its own client
+# address: the entries an earlier run left in the tables are not counted.
 ecmp_run() {
-  local tag=$1 d i t tfail base1 base2 sess=()
+  local tag=$1 src=$3 d i t tfail sess=()
+  ns_addr client eth0 "$src/24"
+  client ip route replace "$VIP_E/32" via 203.0.113.1 src "$src"
   for d in d1 d2; do
     ip netns exec "$d" sysctl -qw "net.ipv4.vs.sloppy_tcp=$2"
     ld "$d" "$ECF" start >/dev/null || notok "$tag: $d starts"
@@ -400,16 +407,13 @@ ecmp_run() {
     || notok "$tag: both directors list both reals"
   check "$tag: both directors list the reals in the same order ($(dest_order d1))" \
     eval '[ "$(dest_order d1)" = "$(dest_order d2)" ]'
-  # A reset session leaves its entry ESTABLISHED in the table of the
-  # director it left: count this run's entries only.
-  base1=$(conns_to d1 "$VIP_E") base2=$(conns_to d2 "$VIP_E")
   for ((i = 1; i <= N; i++)); do
     client "$work/session" "$VIP_E" "$work/ecmp-$tag-$i" "$work/ecmp-$tag-stop" &
     sess+=($!)
   done
-  t=$(wait_for 60 eval '[ $(( $(conns_to d1 $VIP_E) - base1 + $(conns_to d2 $VIP_E) - base2 )) -ge $N ]') \
-    || notok "$tag: the sessions are established ($(( $(conns_to d1 "$VIP_E") - base1 )) on d1, $(( $(conns_to d2 "$VIP_E") - base2 )) on d2)"
-  ON_D2=$(( $(conns_to d2 "$VIP_E") - base2 ))
+  t=$(wait_for 60 eval '[ $(( $(conns_to d1 $VIP_E $src) + $(conns_to d2 $VIP_E $src) )) -ge $N ]') \
+    || notok "$tag: the sessions are established ($(conns_to d1 "$VIP_E" "$src") on d1, $(conns_to d2 "$VIP_E" "$src") on d2)"
+  ON_D2=$(conns_to d2 "$VIP_E" "$src")
   if [ "$ON_D2" -le 0 ]; then
     log "$tag: no session on d2; route: $(ip route show "$VIP_E" | tr '\n' ' ')"
     ip netns exec d2 ipvsadm -Lnc | sed 's/^/#   d2: /'
@@ -432,10 +436,11 @@ ecmp_run() {
     || log "$tag: fewer than $expect sessions echoed 6 lines since the route change"
   touch "$work/ecmp-$tag-stop"
   for i in "${sess[@]}"; do wait "$i"; done
-  SURVIVED=0
+  SURVIVED=0 GAP=0
   for ((i = 1; i <= N; i++)); do
     if survived "$work/ecmp-$tag-$i" >/dev/null; then
       SURVIVED=$((SURVIVED + 1))
+      GAP=$(awk -v a="$GAP" -v b="$(longest_gap "$work/ecmp-$tag-$i")" 'BEGIN { print (b > a) ? b : a }')
     else
       log "$tag: session $i $(cat "$work/ecmp-$tag-$i.end"): sent $(cat "$work/ecmp-$tag-$i.sent"), got $(wc -l < "$work/ecmp-$tag-$i") lines, the last: $(tail -n 1 "$work/ecmp-$tag-$i")"
     fi
@@ -450,12 +455,12 @@ ecmp_run() {
   ip route replace "$VIP_E/32" nexthop via 192.0.2.2 nexthop via 192.0.2.3
 }
 
-ecmp_run control 0
+ecmp_run control 0 203.0.113.11
 measured "ECMP without sloppy_tcp: $SURVIVED of $N sessions survived ($ON_D2 were on d2); $PROBE_FAILS of $PROBES new connections failed after the route change"
 check "control: without sloppy_tcp, d2's sessions are lost at d1" \
   eval '[ "$ON_D2" -gt 0 ] && [ "$SURVIVED" -le $((N - ON_D2)) ]'
-ecmp_run sloppy 1
-measured "ECMP with sloppy_tcp=1: $SURVIVED of $N sessions survived ($ON_D2 were on d2); $PROBE_FAILS of $PROBES new connections failed after the route change"
+ecmp_run sloppy 1 203.0.113.12
+measured "ECMP with sloppy_tcp=1: $SURVIVED of $N sessions survived ($ON_D2 were on d2), the longest wait between two echoes $GAP s; $PROBE_FAILS of $PROBES new connections failed after the route change"
 check "with sloppy_tcp=1, d2 carried sessions ($ON_D2) and every session survived ($SURVIVED of $N)" \
   eval '[ "$ON_D2" -gt 0 ] && [ "$SURVIVED" = "$N" ]'
 check "no new connection failed after the route change ($PROBE_FAILS of $PROBES)" \
