@@ -286,6 +286,8 @@ ld d1 list --daemon > "$work/list-daemon.txt"
 ip netns exec d1 ipvsadm -L --daemon > "$work/ipvsadm-daemon.txt"
 check "list --daemon shows the master and the backup daemon, as ipvsadm -L --daemon does" \
   eval 'grep -q "^master sync daemon (mcast=eth0, syncid=16, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)$" "$work/list-daemon.txt" && grep -q "^backup sync daemon (mcast=eth0, syncid=16" "$work/list-daemon.txt" && diff "$work/list-daemon.txt" "$work/ipvsadm-daemon.txt"'
+check "doctor: the sync interface is up with multicast" \
+  eval 'ld d1 "$VCF" doctor | grep -q "^ok: *syncdaemon interface eth0 is up with multicast$"'
 sleep 1.2   # the status file is written at most once a second
 check "status shows the sync daemons running" \
   eval 'ld d2 "$VCF" status 2>/dev/null | grep -P "^  backup sync daemon \(mcast=eth0, syncid=16.*\trunning$" >/dev/null'
@@ -348,6 +350,8 @@ t=$(wait_for 10 eval 'ld_log d2 "$VCF" | grep -q "syncdaemon=both eth9 syncid=16
   && ok "a missing interface is an error naming the directive and ENODEV (${t}s)" \
   || notok "a missing interface is an error naming the directive and ENODEV"
 check "... the virtual service stays, its reals up" reals_up d2 "$VIP_V"
+check "... and doctor names the problem" \
+  eval 'ld d2 "$VCF" doctor | grep -q "^PROBLEM: syncdaemon interface eth9 does not exist"'
 check "... and no sync daemon runs" eval '[ -z "$(ld d2 list --daemon)" ]'
 sed -i 's/^syncdaemon=both eth9/syncdaemon=both eth0/' "$VCF"
 ld d2 "$VCF" reload >/dev/null 2>&1
@@ -409,6 +413,8 @@ ecmp_run() {
     || notok "$tag: both directors list both reals"
   check "$tag: both directors list the reals in the same order ($(dest_order d1))" \
     eval '[ "$(dest_order d1)" = "$(dest_order d2)" ]'
+  check "$tag: doctor reports net.ipv4.vs.sloppy_tcp=$2" \
+    eval 'ld d1 "$ECF" doctor | grep -q "net.ipv4.vs.sloppy_tcp=$2"'
   for ((i = 1; i <= N; i++)); do
     client "$work/session" "$VIP_E" "$work/ecmp-$tag-$i" "$work/ecmp-$tag-stop" &
     sess+=($!)
