@@ -33,6 +33,7 @@ Usage:
     ldirectord [configfile] configtest|check
     ldirectord [configfile] doctor [--real]
     ldirectord list [--stats|--daemon]
+    ldirectord convert LVS_CF [-o FILE] [--lenient] [--ha keepalived|pacemaker]
     ldirectord -t [configfile]
     ldirectord -h|--help
     ldirectord -v|--version
@@ -44,6 +45,12 @@ Options:
     --real         With doctor: check this host as a real server.
     --stats        With list: the counters, as ipvsadm -Ln --stats.
     --daemon       With list: the connection-sync daemons, as ipvsadm -L --daemon.
+    -o FILE        With convert: write the ldirectord.cf to FILE (atomically)
+                   and its companion files beside it, instead of printing it.
+    --lenient      With convert: read past what Piranha refused but can be
+                   read (CRLF, inline comments, key=value), with a warning.
+    --ha KIND      With convert: also write director failover (what pulse
+                   did) for keepalived or pacemaker.
     -h, --help     Print this help.
     -v, --version  Print the version.
 
@@ -77,6 +84,15 @@ struct Args {
     /// `doctor --real`: check this host as a real server.
     #[arg(long = "real")]
     real: bool,
+    /// `convert -o FILE`.
+    #[arg(short = 'o')]
+    output: Option<String>,
+    /// `convert --lenient`.
+    #[arg(long = "lenient")]
+    lenient: bool,
+    /// `convert --ha keepalived|pacemaker`.
+    #[arg(long = "ha")]
+    ha: Option<String>,
     /// `[configfile] command`
     #[arg(trailing_var_arg = false)]
     rest: Vec<String>,
@@ -100,6 +116,8 @@ pub enum Verb {
     List,
     /// Check what the director (or, with `--real`, a real) needs.
     Doctor,
+    /// `convert LVS_CF`: Piranha's lvs.cf → ldirectord.cf.
+    Convert,
 }
 
 impl Verb {
@@ -134,6 +152,17 @@ pub struct Invocation {
     pub verb: Verb,
     /// The config argument as given (default `ldirectord.cf`).
     pub config_arg: String,
+    /// The arguments of `convert`.
+    pub convert: Option<ConvertArgs>,
+}
+
+/// `convert LVS_CF [-o FILE] [--lenient] [--ha keepalived|pacemaker]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvertArgs {
+    pub lvs_cf: String,
+    pub output: Option<String>,
+    pub lenient: bool,
+    pub ha: Option<crate::piranha::Ha>,
 }
 
 /// Where an invocation ends before a verb runs.
@@ -155,6 +184,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
     }
     if a.version {
         return Err(Early::Version);
+    }
+    if a.rest.first().map(String::as_str) == Some("convert") && !a.test {
+        return parse_convert(a);
+    }
+    if a.output.is_some() || a.lenient || a.ha.is_some() {
+        return Err(Early::Usage(
+            "-o, --lenient and --ha go with convert only".into(),
+        ));
     }
     let (config_arg, verb) = if a.test {
         match a.rest.as_slice() {
@@ -194,6 +231,40 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
         real: a.real,
         verb,
         config_arg: config_arg.unwrap_or_else(|| "ldirectord.cf".into()),
+        convert: None,
+    })
+}
+
+fn parse_convert(a: Args) -> Result<Invocation, Early> {
+    let lvs_cf = match a.rest.as_slice() {
+        [_, f] => f.clone(),
+        [_] => return Err(Early::Usage("convert needs the lvs.cf to read".into())),
+        _ => return Err(Early::Usage("convert takes one lvs.cf".into())),
+    };
+    if a.debug || a.stats || a.daemon || a.real {
+        return Err(Early::Usage(
+            "convert takes only -o, --lenient and --ha".into(),
+        ));
+    }
+    let ha = match a.ha.as_deref() {
+        None => None,
+        Some(k) => Some(crate::piranha::Ha::from_name(k).ok_or_else(|| {
+            Early::Usage(format!("--ha takes keepalived or pacemaker, not \"{k}\""))
+        })?),
+    };
+    Ok(Invocation {
+        debug: false,
+        stats: false,
+        daemon: false,
+        real: false,
+        verb: Verb::Convert,
+        config_arg: String::new(),
+        convert: Some(ConvertArgs {
+            lvs_cf,
+            output: a.output,
+            lenient: a.lenient,
+            ha,
+        }),
     })
 }
 
@@ -237,6 +308,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     // `list` shows the kernel's table; it needs no configuration.
     if inv.verb == Verb::List {
         return list(inv.stats, inv.daemon);
+    }
+    if let Some(args) = &inv.convert {
+        return convert(args);
     }
     let opts = Options {
         lookup: lookup_from_env(),
@@ -335,6 +409,113 @@ fn lifecycle_command(inv: &Invocation, opts: &Options) -> i32 {
     }
 }
 
+/// `convert`: read an lvs.cf, print or write the ldirectord.cf (and its
+/// companions). Exit 0 when it was printed or written, 1 when a file
+/// cannot be read or written, 2 when the lvs.cf has errors.
+fn convert(args: &ConvertArgs) -> i32 {
+    use crate::piranha::{self, files, Placement};
+    let src = std::path::Path::new(&args.lvs_cf);
+    let bytes = match std::fs::read(src) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("ldirectord: cannot read {}: {e}", src.display());
+            return 1;
+        }
+    };
+    // For the error listing only: convert_bytes decides what bytes mean.
+    let text = String::from_utf8_lossy(&bytes);
+    let placement = match &args.output {
+        None => Placement::stdout(),
+        Some(out) => {
+            let out = std::path::Path::new(out);
+            let dir = match out.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            if out.is_dir() {
+                eprintln!(
+                    "ldirectord: cannot write {}: it is a directory",
+                    out.display()
+                );
+                return 1;
+            }
+            let (Some(name), Ok(dir)) = (out.file_name(), dir.canonicalize()) else {
+                eprintln!(
+                    "ldirectord: cannot write {}: its directory does not exist",
+                    out.display()
+                );
+                return 1;
+            };
+            Placement {
+                dir,
+                cf_name: name.to_string_lossy().into_owned(),
+            }
+        }
+    };
+    let lookup = lookup_from_env();
+    let opts = piranha::Options {
+        lenient: args.lenient,
+        ha: args.ha,
+        lookup,
+        placement: placement.clone(),
+        source: args.lvs_cf.clone(),
+    };
+    let conv = match piranha::convert_bytes(&bytes, &opts) {
+        Ok(c) => c,
+        Err(diags) => {
+            let mut stderr = std::io::stderr().lock();
+            let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+            for d in &errors {
+                let _ = stderr.write_all(d.render(src, &text).as_bytes());
+            }
+            let _ = writeln!(
+                stderr,
+                "{}: {} error{}; nothing converted",
+                src.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            return 2;
+        }
+    };
+    let mut stderr = std::io::stderr().lock();
+    for w in &conv.warnings {
+        let _ = stderr.write_all(piranha::render_warning(w, src).as_bytes());
+    }
+    // What we wrote must be what our own parser reads.
+    let cf_path = placement.cf_path();
+    let check = Options {
+        lookup,
+        ..Options::default()
+    };
+    if let Err(e) = config::load_str(&conv.cf, &cf_path, &check) {
+        let _ = writeln!(
+            stderr,
+            "ldirectord: the converted file does not load (a bug of convert; please report \
+             it with the lvs.cf):\n{e}"
+        );
+        return 2;
+    }
+    match &args.output {
+        None => {
+            drop(stderr);
+            print!("{}", conv.printable());
+        }
+        Some(_) => match files::write(&conv, &cf_path) {
+            Ok(paths) => {
+                for p in paths {
+                    let _ = writeln!(stderr, "ldirectord: wrote {}", p.display());
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(stderr, "ldirectord: cannot write {e}");
+                return 1;
+            }
+        },
+    }
+    0
+}
+
 /// `ldirectord list [--stats|--daemon]`: the live IPVS table as
 /// `ipvsadm -Ln` (or its counters, or the sync daemons).
 fn list(stats: bool, daemon: bool) -> i32 {
@@ -402,6 +583,7 @@ fn invoked_as(inv: &Invocation) -> String {
         Verb::Check => "check",
         Verb::List => "list",
         Verb::Doctor => "doctor",
+        Verb::Convert => "convert",
     };
     format!("{argv0} {} {verb}", inv.config_arg)
 }
@@ -452,5 +634,42 @@ mod tests {
             p(&["list", "--daemon", "--stats"]),
             Err(Early::Usage(_))
         ));
+    }
+
+    #[test]
+    fn convert_arguments() {
+        let i = p(&["convert", "lvs.cf"]).unwrap();
+        assert_eq!(i.verb, Verb::Convert);
+        let c = i.convert.unwrap();
+        assert_eq!(
+            (c.lvs_cf.as_str(), c.output, c.lenient, c.ha),
+            ("lvs.cf", None, false, None)
+        );
+        let c = p(&[
+            "convert",
+            "--lenient",
+            "lvs.cf",
+            "-o",
+            "out.cf",
+            "--ha",
+            "keepalived",
+        ])
+        .unwrap()
+        .convert
+        .unwrap();
+        assert_eq!(
+            (c.output.as_deref(), c.lenient, c.ha),
+            (Some("out.cf"), true, Some(crate::piranha::Ha::Keepalived))
+        );
+        for bad in [
+            &["convert"][..],
+            &["convert", "a", "b"],
+            &["convert", "a", "--ha", "heartbeat"],
+            &["-d", "convert", "a"],
+            &["x.cf", "start", "--lenient"],
+            &["start", "-o", "x"],
+        ] {
+            assert!(matches!(p(bad), Err(Early::Usage(_))), "{bad:?}");
+        }
     }
 }

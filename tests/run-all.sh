@@ -7,9 +7,11 @@
 #      freeradius, kamailio, sn) the health-check tests start on loopback;
 #   2. cargo fmt --check, clippy with warnings as errors;
 #   3. cargo test: unit, CLI, compat corpus, server fixtures;
-#   4. the parser fuzz target on a fixed number of inputs (FUZZ_RUNS);
+#   4. the parser fuzz target on a fixed number of inputs (FUZZ_RUNS), and
+#      the lvs.cf converter's (FUZZ_LVS_RUNS);
 #   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest;
-#   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh);
+#   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh), and
+#      a converted Piranha lvs.cf (tests/vm/e2e-piranha.sh);
 #   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
 #   8. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
 #      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh);
@@ -25,7 +27,9 @@ step() { printf '\n==== %s\n' "$*"; }
 
 if [ "$(id -u)" -eq 0 ]; then
     step "installing test dependencies (Debian packages)"
-    tests/vm/install-deps.sh --ocf --multi
+    # --peers: keepalived, for keepalived -t of convert --ha keepalived and
+    # the VRRP of tests/vm/multi-director.sh
+    tests/vm/install-deps.sh --ocf --peers
     tests/servers/install.sh
 else
     echo "not root: skipping package installs; kernel and server tests need root" >&2
@@ -56,6 +60,15 @@ fuzz_corpus=$(mktemp -d)
 grep -E '^Done [0-9]+ runs' "$fuzz_corpus.log"
 rm -rf "$fuzz_corpus" "$fuzz_corpus.log"
 
+step "fuzzing the lvs.cf converter (${FUZZ_LVS_RUNS:-50000} inputs, at most 120 s)"
+# As above: fixed seed and inputs; fuzz/seeds-lvs holds the starting corpus.
+fuzz_corpus=$(mktemp -d)
+(cd fuzz && cargo fuzz run convert_lvs -s none "$fuzz_corpus" seeds-lvs -- \
+    -seed=20261122 -runs="${FUZZ_LVS_RUNS:-50000}" -max_total_time=120 -rss_limit_mb=2048 \
+    >"$fuzz_corpus.log" 2>&1) || { tail -n 60 "$fuzz_corpus.log"; exit 1; }
+grep -E '^Done [0-9]+ runs' "$fuzz_corpus.log"
+rm -rf "$fuzz_corpus" "$fuzz_corpus.log"
+
 step "kernel tests in a qemu guest"
 # One at a time: see tests/vm/kernel-tests.sh (a kernel-side wait when
 # sync daemons stop while other namespaces are busy).
@@ -64,6 +77,9 @@ tests/vm/kernel-tests.sh -- --test-threads 1
 step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)"
 cargo build -q
 tests/vm/e2e-director.sh
+
+step "a converted Piranha lvs.cf end to end in a qemu guest (the kernel table of lvsd's ipvsadm commands)"
+tests/vm/e2e-piranha.sh
 
 step "doctor on a director and a real in a qemu guest"
 tests/vm/doctor.sh

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/vm/install-deps.sh [--peers] [--lint] [--ocf] [--multi]
+# tests/vm/install-deps.sh [--peers] [--lint] [--ocf]
 #
 # Installs, from Debian 12 (bookworm) packages only, everything the real-kernel
 # harness in tests/vm/ needs on the host:
@@ -24,9 +24,6 @@
 #             agent ocf:heartbeat:ldirectord and ocf-tester) and libxml2-utils
 #             (xmllint, for ocf-tester's meta-data check): what
 #             tests/vm/upgrade-ocf.sh runs against ldirectord-rs
-#   --multi   also install keepalived, whose VRRP moves the VIP between the
-#             two directors of tests/vm/multi-director.sh (its service is not
-#             started: Debian's unit needs /etc/keepalived/keepalived.conf)
 #
 # Idempotent: when every package is already installed it returns at once without
 # touching apt. Must run as root (no sudo is used). Non-interactive.
@@ -38,7 +35,6 @@ for arg in "$@"; do
     --peers) pkgs+=(ldirectord keepalived nginx) ;;
     --lint) pkgs+=(shellcheck) ;;
     --ocf) pkgs+=(ldirectord resource-agents libxml2-utils) ;;
-    --multi) pkgs+=(keepalived) ;;
     -h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac

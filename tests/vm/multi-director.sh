@@ -7,7 +7,7 @@
 # On the host it re-runs itself in a guest (tests/vm/run.sh); it never touches
 # the host's network. It uses $LDIRECTORD (default target/debug/ldirectord,
 # built on the host) and Debian's keepalived (tests/vm/install-deps.sh
-# --multi).
+# --peers).
 #
 # Topology (test-net addresses only). The guest's root namespace is the
 # router; everything else is a namespace on one bridge (direct routing: the
@@ -52,7 +52,7 @@ fi
 LD=${LDIRECTORD:-$root/target/debug/ldirectord}
 [ -x "$LD" ] || { echo "multi-director.sh: $LD not built (cargo build first)" >&2; exit 2; }
 command -v keepalived >/dev/null || {
-  echo "multi-director.sh: keepalived missing (tests/vm/install-deps.sh --multi)" >&2; exit 2; }
+  echo "multi-director.sh: keepalived missing (tests/vm/install-deps.sh --peers)" >&2; exit 2; }
 
 # shellcheck source=tests/vm/lib/netns.sh
 . "$here/lib/netns.sh"
