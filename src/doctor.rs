@@ -3,11 +3,10 @@
 //!
 //! Owns gathering host facts (IPVS availability, local addresses and
 //! interface flags via `getifaddrs`, a few sysctls under `/proc/sys`) into
-//! [`Facts`], the pure
-//! findings logic over them ([`director`], [`real`]) and the per-real setup
-//! commands ([`real_setup`]). It must not change anything on the host: it
-//! only reads and prints the commands a human may run. It does not run
-//! health checks (that is `check`).
+//! [`Facts`], the pure findings logic over them ([`director`], [`real`])
+//! and the per-real setup commands ([`real_setup`]). It must not change
+//! anything on the host: it only reads and prints the commands a human may
+//! run. It does not run health checks (that is `check`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

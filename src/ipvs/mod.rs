@@ -14,7 +14,8 @@
 //!   do: info, zero, timeouts), with batched requests.
 //! - [`MemoryIpvs`]: an in-memory backend with the kernel's error semantics,
 //!   for tests and dry runs.
-//! - [`render`]: `ipvsadm -Ln` and `ipvsadm -Ln --stats` text.
+//! - [`render`]: `ipvsadm -Ln`, `ipvsadm -Ln --stats` and `ipvsadm -L --daemon`
+//!   text.
 //! - [`Error`]: typed errors with `is_exists()` / `is_not_found()`.
 //!
 //! # Normalisation
