@@ -405,7 +405,7 @@ went_on() {
 # survived), ON_D2, PROBE_FAILS, PROBES. Each run has its own client
 # address: the entries an earlier run left in the tables are not counted.
 ecmp_run() {
-  local tag=$1 src=$3 d i t tfail sess=()
+  local tag=$1 sloppy=$2 src=$3 d i t tfail sess=()
   ns_addr client eth0 "$src/24"
   client ip route replace "$VIP_E/32" via 203.0.113.1 src "$src"
   for d in d1 d2; do
@@ -417,7 +417,7 @@ ecmp_run() {
   check "$tag: both directors list the reals in the same order ($(dest_order d1))" \
     eval '[ "$(dest_order d1)" = "$(dest_order d2)" ]'
   check "$tag: doctor reports net.ipv4.vs.sloppy_tcp=$2" \
-    eval '{ ld d1 "$ECF" doctor || true; } | grep "net.ipv4.vs.sloppy_tcp=$2" >/dev/null'
+    eval '{ ld d1 "$ECF" doctor || true; } | grep "net.ipv4.vs.sloppy_tcp=$sloppy" >/dev/null'
   for ((i = 1; i <= N; i++)); do
     client "$work/session" "$VIP_E" "$work/ecmp-$tag-$i" "$work/ecmp-$tag-stop" &
     sess+=($!)
