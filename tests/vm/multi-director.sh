@@ -38,9 +38,9 @@
 #
 # Each step prints "ok - NAME" or "not ok - NAME", measurements print as
 # "# measured: ..."; the last line is "N passed, M failed". Exit 0 only
-# when nothing failed. Run time, one guest boot included: 4 min 41 s to
-# 6 min 21 s on a 2-core host at a load of 7 to 11 (three runs); most of it
-# is deliberate waiting.
+# when nothing failed. Run time, one guest boot included: 3 min 16 s to
+# 6 min 21 s on a 2-core host at a load of 6.5 to 11 (five runs); most of
+# it is deliberate waiting.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
