@@ -101,6 +101,9 @@ fn every_service_and_forwarding_method_has_an_example() {
         "multi-vrrp",
         "multi-ecmp",
         "multi-pacemaker",
+        "loadmonitor-agent",
+        "loadmonitor-command",
+        "loadmonitor-nanny",
     ] {
         assert!(names.iter().any(|n| n == f), "no examples/{f}.cf");
     }

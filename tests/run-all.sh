@@ -12,10 +12,14 @@
 #   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest;
 #   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh), and
 #      a converted Piranha lvs.cf (tests/vm/e2e-piranha.sh);
-#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
-#   8. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
+#   7. load-driven weights and slow start in a qemu guest
+#      (tests/vm/e2e-loadweights.sh);
+#   8. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
+#   9. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
 #      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh);
-#   9. two directors with live connections in a qemu guest: keepalived's
+#  10. the status server of a running daemon in a qemu guest
+#      (tests/vm/observe.sh: promtool, JSON schema, chromium's DOM).
+#  11. two directors with live connections in a qemu guest: keepalived's
 #      VRRP with the sync daemon, then ECMP with mh
 #      (tests/vm/multi-director.sh).
 #
@@ -81,11 +85,17 @@ tests/vm/e2e-director.sh
 step "a converted Piranha lvs.cf end to end in a qemu guest (the kernel table of lvsd's ipvsadm commands)"
 tests/vm/e2e-piranha.sh
 
+step "load-driven weights and slow start in a qemu guest (agents on two reals, real traffic; about 2 min)"
+tests/vm/e2e-loadweights.sh
+
 step "doctor on a director and a real in a qemu guest"
 tests/vm/doctor.sh
 
 step "beside the Perl ldirectord and the OCF agent in a qemu guest (upgrade, ocf-tester, a typo while running, -d)"
 tests/vm/upgrade-ocf.sh
+
+step "the status server in a qemu guest (promtool, JSON schema, headless chromium)"
+tests/vm/observe.sh
 
 step "two directors in a qemu guest: VRRP + sync daemon, then ECMP + mh (live connections through a failure)"
 tests/vm/multi-director.sh

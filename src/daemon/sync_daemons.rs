@@ -21,7 +21,8 @@
 //!   left running with `cleanstop=no`, as the table is: connections keep
 //!   being synchronised while the director restarts;
 //! - a failure is logged once per distinct error, with the errno's meaning,
-//!   and shown by `status`; the virtual services never wait for it.
+//!   and shown by `status` (a part of the director's snapshot); the virtual
+//!   services never wait for it.
 //!
 //! Must not: touch services or destinations, or read the configuration
 //! beyond `syncdaemon=` and `cleanstop=`.
@@ -31,6 +32,7 @@ use std::collections::{HashMap, HashSet};
 use crate::config::Config;
 use crate::ipvs::{Error, IpvsBackend, SyncDaemon, SyncState};
 use crate::reconcile::desired::sync_daemons;
+use crate::status::snapshot::SyncDaemonStatus;
 
 use super::log::Logger;
 
@@ -165,32 +167,32 @@ impl SyncDaemons {
         self.owned.clear();
     }
 
-    /// For `status`: the directive, then each daemon of a wanted role (as
-    /// the kernel runs it, or as asked and why it does not run), then any
-    /// other daemon found running.
-    pub fn status_lines(&self) -> Vec<String> {
+    /// For `status`: each daemon of a wanted role (as the kernel runs it,
+    /// or as asked and why it does not run), then any other found running.
+    pub fn status(&self) -> Vec<SyncDaemonStatus> {
         let mut out = Vec::new();
-        if !self.want.is_empty() {
-            out.push(self.directive.clone());
-        }
         for w in &self.want {
-            match self.running.iter().find(|r| w.is_met_by(r)) {
-                Some(r) => out.push(format!("  {r}\trunning")),
-                None => {
-                    let why = self
-                        .errors
-                        .get(&w.state)
-                        .map_or("not started yet", String::as_str);
-                    out.push(format!("  {w}\tnot running: {why}"));
-                }
-            }
+            let running = self.running.iter().find(|r| w.is_met_by(r));
+            out.push(SyncDaemonStatus {
+                role: w.state.as_str().into(),
+                daemon: running.unwrap_or(w).to_string(),
+                running: running.is_some(),
+                configured: true,
+                error: match running {
+                    Some(_) => None,
+                    None => self.errors.get(&w.state).cloned(),
+                },
+            });
         }
         for r in &self.running {
             if !self.want.iter().any(|w| w.is_met_by(r)) {
-                if out.is_empty() {
-                    out.push("syncdaemon (not configured)".into());
-                }
-                out.push(format!("  {r}\trunning, not ours"));
+                out.push(SyncDaemonStatus {
+                    role: r.state.as_str().into(),
+                    daemon: r.to_string(),
+                    running: true,
+                    configured: false,
+                    error: None,
+                });
             }
         }
         out
@@ -319,7 +321,7 @@ mod tests {
         s.pass(&mut b, &log);
         s.stop(&mut b, true, &log);
         assert!(lines(&log).is_empty());
-        assert!(s.status_lines().is_empty());
+        assert!(s.status().is_empty());
     }
 
     #[test]
@@ -336,15 +338,20 @@ mod tests {
                 "Started backup sync daemon (mcast=eth0, syncid=10)"
             ]
         );
+        let shown: Vec<(String, bool, bool)> = s
+            .status()
+            .into_iter()
+            .map(|d| (d.daemon, d.running, d.configured))
+            .collect();
+        let full = |role| {
+            format!(
+                "{role} sync daemon (mcast=eth0, syncid=10, maxlen=1472, group=224.0.0.81, \
+                 port=8848, ttl=1)"
+            )
+        };
         assert_eq!(
-            s.status_lines(),
-            [
-                "syncdaemon=both eth0 syncid=10",
-                "  master sync daemon (mcast=eth0, syncid=10, maxlen=1472, group=224.0.0.81, \
-                 port=8848, ttl=1)\trunning",
-                "  backup sync daemon (mcast=eth0, syncid=10, maxlen=1472, group=224.0.0.81, \
-                 port=8848, ttl=1)\trunning",
-            ]
+            shown,
+            [(full("master"), true, true), (full("backup"), true, true)]
         );
         // A tick with nothing to do does nothing.
         s.pass(&mut b, &log);
@@ -386,10 +393,18 @@ mod tests {
                     syncid=0): No such device (ENODEV): no interface eth1 in this network \
                     namespace (retried on every check interval)";
         assert_eq!(lines(&log), [want]);
-        assert!(s.status_lines()[1].ends_with(
-            "not running: start master sync daemon (mcast=eth1, syncid=0): No such device \
-             (ENODEV): no interface eth1 in this network namespace"
-        ));
+        let shown = &s.status()[0];
+        assert_eq!(
+            (shown.daemon.as_str(), shown.running, shown.error.as_deref()),
+            (
+                "master sync daemon (mcast=eth1, syncid=0)",
+                false,
+                Some(
+                    "start master sync daemon (mcast=eth1, syncid=0): No such device (ENODEV): \
+                     no interface eth1 in this network namespace"
+                )
+            )
+        );
         // The interface appears: the next tick starts the daemon.
         b.set_interfaces(&["lo", "eth1"]);
         s.pass(&mut b, &log);
@@ -397,7 +412,7 @@ mod tests {
             lines(&log),
             ["Started master sync daemon (mcast=eth1, syncid=0)"]
         );
-        assert!(s.status_lines()[1].ends_with("\trunning"));
+        assert!(s.status()[0].running && s.status()[0].error.is_none());
     }
 
     #[test]
@@ -460,6 +475,6 @@ mod tests {
         let mut s = SyncDaemons::new(&c);
         s.pass(&mut b, &log);
         assert!(lines(&log).is_empty());
-        assert!(s.status_lines()[1].ends_with("\trunning"));
+        assert!(s.status()[0].running && s.status()[0].error.is_none());
     }
 }

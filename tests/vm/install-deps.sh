@@ -14,6 +14,9 @@
 #   kmod                    modprobe (host: resolve initramfs modules; guest: load ip_vs)
 #   cpio                    builds the initramfs archive
 #   ipvsadm iproute2 curl   used by tests and demos inside the guest
+#   prometheus              promtool: checks a live /metrics scrape (tests/vm/observe.sh)
+#   chromium                a real headless browser for the status page (observe.sh)
+#   python3-jsonschema      validates /status.json against man/status.schema.json
 #
 # Options:
 #   --peers   also install the reference implementations ldirectord and keepalived,
@@ -29,7 +32,7 @@
 # touching apt. Must run as root (no sudo is used). Non-interactive.
 set -euo pipefail
 
-pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static kmod cpio ipvsadm iproute2 curl)
+pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static kmod cpio ipvsadm iproute2 curl prometheus chromium python3-jsonschema)
 for arg in "$@"; do
   case $arg in
     --peers) pkgs+=(ldirectord keepalived nginx) ;;

@@ -293,7 +293,7 @@ check "doctor: the sync interface is up with multicast" \
   eval '{ ld d1 "$VCF" doctor || true; } | grep "^ok: *syncdaemon interface eth0 is up with multicast$" >/dev/null'
 sleep 1.2   # the status file is written at most once a second
 check "status shows the sync daemons running" \
-  eval 'ld d2 "$VCF" status 2>/dev/null | grep -P "^  backup sync daemon \(mcast=eth0, syncid=16.*\trunning$" >/dev/null'
+  eval 'ld d2 "$VCF" status 2>/dev/null | grep -P "^syncdaemon\tbackup sync daemon \(mcast=eth0, syncid=16.*\trunning$" >/dev/null'
 
 # A long-lived session through the VIP, synchronised to d2 before d1 fails.
 client "$work/session" "$VIP_V" "$work/vrrp-session" "$work/vrrp-stop" &
