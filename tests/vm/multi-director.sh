@@ -39,7 +39,7 @@
 # Each step prints "ok - NAME" or "not ok - NAME", measurements print as
 # "# measured: ..."; the last line is "N passed, M failed". Exit 0 only
 # when nothing failed. Run time, one guest boot included: 3 min 16 s to
-# 6 min 21 s on a 2-core host at a load of 6.5 to 11 (five runs); most of
+# 9 min 52 s on a 2-core host at a load of 6.5 to 14 (six runs); most of
 # it is deliberate waiting.
 set -uo pipefail
 
