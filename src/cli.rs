@@ -185,16 +185,42 @@ fn verb(s: &str) -> Result<Verb, Early> {
 
 /// Upstream's lookup: `/etc/ha.d/<c>`, `/etc/ha.d/conf/<c>`, then `<c>`.
 pub fn find_config(arg: &str) -> Option<PathBuf> {
+    config_candidates(arg).into_iter().find(|p| p.is_file())
+}
+
+/// The paths [`find_config`] tries, in order, each once (an absolute
+/// argument is the same path three times).
+pub fn config_candidates(arg: &str) -> Vec<PathBuf> {
     let base = std::env::var_os("LDIRECTORD_CONFIG_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/etc/ha.d"));
-    [
+    let mut paths = Vec::new();
+    for p in [
         base.join(arg),
         base.join("conf").join(arg),
         PathBuf::from(arg),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
+    ] {
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    }
+    paths
+}
+
+/// Upstream's first line, then where we looked (a relative path is
+/// shown with the directory it was relative to).
+fn not_found_message(arg: &str) -> String {
+    let cwd = std::env::current_dir().ok();
+    let mut msg = format!("Config file {arg} not found; looked for:\n");
+    for p in config_candidates(arg) {
+        match &cwd {
+            Some(dir) if p.is_relative() => {
+                msg.push_str(&format!("    {} (in {})\n", p.display(), dir.display()))
+            }
+            _ => msg.push_str(&format!("    {}\n", p.display())),
+        }
+    }
+    msg
 }
 
 /// How names are resolved: the system resolver, unless
@@ -230,7 +256,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         return list(inv.stats);
     }
     let Some(path) = find_config(&inv.config_arg) else {
-        eprintln!("Config file {} not found", inv.config_arg);
+        eprint!("{}", not_found_message(&inv.config_arg));
         return 1;
     };
     let opts = Options {
