@@ -5,21 +5,43 @@
 #      the qemu guest for real-kernel IPVS tests, and the real servers
 #      (nginx, dnsmasq, vsftpd, exim4, dovecot, slapd, mariadb, postgresql,
 #      freeradius, kamailio, sn) the health-check tests start on loopback;
+#      what the machine has is kept (tests/apt-install.sh says before
+#      anything changes if apt would remove or downgrade a package);
 #   2. cargo fmt --check, clippy with warnings as errors;
 #   3. cargo test: unit, CLI, compat corpus, server fixtures;
-#   4. the parser fuzz target on a fixed number of inputs (FUZZ_RUNS);
+#   4. builds the parser's fuzz target, then runs it on a fixed number of
+#      inputs (FUZZ_RUNS);
 #   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest;
 #   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh);
-#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh).
+#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
+#   8. fails if the run changed a tracked file (tests/tree-state.sh).
 #
+# Each step prints what it does and how long it took; the durations in the
+# headers were measured on 2 cores (README, "Prerequisites").
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==== %s\n' "$*"; }
+# "1 min 05 s" / "42 s".
+dur() { if [ "$1" -ge 60 ]; then printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); else printf '%d s' "$1"; fi; }
+step_name='' step_start=0
+done_step() {
+  [ -z "$step_name" ] || printf -- '---- %s: %s (%s since the start)\n' \
+    "$step_name" "$(dur $((SECONDS - step_start)))" "$(dur "$SECONDS")"
+}
+# step NAME [WHAT TO EXPECT]
+step() {
+  done_step
+  step_name=$1 step_start=$SECONDS
+  printf '\n==== %s%s\n' "$1" "${2:+ ($2)}"
+}
+
+tree_before=$(mktemp)
+trap 'rm -f "$tree_before"' EXIT
+tests/tree-state.sh snapshot "$tree_before"
 
 if [ "$(id -u)" -eq 0 ]; then
-    step "installing test dependencies (Debian packages)"
+    step "installing test dependencies (Debian packages)" "first run about 2 min, then under a second"
     tests/vm/install-deps.sh
     tests/servers/install.sh
 else
@@ -29,38 +51,48 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy"
+step "cargo clippy" "first run builds every dependency: about 6 min on 2 cores; then seconds"
 cargo clippy --all-targets -- -D warnings
 
-step "cargo test"
+step "cargo test" "first run builds the tests: about 7 min; running them about 2 min"
 cargo test --all-targets
 # The corpus summary line ("N/N agree, M documented divergences").
 cargo test -q --test compat_corpus compat_corpus -- --nocapture 2>&1 | grep 'compat corpus:'
 
-step "fuzzing the config parser (${FUZZ_RUNS:-300000} inputs, at most 300 s)"
+fuzz_runs=${FUZZ_RUNS:-300000}
+step "building the parser's fuzz target (cargo fuzz build)" \
+    "first run about 15 min on 2 cores: cargo-fuzz itself, then every dependency with coverage instrumentation; then seconds"
 if ! command -v cargo-fuzz >/dev/null; then
-    cargo install cargo-fuzz --locked -q
+    echo "installing cargo-fuzz (cargo install --locked cargo-fuzz)"
+    cargo install cargo-fuzz --locked
 fi
+(cd fuzz && cargo fuzz build -s none parse_config)
+
+step "fuzzing the config parser" "$fuzz_runs inputs, at most 300 s"
 # A fixed seed, a fresh corpus and a fixed number of inputs: the run is the
 # same on every machine (new inputs go to a temporary directory; fuzz/seeds
 # holds the starting corpus and every input that once found a bug).
 fuzz_corpus=$(mktemp -d)
 (cd fuzz && cargo fuzz run parse_config -s none "$fuzz_corpus" seeds -- \
-    -seed=20261122 -runs="${FUZZ_RUNS:-300000}" -max_total_time=300 -rss_limit_mb=2048 \
+    -seed=20261122 -runs="$fuzz_runs" -max_total_time=300 -rss_limit_mb=2048 \
     >"$fuzz_corpus.log" 2>&1) || { tail -n 60 "$fuzz_corpus.log"; exit 1; }
 grep -E '^Done [0-9]+ runs' "$fuzz_corpus.log"
 rm -rf "$fuzz_corpus" "$fuzz_corpus.log"
 
-step "kernel tests in a qemu guest"
+step "kernel tests in a qemu guest" "builds them, then one guest: about 3 min"
 # One at a time: see tests/vm/kernel-tests.sh (a kernel-side wait when
 # sync daemons stop while other namespaces are busy).
 tests/vm/kernel-tests.sh -- --test-threads 1
 
-step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)"
+step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)" "about 4 min"
 cargo build -q
 tests/vm/e2e-director.sh
 
-step "doctor on a director and a real in a qemu guest"
+step "doctor on a director and a real in a qemu guest" "about 1 min"
 tests/vm/doctor.sh
 
-step "all tests passed"
+step "the run left the tracked files as it found them"
+tests/tree-state.sh compare "$tree_before"
+
+done_step
+printf '\n==== all tests passed (%s)\n' "$(dur "$SECONDS")"
