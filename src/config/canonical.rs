@@ -96,6 +96,25 @@ pub fn render(config: &Config) -> String {
     if let Some(m) = &g.maintenancedir {
         line(format!("maintenancedir={}", q(&m.display().to_string())));
     }
+    // ldirectord-rs extensions.
+    if !g.loadmonitor.is_none() {
+        line(format!("loadmonitor={}", g.loadmonitor));
+    }
+    if let Some(n) = g.loadinterval {
+        line(format!("loadinterval={n}"));
+    }
+    if let Some(n) = g.loadtimeout {
+        line(format!("loadtimeout={n}"));
+    }
+    if g.slowstart != 0 {
+        line(format!("slowstart={}", g.slowstart));
+    }
+    if let Some(s) = &g.syncdaemon {
+        line(format!("syncdaemon={s}"));
+    }
+    if let Some(a) = &g.statusaddress {
+        line(format!("statusaddress={a}"));
+    }
     for v in &config.virtuals {
         out.push('\n');
         virtual_block(&mut out, v, g);
@@ -343,6 +362,21 @@ fn virtual_block(out: &mut String, v: &Virtual, g: &Global) {
     }
     if let Some(c) = &v.comment {
         line(format!("comment={c}"));
+    }
+    // ldirectord-rs extensions: written where they differ from what the
+    // block would inherit (the load interval and timeout default to the
+    // virtual's own check interval and timeout).
+    if v.loadmonitor != g.loadmonitor {
+        line(format!("loadmonitor={}", v.loadmonitor));
+    }
+    if v.loadinterval != g.loadinterval.unwrap_or(v.checkinterval) {
+        line(format!("loadinterval={}", v.loadinterval));
+    }
+    if v.loadtimeout != g.loadtimeout.unwrap_or(v.checktimeout) {
+        line(format!("loadtimeout={}", v.loadtimeout));
+    }
+    if v.slowstart != g.slowstart {
+        line(format!("slowstart={}", v.slowstart));
     }
 }
 

@@ -53,6 +53,23 @@ pub struct Global {
     pub smtp: Option<String>,
     pub cleanstop: bool,
     pub maintenancedir: Option<PathBuf>,
+    /// `loadmonitor=` (extension): where reals' weights come from besides
+    /// their configured weight. Virtuals carry the resolved value.
+    pub loadmonitor: LoadMonitor,
+    /// `loadinterval=` as written (extension); `None`: each virtual's
+    /// check interval.
+    pub loadinterval: Option<u32>,
+    /// `loadtimeout=` as written (extension); `None`: each virtual's
+    /// check timeout.
+    pub loadtimeout: Option<u32>,
+    /// `slowstart=` (extension): seconds over which a real that comes up
+    /// again ramps from weight 1 to its weight; 0 = off.
+    pub slowstart: u32,
+    /// `syncdaemon=` (extension): the kernel's connection-sync daemon(s).
+    pub syncdaemon: Option<SyncDaemonConf>,
+    /// `statusaddress=` (extension): where the read-only status HTTP
+    /// server listens; `None` = no listener.
+    pub statusaddress: Option<std::net::SocketAddr>,
 }
 
 impl Default for Global {
@@ -83,6 +100,12 @@ impl Default for Global {
             smtp: None,
             cleanstop: true,
             maintenancedir: None,
+            loadmonitor: LoadMonitor::None,
+            loadinterval: None,
+            loadtimeout: None,
+            slowstart: 0,
+            syncdaemon: None,
+            statusaddress: None,
         }
     }
 }
@@ -99,6 +122,101 @@ pub const DEFAULT_NEGOTIATETIMEOUT: u32 = 30;
 pub enum LogTarget {
     File(PathBuf),
     Syslog(String),
+}
+
+/// `loadmonitor=` (ldirectord-rs extension): what moves a real's weight
+/// besides its health.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LoadMonitor {
+    /// The configured weight only (upstream's behaviour).
+    None,
+    /// HAProxy's agent-check text protocol on this TCP port of the real.
+    Agent { port: u16 },
+    /// A program (absolute path, run without a shell with the real's
+    /// address and port as arguments) answering in the agent protocol.
+    Command(PathBuf),
+    /// Piranha nanny's load monitor: `rup`, `ruptime`, `rsh`, `ssh` (run
+    /// as `rsh RIP uptime`) or a program path, run with the real's
+    /// address; its output parsed and its weight formula applied as nanny
+    /// did.
+    Nanny(String),
+}
+
+impl LoadMonitor {
+    pub fn is_none(&self) -> bool {
+        matches!(self, LoadMonitor::None)
+    }
+}
+
+impl fmt::Display for LoadMonitor {
+    /// As written in ldirectord.cf.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadMonitor::None => f.write_str("none"),
+            LoadMonitor::Agent { port } => write!(f, "agent:{port}"),
+            LoadMonitor::Command(p) => write!(f, "command:{}", p.display()),
+            LoadMonitor::Nanny(p) => write!(f, "nanny:{p}"),
+        }
+    }
+}
+
+/// Which connection-sync daemons run (`syncdaemon=ROLE …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncRole {
+    Master,
+    Backup,
+    /// A master and a backup daemon at once (each director sends its own
+    /// connections and receives the other's).
+    Both,
+}
+
+impl SyncRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncRole::Master => "master",
+            SyncRole::Backup => "backup",
+            SyncRole::Both => "both",
+        }
+    }
+}
+
+/// `syncdaemon=ROLE INTERFACE [syncid=N] [maxlen=N] [port=N] [ttl=N]
+/// [group=ADDRESS]` (ldirectord-rs extension). Unset options are left to
+/// the kernel's defaults (syncid 0, maxlen from the MTU, group 224.0.0.81,
+/// port 8848, ttl 1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SyncDaemonConf {
+    pub role: SyncRole,
+    /// The multicast interface (at most 15 bytes).
+    pub interface: String,
+    pub syncid: Option<u8>,
+    pub maxlen: Option<u16>,
+    pub port: Option<u16>,
+    pub ttl: Option<u8>,
+    pub group: Option<IpAddr>,
+}
+
+impl fmt::Display for SyncDaemonConf {
+    /// As written in ldirectord.cf.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.role.as_str(), self.interface)?;
+        if let Some(n) = self.syncid {
+            write!(f, " syncid={n}")?;
+        }
+        if let Some(n) = self.maxlen {
+            write!(f, " maxlen={n}")?;
+        }
+        if let Some(n) = self.port {
+            write!(f, " port={n}")?;
+        }
+        if let Some(n) = self.ttl {
+            write!(f, " ttl={n}")?;
+        }
+        if let Some(a) = self.group {
+            write!(f, " group={a}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The daemon states in which e-mail alerts are sent (upstream bit values).
@@ -528,6 +646,16 @@ pub struct Virtual {
     pub comment: Option<String>,
     /// `load="…"`: accepted and unused, as upstream.
     pub load: Option<String>,
+    /// `loadmonitor=` (extension), the virtual's own or the global one.
+    pub loadmonitor: LoadMonitor,
+    /// Seconds between two load queries of each real (`loadinterval=`,
+    /// else the check interval).
+    pub loadinterval: u32,
+    /// Deadline of one load query, seconds (`loadtimeout=`, else the
+    /// check timeout).
+    pub loadtimeout: u32,
+    /// `slowstart=` (extension), seconds; 0 = off.
+    pub slowstart: u32,
     pub reals: Vec<Real>,
 }
 

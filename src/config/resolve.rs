@@ -78,6 +78,9 @@ pub const GLOBAL_ONLY: &[&str] = &[
     "readdquiescent",
     "emailalertfrom",
     "maintenancedir",
+    // ldirectord-rs extensions.
+    "syncdaemon",
+    "statusaddress",
 ];
 
 /// Directives accepted in both places.
@@ -97,6 +100,11 @@ pub const SHARED: &[&str] = &[
     "emailalertstatus",
     "cleanstop",
     "smtp",
+    // ldirectord-rs extensions.
+    "loadmonitor",
+    "loadinterval",
+    "loadtimeout",
+    "slowstart",
 ];
 
 /// Directives accepted only inside a virtual block.
@@ -454,6 +462,216 @@ impl Cx<'_> {
         }
     }
 
+    // ------------------------------------------------ ldirectord-rs extensions
+    //
+    // Upstream rejects these names, so no file it accepts has them: their
+    // values are read strictly (a number is all digits, not the first digit
+    // run of the value).
+
+    /// Whole seconds; 0 only where `zero_ok` (it means "off").
+    fn ext_seconds(&mut self, d: &RawDirective, zero_ok: bool) -> Option<u32> {
+        let v = d.text();
+        let n = if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) {
+            v.parse::<u32>().ok().filter(|n| *n <= MAX_EXT_SECONDS)
+        } else {
+            None
+        };
+        match n {
+            Some(0) if !zero_ok => {}
+            Some(n) => return Some(n),
+            None => {}
+        }
+        let range = if zero_ok { "0" } else { "1" };
+        self.err(
+            d.value_pos(),
+            format!(
+                "{} must be a whole number of seconds from {range} to {MAX_EXT_SECONDS}, not \"{v}\"",
+                d.name
+            ),
+        );
+        None
+    }
+
+    /// `none`, `agent:PORT`, `command:/PATH`, `nanny:rup|ruptime|rsh|ssh|/PATH`.
+    fn loadmonitor(&mut self, d: &RawDirective) -> Option<LoadMonitor> {
+        let v = unquote(d.text());
+        let at = d.value_pos();
+        let (kind, arg) = v.split_once(':').unwrap_or((v, ""));
+        match kind {
+            "none" if arg.is_empty() && !v.contains(':') => Some(LoadMonitor::None),
+            "agent" => {
+                match arg.parse::<u16>() {
+                    Ok(port) if port > 0 && arg.bytes().all(|c| c.is_ascii_digit()) => {
+                        Some(LoadMonitor::Agent { port })
+                    }
+                    _ => {
+                        self.err(
+                        at,
+                        format!("loadmonitor=agent:PORT needs a port from 1 to 65535, not \"{arg}\""),
+                    );
+                        None
+                    }
+                }
+            }
+            // Run as root without a shell: an absolute path, so that what
+            // runs does not depend on the daemon's PATH.
+            "command" if arg.starts_with('/') && !arg.contains(char::is_whitespace) => {
+                Some(LoadMonitor::Command(PathBuf::from(arg)))
+            }
+            "command" => {
+                self.err(
+                    at,
+                    format!(
+                        "loadmonitor=command:PATH needs an absolute program path without \
+                         blanks (it is run without a shell), not \"{arg}\""
+                    ),
+                );
+                None
+            }
+            // nanny ran these through execvp (PATH), and anything else as
+            // a program path.
+            "nanny"
+                if matches!(arg, "rup" | "ruptime" | "rsh" | "ssh")
+                    || (arg.starts_with('/') && !arg.contains(char::is_whitespace)) =>
+            {
+                Some(LoadMonitor::Nanny(arg.to_string()))
+            }
+            "nanny" => {
+                self.err(
+                    at,
+                    format!(
+                        "loadmonitor=nanny: takes rup, ruptime, rsh, ssh or an absolute program \
+                         path without blanks, not \"{arg}\""
+                    ),
+                );
+                None
+            }
+            _ => {
+                self.err(
+                    at,
+                    format!(
+                        "loadmonitor must be none, agent:PORT, command:PATH or nanny:PROGRAM, \
+                         not \"{v}\""
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `ROLE INTERFACE [syncid=N] [maxlen=N] [port=N] [ttl=N] [group=ADDRESS]`.
+    fn syncdaemon(&mut self, d: &RawDirective) -> Option<SyncDaemonConf> {
+        let at = d.value_pos();
+        let v = d.text();
+        let mut words = v.split_whitespace();
+        let role = match words.next() {
+            Some("master") => SyncRole::Master,
+            Some("backup") => SyncRole::Backup,
+            Some("both") => SyncRole::Both,
+            other => {
+                self.err(
+                    at,
+                    format!(
+                        "syncdaemon needs a role first: master, backup or both (not \"{}\"), \
+                         e.g. syncdaemon=both eth0 syncid=10",
+                        other.unwrap_or("")
+                    ),
+                );
+                return None;
+            }
+        };
+        let interface = match words.next() {
+            // The kernel's IFNAMSIZ, less the terminating NUL.
+            Some(i) if i.len() <= 15 && !i.contains(['/', '=', ':']) => i.to_string(),
+            Some(i) => {
+                self.err(
+                    at,
+                    format!("syncdaemon: \"{i}\" is not an interface name (at most 15 characters, no '/', '=' or ':')"),
+                );
+                return None;
+            }
+            None => {
+                self.err(
+                    at,
+                    "syncdaemon needs an interface after the role, e.g. syncdaemon=both eth0",
+                );
+                return None;
+            }
+        };
+        let mut conf = SyncDaemonConf {
+            role,
+            interface,
+            syncid: None,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+        };
+        let mut ok = true;
+        for w in words {
+            let (key, value) = w.split_once('=').unwrap_or((w, ""));
+            let num = |max: u32, min: u32| -> Option<u32> {
+                value.parse::<u32>().ok().filter(|n| {
+                    (min..=max).contains(n) && value.bytes().all(|c| c.is_ascii_digit())
+                })
+            };
+            let set = match key {
+                "syncid" => num(255, 0).map(|n| conf.syncid = Some(n as u8)),
+                "maxlen" => num(65535, 1).map(|n| conf.maxlen = Some(n as u16)),
+                "port" => num(65535, 1).map(|n| conf.port = Some(n as u16)),
+                "ttl" => num(255, 1).map(|n| conf.ttl = Some(n as u8)),
+                "group" => value
+                    .parse::<IpAddr>()
+                    .ok()
+                    .filter(IpAddr::is_multicast)
+                    .map(|a| conf.group = Some(a)),
+                _ => {
+                    self.err(
+                        at,
+                        format!(
+                            "syncdaemon: unknown option \"{w}\" (options: syncid=N, maxlen=N, \
+                             port=N, ttl=N, group=ADDRESS)"
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            if set.is_none() {
+                let want = match key {
+                    "syncid" => "a number from 0 to 255",
+                    "maxlen" | "port" => "a number from 1 to 65535",
+                    "ttl" => "a number from 1 to 255",
+                    _ => "a multicast address",
+                };
+                self.err(
+                    at,
+                    format!("syncdaemon: {key} must be {want}, not \"{value}\""),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(conf)
+    }
+
+    /// `ADDRESS:PORT`, `[IPV6]:PORT`: a literal address, bound exactly.
+    fn statusaddress(&mut self, d: &RawDirective) -> Option<std::net::SocketAddr> {
+        let v = unquote(d.text());
+        match v.parse::<std::net::SocketAddr>() {
+            Ok(a) if a.port() != 0 => Some(a),
+            _ => {
+                self.err(
+                    d.value_pos(),
+                    format!(
+                        "statusaddress must be ADDRESS:PORT with a literal address, e.g. \
+                         127.0.0.1:9100 or [::1]:9100, not \"{v}\""
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     // ------------------------------------------------------------ globals
 
     fn globals(&mut self, raw: &RawFile) -> Globals {
@@ -656,6 +874,20 @@ impl Cx<'_> {
                         g.maintenancedir = Some(dir);
                     }
                 }
+                "loadmonitor" => {
+                    if let Some(m) = self.loadmonitor(d) {
+                        g.loadmonitor = m
+                    }
+                }
+                "loadinterval" => g.loadinterval = self.ext_seconds(d, false),
+                "loadtimeout" => g.loadtimeout = self.ext_seconds(d, false),
+                "slowstart" => {
+                    if let Some(n) = self.ext_seconds(d, true) {
+                        g.slowstart = n
+                    }
+                }
+                "syncdaemon" => g.syncdaemon = self.syncdaemon(d),
+                "statusaddress" => g.statusaddress = self.statusaddress(d),
                 _ => self.unknown(d, false),
             }
         }
@@ -872,6 +1104,7 @@ impl Cx<'_> {
             }
         );
 
+        let checkinterval = b.checkinterval.unwrap_or(gg.checkinterval);
         Some(Virtual {
             key,
             line: block.pos.line,
@@ -881,7 +1114,7 @@ impl Cx<'_> {
             checkport: b.checkport,
             checktimeout,
             negotiatetimeout,
-            checkinterval: b.checkinterval.unwrap_or(gg.checkinterval),
+            checkinterval,
             checkcount: b.checkcount.unwrap_or(gg.checkcount),
             failurecount: b.failurecount.unwrap_or(gg.failurecount),
             risecount: b.risecount.unwrap_or(gg.risecount),
@@ -911,6 +1144,10 @@ impl Cx<'_> {
             servicename: b.servicename,
             comment: b.comment,
             load: b.load,
+            loadmonitor: b.loadmonitor.unwrap_or_else(|| gg.loadmonitor.clone()),
+            loadinterval: b.loadinterval.or(gg.loadinterval).unwrap_or(checkinterval),
+            loadtimeout: b.loadtimeout.or(gg.loadtimeout).unwrap_or(checktimeout),
+            slowstart: b.slowstart.unwrap_or(gg.slowstart),
             reals,
         })
     }
@@ -1254,6 +1491,10 @@ impl Cx<'_> {
             "smtp" => b.smtp = self.smtp(d),
             "servicename" => b.servicename = Some(v.to_string()),
             "comment" => b.comment = Some(v.to_string()),
+            "loadmonitor" => b.loadmonitor = self.loadmonitor(d),
+            "loadinterval" => b.loadinterval = self.ext_seconds(d, false),
+            "loadtimeout" => b.loadtimeout = self.ext_seconds(d, false),
+            "slowstart" => b.slowstart = self.ext_seconds(d, true),
             _ => self.unknown(d, true),
         }
     }
@@ -1601,6 +1842,10 @@ struct Builder {
     monitorfile: Option<PathBuf>,
     servicename: Option<String>,
     comment: Option<String>,
+    loadmonitor: Option<LoadMonitor>,
+    loadinterval: Option<u32>,
+    loadtimeout: Option<u32>,
+    slowstart: Option<u32>,
 }
 
 impl Builder {
@@ -1650,6 +1895,10 @@ impl Builder {
             monitorfile: None,
             servicename: None,
             comment: None,
+            loadmonitor: None,
+            loadinterval: None,
+            loadtimeout: None,
+            slowstart: None,
         }
     }
 }
@@ -1671,6 +1920,10 @@ fn slash(s: &str) -> String {
         format!("/{s}")
     }
 }
+
+/// The largest value of the extensions' seconds (one day is plenty for an
+/// interval; the bound keeps durations far from overflow).
+pub const MAX_EXT_SECONDS: u32 = 86_400;
 
 /// The largest IPv4 range one `real=a->b` may expand to.
 pub const MAX_RANGE: u32 = 65536;
