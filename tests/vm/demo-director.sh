@@ -67,27 +67,24 @@ table_is() {
   [ "$got" = "$(printf '%s\n' "$@" | sort | xargs)" ]
 }
 # wait_for SECONDS WHAT CMD... - poll CMD every 0.1 s until it succeeds;
-# sets $waited: seconds (one decimal) since $since, or since the call when
-# $since is empty. Says so when the time runs out.
+# sets $waited: seconds (one decimal) from $since (or from the call, when
+# $since is empty) to the end of the poll that succeeded, so the state was
+# reached within $waited s. Says so when the time runs out.
 waited='' since=''
 wait_for() {
-  local limit=$1 what=$2 start=${since:-$EPOCHREALTIME} now
+  local limit=$1 what=$2 start=${since:-$EPOCHREALTIME} ok
   shift 2
   while :; do
-    now=$EPOCHREALTIME
-    waited=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
-    "$@" && return 0
+    ok=0
+    "$@" && ok=1
+    waited=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+    [ "$ok" = 0 ] || return 0
     if awk -v w="$waited" -v l="$limit" 'BEGIN { exit !(w >= l) }'; then
       say "Still waiting for $what after $limit s; the table as it is:"
       return 1
     fi
     sleep 0.1
   done
-}
-requests() { # N
-  local i out=()
-  for ((i = 0; i < $1; i++)); do out+=("$(ns_get client "http://$VIP/" 2>&1 || echo FAILED)"); done
-  printf '    %s\n' "${out[@]}"
 }
 # Kill every process of a namespace (its web server) and reap it here, so
 # that bash prints no "Terminated" line for it later; $killed_at is when.
@@ -139,7 +136,7 @@ say "Starting: ldirectord -d $work/ldirectord.cf start   (its log follows, unind
 daemon=$!
 if wait_for 60 "web1 and web2 in the table, not the sorry server" \
     table_is "$WEB1" "$WEB2"; then
-  say "The IPVS table the director built ($waited s after the start):"
+  say "The IPVS table the director built (within $waited s of the start):"
 fi
 show
 say "Six requests from the client to http://$VIP/ - the two web servers take turns:"
@@ -148,7 +145,7 @@ requests 6
 say "web1 fails (its web server is killed)..."
 kill_real web1
 if since=$killed_at wait_for 30 "web1 to leave the table" table_is "$WEB2"; then
-  say "The director took web1 out $waited s after it was killed (checkinterval=1: the next check, at most a second later, found it down):"
+  say "The director took web1 out within $waited s of the kill (it checks each real every second: checkinterval=1):"
 fi
 show
 say "Requests now all go to web2:"
@@ -157,7 +154,7 @@ requests 4
 say "web2 fails too: the fallback (sorry) server takes over"
 kill_real web2
 if since=$killed_at wait_for 30 "web2 to leave and the sorry server to come in" table_is "$SORRY"; then
-  say "The sorry server took over $waited s after web2 was killed:"
+  say "The sorry server took over within $waited s of the kill:"
 fi
 show
 requests 2
@@ -166,7 +163,7 @@ say "Both come back"
 ns_httpd web1 192.0.2.11 80 "hello from web1"
 ns_httpd web2 192.0.2.12 80 "hello from web2"
 if wait_for 30 "web1 and web2 back, the sorry server gone" table_is "$WEB1" "$WEB2"; then
-  say "Both are back in the table $waited s after they came up:"
+  say "Both are back in the table within $waited s of coming up:"
 fi
 show
 requests 4
