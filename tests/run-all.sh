@@ -16,8 +16,9 @@
 #   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
 #   8. fails if the run changed a tracked file (tests/tree-state.sh).
 #
-# Each step prints what it does and how long it took; the durations in the
-# headers were measured on 2 cores (README, "Prerequisites").
+# Each step prints what it does and how long it took. The durations in the
+# headers were measured from a fresh clone on the 2-core development machine
+# while other builds kept it busy (load 8-13; README, "The two commands").
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +42,7 @@ trap 'rm -f "$tree_before"' EXIT
 tests/tree-state.sh snapshot "$tree_before"
 
 if [ "$(id -u)" -eq 0 ]; then
-    step "installing test dependencies (Debian packages)" "first run about 2 min, then under a second"
+    step "installing test dependencies (Debian packages)" "when some are missing: apt's download and install, a minute or two; then a second"
     tests/vm/install-deps.sh
     tests/servers/install.sh
 else
@@ -51,17 +52,17 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy" "first run builds every dependency: about 6 min on 2 cores; then seconds"
+step "cargo clippy" "the first run checks every dependency: 10 min; then seconds"
 cargo clippy --all-targets -- -D warnings
 
-step "cargo test" "first run builds the tests: about 7 min; running them about 2 min"
+step "cargo test" "the first run builds the tests: 16 min; running them about 2 min"
 cargo test --all-targets
 # The corpus summary line ("N/N agree, M documented divergences").
 cargo test -q --test compat_corpus compat_corpus -- --nocapture 2>&1 | grep 'compat corpus:'
 
 fuzz_runs=${FUZZ_RUNS:-300000}
 step "building the parser's fuzz target (cargo fuzz build)" \
-    "first run about 15 min on 2 cores: cargo-fuzz itself, then every dependency with coverage instrumentation; then seconds"
+    "the first run builds every dependency again, optimized and instrumented: 23 min, and cargo-fuzz first if it is missing; then seconds"
 if ! command -v cargo-fuzz >/dev/null; then
     echo "installing cargo-fuzz (cargo install --locked cargo-fuzz)"
     cargo install cargo-fuzz --locked
@@ -79,16 +80,16 @@ fuzz_corpus=$(mktemp -d)
 grep -E '^Done [0-9]+ runs' "$fuzz_corpus.log"
 rm -rf "$fuzz_corpus" "$fuzz_corpus.log"
 
-step "kernel tests in a qemu guest" "builds them, then one guest: about 3 min"
+step "kernel tests in a qemu guest" "builds them, then one guest: about 4 min"
 # One at a time: see tests/vm/kernel-tests.sh (a kernel-side wait when
 # sync daemons stop while other namespaces are busy).
 tests/vm/kernel-tests.sh -- --test-threads 1
 
-step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)" "about 4 min"
-cargo build -q
+step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)" "about 4 min; the first run builds the binary first, about 1.5 min"
+cargo build --bin ldirectord
 tests/vm/e2e-director.sh
 
-step "doctor on a director and a real in a qemu guest" "about 1 min"
+step "doctor on a director and a real in a qemu guest" "under a minute"
 tests/vm/doctor.sh
 
 step "the run left the tracked files as it found them"
