@@ -14,8 +14,8 @@
 #          a throw-away machine);
 #        - asks, when stdin is a terminal;
 #        - otherwise stops with exit 1, the machine unchanged;
-#   3. installs with --no-install-recommends, non-interactive, keeping the
-#      machine's configuration files.
+#   3. installs with --no-install-recommends (apt lists each package as it
+#      unpacks), non-interactive, keeping the machine's configuration files.
 #
 # LDRS_APT_REMOVE=no refuses every removal, on CI too.
 set -eu
@@ -79,5 +79,5 @@ if [ -n "$changes" ]; then
 fi
 
 # shellcheck disable=SC2086
-apt-get $lock install -y -qq --no-install-recommends \
+apt-get $lock install -y -q --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
