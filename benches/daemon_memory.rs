@@ -238,6 +238,7 @@ fn run(n: u16, interval: u32, seconds: u64, hung_every: u16) {
     let before = live();
     let ctx = Context {
         config_path: cf.clone(),
+        config_arg: cf.display().to_string(),
         cfgname: "bench".into(),
         debug: false,
         invoked_as: "bench".into(),

@@ -33,6 +33,7 @@ Usage:
     ldirectord [configfile] configtest|check
     ldirectord [configfile] doctor [--real]
     ldirectord list [--stats]
+    ldirectord convert LVS_CF [-o FILE] [--lenient] [--ha keepalived|pacemaker]
     ldirectord -t [configfile]
     ldirectord -h|--help
     ldirectord -v|--version
@@ -42,6 +43,12 @@ Options:
     -t             Test the configuration: print every error (exit 2), or the
                    resolved configuration as canonical ldirectord.cf (exit 0).
     --real         With doctor: check this host as a real server.
+    -o FILE        With convert: write the ldirectord.cf to FILE (atomically)
+                   and its companion files beside it, instead of printing it.
+    --lenient      With convert: read past what Piranha refused but can be
+                   read (CRLF, inline comments, key=value), with a warning.
+    --ha KIND      With convert: also write director failover (what pulse
+                   did) for keepalived or pacemaker.
     -h, --help     Print this help.
     -v, --version  Print the version.
 
@@ -72,6 +79,15 @@ struct Args {
     /// `doctor --real`: check this host as a real server.
     #[arg(long = "real")]
     real: bool,
+    /// `convert -o FILE`.
+    #[arg(short = 'o')]
+    output: Option<String>,
+    /// `convert --lenient`.
+    #[arg(long = "lenient")]
+    lenient: bool,
+    /// `convert --ha keepalived|pacemaker`.
+    #[arg(long = "ha")]
+    ha: Option<String>,
     /// `[configfile] command`
     #[arg(trailing_var_arg = false)]
     rest: Vec<String>,
@@ -95,6 +111,8 @@ pub enum Verb {
     List,
     /// Check what the director (or, with `--real`, a real) needs.
     Doctor,
+    /// `convert LVS_CF`: Piranha's lvs.cf → ldirectord.cf.
+    Convert,
 }
 
 impl Verb {
@@ -127,6 +145,17 @@ pub struct Invocation {
     pub verb: Verb,
     /// The config argument as given (default `ldirectord.cf`).
     pub config_arg: String,
+    /// The arguments of `convert`.
+    pub convert: Option<ConvertArgs>,
+}
+
+/// `convert LVS_CF [-o FILE] [--lenient] [--ha keepalived|pacemaker]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvertArgs {
+    pub lvs_cf: String,
+    pub output: Option<String>,
+    pub lenient: bool,
+    pub ha: Option<crate::piranha::Ha>,
 }
 
 /// Where an invocation ends before a verb runs.
@@ -148,6 +177,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
     }
     if a.version {
         return Err(Early::Version);
+    }
+    if a.rest.first().map(String::as_str) == Some("convert") && !a.test {
+        return parse_convert(a);
+    }
+    if a.output.is_some() || a.lenient || a.ha.is_some() {
+        return Err(Early::Usage(
+            "-o, --lenient and --ha go with convert only".into(),
+        ));
     }
     let (config_arg, verb) = if a.test {
         match a.rest.as_slice() {
@@ -176,6 +213,39 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
         real: a.real,
         verb,
         config_arg: config_arg.unwrap_or_else(|| "ldirectord.cf".into()),
+        convert: None,
+    })
+}
+
+fn parse_convert(a: Args) -> Result<Invocation, Early> {
+    let lvs_cf = match a.rest.as_slice() {
+        [_, f] => f.clone(),
+        [_] => return Err(Early::Usage("convert needs the lvs.cf to read".into())),
+        _ => return Err(Early::Usage("convert takes one lvs.cf".into())),
+    };
+    if a.debug || a.stats || a.real {
+        return Err(Early::Usage(
+            "convert takes only -o, --lenient and --ha".into(),
+        ));
+    }
+    let ha = match a.ha.as_deref() {
+        None => None,
+        Some(k) => Some(crate::piranha::Ha::from_name(k).ok_or_else(|| {
+            Early::Usage(format!("--ha takes keepalived or pacemaker, not \"{k}\""))
+        })?),
+    };
+    Ok(Invocation {
+        debug: false,
+        stats: false,
+        real: false,
+        verb: Verb::Convert,
+        config_arg: String::new(),
+        convert: Some(ConvertArgs {
+            lvs_cf,
+            output: a.output,
+            lenient: a.lenient,
+            ha,
+        }),
     })
 }
 
@@ -185,42 +255,7 @@ fn verb(s: &str) -> Result<Verb, Early> {
 
 /// Upstream's lookup: `/etc/ha.d/<c>`, `/etc/ha.d/conf/<c>`, then `<c>`.
 pub fn find_config(arg: &str) -> Option<PathBuf> {
-    config_candidates(arg).into_iter().find(|p| p.is_file())
-}
-
-/// The paths [`find_config`] tries, in order, each once (an absolute
-/// argument is the same path three times).
-pub fn config_candidates(arg: &str) -> Vec<PathBuf> {
-    let base = std::env::var_os("LDIRECTORD_CONFIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/ha.d"));
-    let mut paths = Vec::new();
-    for p in [
-        base.join(arg),
-        base.join("conf").join(arg),
-        PathBuf::from(arg),
-    ] {
-        if !paths.contains(&p) {
-            paths.push(p);
-        }
-    }
-    paths
-}
-
-/// Upstream's first line, then where we looked (a relative path is
-/// shown with the directory it was relative to).
-fn not_found_message(arg: &str) -> String {
-    let cwd = std::env::current_dir().ok();
-    let mut msg = format!("Config file {arg} not found; looked for:\n");
-    for p in config_candidates(arg) {
-        match &cwd {
-            Some(dir) if p.is_relative() => {
-                msg.push_str(&format!("    {} (in {})\n", p.display(), dir.display()))
-            }
-            _ => msg.push_str(&format!("    {}\n", p.display())),
-        }
-    }
-    msg
+    config::locate(arg)
 }
 
 /// How names are resolved: the system resolver, unless
@@ -255,16 +290,20 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     if inv.verb == Verb::List {
         return list(inv.stats);
     }
-    let Some(path) = find_config(&inv.config_arg) else {
-        eprint!("{}", not_found_message(&inv.config_arg));
-        return 1;
-    };
+    if let Some(args) = &inv.convert {
+        return convert(args);
+    }
     let opts = Options {
         lookup: lookup_from_env(),
         ..Options::default()
     };
-    // Upstream parses the configuration before it dispatches any command,
-    // so every command exits 2 on a configuration error.
+    if is_lifecycle(inv.verb) {
+        return lifecycle_command(&inv, &opts);
+    }
+    let Some(path) = find_config(&inv.config_arg) else {
+        eprintln!("{}", config_not_found(&inv.config_arg));
+        return 1;
+    };
     let loaded = match config::load_file(&path, &opts) {
         Ok(l) => l,
         Err(e) => {
@@ -272,43 +311,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             return 2;
         }
     };
-    let mut stderr = std::io::stderr().lock();
-    for w in &loaded.warnings {
-        let _ = stderr.write_all(w.render(&path, &loaded.source).as_bytes());
-    }
-    drop(stderr);
-    use crate::daemon::lifecycle::{self, Context};
-    let ctx = Context {
-        config_path: path.clone(),
-        cfgname: Context::cfgname_for(&inv.config_arg),
-        debug: inv.debug,
-        invoked_as: invoked_as(&inv),
-    };
-    let config = std::sync::Arc::new(loaded.config);
-    if matches!(
-        inv.verb,
-        Verb::Start
-            | Verb::Stop
-            | Verb::Restart
-            | Verb::TryRestart
-            | Verb::Reload
-            | Verb::ForceReload
-            | Verb::Status
-    ) {
-        // Upstream logs every invocation whose configuration parses (note
-        // the trailing space, as upstream writes it).
-        lifecycle::command_logger(&ctx, &config).log(&format!(
-            "Invoking ldirectord invoked as: {} ",
-            ctx.invoked_as
-        ));
-    }
+    print_warnings(&path, &loaded);
+    let config = loaded.config;
     match inv.verb {
-        Verb::Start => lifecycle::start(&ctx, config),
-        Verb::Stop => lifecycle::stop(&ctx),
-        Verb::Restart => lifecycle::restart(&ctx, config),
-        Verb::TryRestart => lifecycle::try_restart(&ctx, config),
-        Verb::Reload | Verb::ForceReload => lifecycle::reload(&ctx, &config),
-        Verb::Status => lifecycle::status(&ctx, &config),
         Verb::ConfigTest => {
             print!("{}", config::canonical::render(&config));
             0
@@ -316,8 +321,206 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Verb::Check => run_check(&config),
         Verb::Doctor => crate::doctor::run(&config, inv.real),
         // Handled before the configuration is read.
-        Verb::List => list(inv.stats),
+        _ => list(inv.stats),
     }
+}
+
+/// Upstream's message for a configuration argument that names no file,
+/// then every place [`find_config`] looked, in its order, each once (an
+/// absolute argument is one path); a relative one with the directory it
+/// was relative to.
+fn config_not_found(arg: &str) -> String {
+    let base = std::env::var_os("LDIRECTORD_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/ha.d"));
+    let mut searched: Vec<PathBuf> = Vec::new();
+    for p in [
+        base.join(arg),
+        base.join("conf").join(arg),
+        PathBuf::from(arg),
+    ] {
+        if !searched.contains(&p) {
+            searched.push(p);
+        }
+    }
+    let cwd = std::env::current_dir().ok();
+    let mut msg = format!("Config file {arg} not found; looked for:");
+    for p in searched {
+        match &cwd {
+            Some(dir) if p.is_relative() => {
+                msg.push_str(&format!("\n    {} (in {})", p.display(), dir.display()))
+            }
+            _ => msg.push_str(&format!("\n    {}", p.display())),
+        }
+    }
+    msg
+}
+
+fn is_lifecycle(verb: Verb) -> bool {
+    matches!(
+        verb,
+        Verb::Start
+            | Verb::Stop
+            | Verb::Restart
+            | Verb::TryRestart
+            | Verb::Reload
+            | Verb::ForceReload
+            | Verb::Status
+    )
+}
+
+fn print_warnings(path: &std::path::Path, loaded: &config::Loaded) {
+    let mut stderr = std::io::stderr().lock();
+    for w in &loaded.warnings {
+        let _ = stderr.write_all(w.render(path, &loaded.source).as_bytes());
+    }
+}
+
+/// The lifecycle verbs. Upstream parses the file before it dispatches any
+/// command, so a typo saved in it made every command exit 2: `stop` did
+/// not stop and `status` failed while the daemon ran. Here only `start`
+/// needs the file to be good; `status` and `stop` need only its name
+/// (also once it is deleted), and `reload` and `restart` refuse a file
+/// they could not put in force, without touching the daemon.
+fn lifecycle_command(inv: &Invocation, opts: &Options) -> i32 {
+    use crate::daemon::lifecycle::{self, Context, File};
+    let path = find_config(&inv.config_arg);
+    let file = match &path {
+        None => File::Missing(config_not_found(&inv.config_arg)),
+        Some(p) => match config::load_file(p, opts) {
+            Ok(l) => {
+                print_warnings(p, &l);
+                File::Good(std::sync::Arc::new(l.config))
+            }
+            Err(e) => {
+                let global = config::salvage_global(&e.source_text, opts);
+                File::Broken(e, Box::new(global))
+            }
+        },
+    };
+    let ctx = Context {
+        config_path: path.unwrap_or_else(|| PathBuf::from(&inv.config_arg)),
+        config_arg: inv.config_arg.clone(),
+        cfgname: Context::cfgname_for(&inv.config_arg),
+        debug: inv.debug,
+        invoked_as: invoked_as(inv),
+    };
+    lifecycle::log_invocation(&ctx, &file);
+    match inv.verb {
+        Verb::Start => lifecycle::start(&ctx, &file),
+        Verb::Stop => lifecycle::stop(&ctx, &file),
+        Verb::Restart => lifecycle::restart(&ctx, &file),
+        Verb::TryRestart => lifecycle::try_restart(&ctx, &file),
+        Verb::Reload | Verb::ForceReload => lifecycle::reload(&ctx, &file),
+        _ => lifecycle::status(&ctx, &file),
+    }
+}
+
+/// `convert`: read an lvs.cf, print or write the ldirectord.cf (and its
+/// companions). Exit 0 when it was printed or written, 1 when a file
+/// cannot be read or written, 2 when the lvs.cf has errors.
+fn convert(args: &ConvertArgs) -> i32 {
+    use crate::piranha::{self, files, Placement};
+    let src = std::path::Path::new(&args.lvs_cf);
+    let bytes = match std::fs::read(src) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("ldirectord: cannot read {}: {e}", src.display());
+            return 1;
+        }
+    };
+    // For the error listing only: convert_bytes decides what bytes mean.
+    let text = String::from_utf8_lossy(&bytes);
+    let placement = match &args.output {
+        None => Placement::stdout(),
+        Some(out) => {
+            let out = std::path::Path::new(out);
+            let dir = match out.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            if out.is_dir() {
+                eprintln!(
+                    "ldirectord: cannot write {}: it is a directory",
+                    out.display()
+                );
+                return 1;
+            }
+            let (Some(name), Ok(dir)) = (out.file_name(), dir.canonicalize()) else {
+                eprintln!(
+                    "ldirectord: cannot write {}: its directory does not exist",
+                    out.display()
+                );
+                return 1;
+            };
+            Placement {
+                dir,
+                cf_name: name.to_string_lossy().into_owned(),
+            }
+        }
+    };
+    let lookup = lookup_from_env();
+    let opts = piranha::Options {
+        lenient: args.lenient,
+        ha: args.ha,
+        lookup,
+        placement: placement.clone(),
+        source: args.lvs_cf.clone(),
+    };
+    let conv = match piranha::convert_bytes(&bytes, &opts) {
+        Ok(c) => c,
+        Err(diags) => {
+            let mut stderr = std::io::stderr().lock();
+            let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+            for d in &errors {
+                let _ = stderr.write_all(d.render(src, &text).as_bytes());
+            }
+            let _ = writeln!(
+                stderr,
+                "{}: {} error{}; nothing converted",
+                src.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            return 2;
+        }
+    };
+    let mut stderr = std::io::stderr().lock();
+    for w in &conv.warnings {
+        let _ = stderr.write_all(piranha::render_warning(w, src).as_bytes());
+    }
+    // What we wrote must be what our own parser reads.
+    let cf_path = placement.cf_path();
+    let check = Options {
+        lookup,
+        ..Options::default()
+    };
+    if let Err(e) = config::load_str(&conv.cf, &cf_path, &check) {
+        let _ = writeln!(
+            stderr,
+            "ldirectord: the converted file does not load (a bug of convert; please report \
+             it with the lvs.cf):\n{e}"
+        );
+        return 2;
+    }
+    match &args.output {
+        None => {
+            drop(stderr);
+            print!("{}", conv.printable());
+        }
+        Some(_) => match files::write(&conv, &cf_path) {
+            Ok(paths) => {
+                for p in paths {
+                    let _ = writeln!(stderr, "ldirectord: wrote {}", p.display());
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(stderr, "ldirectord: cannot write {e}");
+                return 1;
+            }
+        },
+    }
+    0
 }
 
 /// `ldirectord list [--stats]`: the live IPVS table as `ipvsadm -Ln`.
@@ -383,6 +586,7 @@ fn invoked_as(inv: &Invocation) -> String {
         Verb::Check => "check",
         Verb::List => "list",
         Verb::Doctor => "doctor",
+        Verb::Convert => "convert",
     };
     format!("{argv0} {} {verb}", inv.config_arg)
 }
@@ -426,5 +630,42 @@ mod tests {
             p(&["x.cf", "status", "--real"]),
             Err(Early::Usage(_))
         ));
+    }
+
+    #[test]
+    fn convert_arguments() {
+        let i = p(&["convert", "lvs.cf"]).unwrap();
+        assert_eq!(i.verb, Verb::Convert);
+        let c = i.convert.unwrap();
+        assert_eq!(
+            (c.lvs_cf.as_str(), c.output, c.lenient, c.ha),
+            ("lvs.cf", None, false, None)
+        );
+        let c = p(&[
+            "convert",
+            "--lenient",
+            "lvs.cf",
+            "-o",
+            "out.cf",
+            "--ha",
+            "keepalived",
+        ])
+        .unwrap()
+        .convert
+        .unwrap();
+        assert_eq!(
+            (c.output.as_deref(), c.lenient, c.ha),
+            (Some("out.cf"), true, Some(crate::piranha::Ha::Keepalived))
+        );
+        for bad in [
+            &["convert"][..],
+            &["convert", "a", "b"],
+            &["convert", "a", "--ha", "heartbeat"],
+            &["-d", "convert", "a"],
+            &["x.cf", "start", "--lenient"],
+            &["start", "-o", "x"],
+        ] {
+            assert!(matches!(p(bad), Err(Early::Usage(_))), "{bad:?}");
+        }
     }
 }

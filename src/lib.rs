@@ -11,6 +11,8 @@
 //!   in-memory backend. A leaf: imports nothing else of this crate.
 //! - [`cli`]: the command line (upstream's synopsis plus our verbs).
 //! - [`doctor`]: what a director or real server needs; reads the host, changes nothing.
+//! - [`piranha`]: `ldirectord convert`: Red Hat Piranha's lvs.cf → ldirectord.cf text
+//!   (and a keepalived/Pacemaker companion for director failover).
 
 pub mod check;
 pub mod cli;
@@ -18,4 +20,5 @@ pub mod config;
 pub mod daemon;
 pub mod doctor;
 pub mod ipvs;
+pub mod piranha;
 pub mod reconcile;

@@ -7,6 +7,10 @@ use std::process::{Command, Output};
 mod tempdir;
 use tempdir::TempDir;
 
+#[path = "support/fake_daemon.rs"]
+mod fake_daemon;
+use fake_daemon::FakeDaemon;
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ldirectord"));
     // Never let a test resolve names through DNS, and never pick up the
@@ -178,7 +182,7 @@ fn missing_config_lists_the_paths_searched() {
 
 #[test]
 fn a_misspelled_directive_gets_a_suggestion() {
-    let dir = TempDir::new("typo");
+    let dir = TempDir::new("did-you-mean");
     let cf = dir.file(
         "t.cf",
         "checkintervall=5\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n\tsheduler=wlc\n\tbogus=1\n",
@@ -256,13 +260,38 @@ fn config_is_found_in_the_ha_d_directories() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
+/// A configuration error ends the commands that would use the file with
+/// status 2; with no daemon running, `stop` has nothing to do (0) and
+/// `status` says stopped (3), and both say the file has errors.
 #[test]
-fn config_error_exits_2_for_every_command() {
+fn config_error_exits_2_for_every_command_that_uses_the_file() {
     let dir = TempDir::new("every");
+    let run_dir = dir.0.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
     let cf = dir.file("e.cf", "quiescent=perhaps\n");
-    for verb in ["start", "stop", "status", "reload", "restart", "check"] {
-        let out = run(&[s(&cf), verb]);
+    let cmd = |verb: &str| {
+        bin()
+            .env("LDIRECTORD_RUN_DIR", &run_dir)
+            .args([s(&cf), verb])
+            .output()
+            .unwrap()
+    };
+    for verb in [
+        "start",
+        "reload",
+        "restart",
+        "try-restart",
+        "check",
+        "configtest",
+    ] {
+        let out = cmd(verb);
         assert_eq!(out.status.code(), Some(2), "{verb}");
+        assert!(text(&out.stderr).contains("e.cf:1:"), "{verb}");
+    }
+    for (verb, code) in [("stop", 0), ("status", 3)] {
+        let out = cmd(verb);
+        assert_eq!(out.status.code(), Some(code), "{verb}");
+        assert!(text(&out.stderr).contains("has an error"), "{verb}");
     }
 }
 
@@ -360,13 +389,230 @@ fn start_without_ipvs_fails_plainly() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");
-        assert!(
-            text(&out.stderr).contains("kernel has no IPVS support"),
+        // Said once (with -d the log is stderr: it was said twice).
+        assert_eq!(
+            text(&out.stderr)
+                .matches("kernel has no IPVS support")
+                .count(),
+            1,
             "{}",
             text(&out.stderr)
         );
         assert!(!run_dir.join("ldirectord.s.cf.pid").exists());
     }
+    // The daemon's failure is in the configured log too.
+    let logged = std::fs::read_to_string(dir.0.join("l.log")).unwrap();
+    assert!(
+        logged.contains("Exiting with exit_status 1: ") && logged.contains("no IPVS support"),
+        "{logged}"
+    );
+}
+
+/// A pid file that cannot be created fails the start, said once and
+/// logged to the configured log (the daemon's stderr is /dev/null).
+#[test]
+fn a_pid_file_that_cannot_be_created_fails_the_start_visibly() {
+    let dir = TempDir::new("nopid");
+    let log = dir.0.join("l.log");
+    let cf = dir.file(
+        "p.cf",
+        &format!(
+            "logfile=\"{}\"\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n",
+            log.display()
+        ),
+    );
+    for args in [&["-d", s(&cf), "start"][..], &[s(&cf), "start"][..]] {
+        let out = bin()
+            .env("LDIRECTORD_RUN_DIR", dir.0.join("no/such/dir"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert_eq!(err.matches("cannot create pid file").count(), 1, "{err}");
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("Exiting with exit_status 1: cannot create pid file"),
+        "{logged}"
+    );
+}
+
+/// With a syslog facility and no syslog daemon, a command run from a
+/// terminal prints no log line there (skipped where /dev/log exists).
+#[test]
+fn syslog_lines_do_not_spill_onto_the_terminal() {
+    if Path::new("/dev/log").exists() {
+        eprintln!("skipped: a syslog socket exists");
+        return;
+    }
+    let dir = TempDir::new("syslog");
+    std::fs::create_dir_all(dir.0.join("run")).unwrap();
+    let cf = dir.file(
+        "sl.cf",
+        "logfile=\"local0\"\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n",
+    );
+    for verb in ["status", "reload", "stop"] {
+        let out = bin()
+            .env("LDIRECTORD_RUN_DIR", dir.0.join("run"))
+            .args([s(&cf), verb])
+            .output()
+            .unwrap();
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains("Invoking ldirectord"), "{verb}: {all}");
+        assert!(!all.contains("ldirectord is stopped for") || verb == "status");
+    }
+}
+
+/// C24, upgrade from the Perl program: its daemon wrote its pid file under the
+/// name of the argument as written (`ldirectord.ldirectord.cf.pid` for
+/// `ldirectord /etc/ha.d/ldirectord.cf start`). Every spelling of the same
+/// configuration finds it: status reports it, reload and stop signal it,
+/// start does not start a second director; a daemon of another file with
+/// the same base name is not taken for it.
+#[test]
+fn a_perl_daemon_of_the_same_file_is_found_under_its_pid_file_name() {
+    let dir = TempDir::new("perl-pid");
+    let (run_dir, ha_d, other) = (dir.0.join("run"), dir.0.join("ha.d"), dir.0.join("other"));
+    for d in [&run_dir, &ha_d, &other] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let body = format!(
+        "logfile=\"{}\"\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n",
+        dir.0.join("l.log").display()
+    );
+    let cf = ha_d.join("ldirectord.cf");
+    std::fs::write(&cf, &body).unwrap();
+    std::fs::write(other.join("ldirectord.cf"), &body).unwrap();
+    let perl_pid_file = run_dir.join("ldirectord.ldirectord.cf.pid");
+    let ours = |args: &[&str]| {
+        bin()
+            .env("LDIRECTORD_RUN_DIR", &run_dir)
+            .env("LDIRECTORD_CONFIG_DIR", &ha_d)
+            .env("LDIRECTORD_STOP_TIMEOUT", "5")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // A daemon of another file named ldirectord.cf is not this one.
+    let stranger = FakeDaemon::start(
+        &other,
+        &[s(&other.join("ldirectord.cf")), "start"],
+        &perl_pid_file,
+    );
+    assert_eq!(ours(&[s(&cf), "status"]).status.code(), Some(3));
+    drop(stranger);
+
+    let mut perl = FakeDaemon::start(&dir.0, &[s(&cf), "start"], &perl_pid_file);
+    let running = format!("is running with pid: {}", perl.pid());
+    for args in [
+        &[s(&cf), "status"][..],
+        &["ldirectord.cf", "status"],
+        &["status"],
+    ] {
+        let out = ours(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(text(&out.stderr).contains(&running), "{args:?}");
+    }
+    let out = ours(&["start"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("already running") && text(&out.stderr).contains("not starting"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!run_dir.join("ldirectord.ldirectord.pid").exists());
+    assert_eq!(ours(&[s(&cf), "reload"]).status.code(), Some(0));
+    assert_eq!(perl.signals(1), ["HUP"]);
+    let out = ours(&["stop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(perl.signals(2), ["HUP", "TERM"]);
+    assert!(perl.exited());
+    assert_eq!(ours(&["status"]).status.code(), Some(3));
+
+    // restart stops it before it starts (the start itself fails on a host
+    // without IPVS; the guest test runs the whole of it).
+    let perl = FakeDaemon::start(&dir.0, &["ldirectord.cf", "start"], &perl_pid_file);
+    let _ = ours(&[s(&cf), "restart"]);
+    assert_eq!(perl.signals(1), ["TERM"]);
+}
+
+/// C31: a typo saved in the file does not disable the commands that need only
+/// its name: status reports the daemon (and the errors), stop stops it
+/// (also once the file is deleted), reload reports every error and exits
+/// 2 without signalling, restart refuses to stop a daemon it could not
+/// start again. Refusals are logged to the file's own log.
+#[test]
+fn a_broken_file_does_not_disable_status_stop_reload_restart() {
+    let dir = TempDir::new("typo");
+    let run_dir = dir.0.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let log = dir.0.join("l.log");
+    let cf = dir.file(
+        "web.cf",
+        &format!(
+            "logfile=\"{}\"\nquiescent=perhaps\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gateway\n",
+            log.display()
+        ),
+    );
+    let ours = |verb: &str| {
+        bin()
+            .env("LDIRECTORD_RUN_DIR", &run_dir)
+            .env("LDIRECTORD_STOP_TIMEOUT", "5")
+            .args([s(&cf), verb])
+            .output()
+            .unwrap()
+    };
+    let mut d = FakeDaemon::start(
+        &dir.0,
+        &[s(&cf), "start"],
+        &run_dir.join("ldirectord.web.cf.pid"),
+    );
+    let out = ours("status");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("is running with pid: {}", d.pid())),
+        "{err}"
+    );
+    assert!(
+        err.contains("has 2 errors") && err.contains("forward method"),
+        "{err}"
+    );
+    for verb in ["reload", "force-reload", "restart", "try-restart", "start"] {
+        let out = ours(verb);
+        assert_eq!(out.status.code(), Some(2), "{verb}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("web.cf:2:") && err.contains("web.cf:4:"),
+            "{verb}: {err}"
+        );
+    }
+    assert!(d.signals(1).is_empty(), "the daemon was signalled");
+    assert!(!d.exited());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("reading file") && logged.contains("at line 4: forward method"));
+    assert!(logged.contains("not reloading: the daemon"), "{logged}");
+    assert!(logged.contains("Exiting with exit_status 2: config_error: Configuration Error"));
+
+    let out = ours("stop");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(d.signals(1), ["TERM"]);
+    assert!(d.exited());
+
+    // Deleted: stop still stops, status still reports it.
+    let mut d = FakeDaemon::start(
+        &dir.0,
+        &[s(&cf), "start"],
+        &run_dir.join("ldirectord.web.cf.pid"),
+    );
+    std::fs::remove_file(&cf).unwrap();
+    assert_eq!(ours("status").status.code(), Some(0));
+    assert_eq!(ours("stop").status.code(), Some(0));
+    assert_eq!(d.signals(1), ["TERM"]);
+    assert!(d.exited());
+    // With nothing left to stop, a missing file is upstream's error.
+    assert_eq!(ours("stop").status.code(), Some(1));
 }
 
 #[test]

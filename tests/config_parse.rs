@@ -280,3 +280,78 @@ fn check_url_follows_upstream() {
     let v = &c.virtuals[1];
     assert_eq!(v.check_url(&v.reals[0]), "http://www.example.test/");
 }
+
+/// A virtual address that does not resolve loses its block, but the
+/// block's other lines are still read: every error is reported.
+#[test]
+fn an_unresolvable_virtual_does_not_hide_its_reals_errors() {
+    let e = errors(
+        "virtual=192.0.2.xx:80\n\treal=192.0.2.2:80 bogus\n\tfallback=192.0.2.99:80 sideways\n",
+    );
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e[0].0 == 1 && e[0].1.contains("invalid address for virtual"));
+    assert!(e[1].0 == 2 && e[1].1.contains("forward method"), "{e:?}");
+    assert!(e[2].0 == 3 && e[2].1.contains("forward method"), "{e:?}");
+    // The same with an address the parser cannot even read.
+    let e = errors("virtual=\"192.0.2.1:80\"\n\treal=192.0.2.2:80 bogus\n");
+    assert_eq!(e.len(), 2, "{e:?}");
+}
+
+fn load_bytes(bytes: &[u8]) -> Result<config::Loaded, ConfigError> {
+    config::load_bytes(bytes, Path::new("t.cf"), &opts())
+}
+
+/// C30: a byte that is not UTF-8 is fine in a comment and an error in a
+/// value: never silently replaced by U+FFFD.
+#[test]
+fn bytes_that_are_not_utf8_are_errors_outside_comments() {
+    let head = b"virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n".to_vec();
+    for (line, col) in [
+        (&b"\treceive=\"caf\xe9\"\n"[..], 14),
+        (&b"\tvirtualhost=h\xe9.test\n"[..], 15),
+        (&b"\tlogin=\"u\"\n\tpasswd=\"p\xe9\"\n"[..], 11),
+    ] {
+        let mut f = head.clone();
+        f.extend_from_slice(line);
+        let e = load_bytes(&f).expect_err("a Latin-1 value is rejected");
+        let d = e.first_error().unwrap();
+        assert!(d.message.contains("byte 0xE9 is not UTF-8"), "{e}");
+        assert_eq!(d.col, col, "{e}");
+        assert!(d.line >= 3, "{e}");
+    }
+    // Comments may hold any bytes (legacy encodings): the file loads.
+    let mut f = b"# Caf\xe9 du commerce\n".to_vec();
+    f.extend_from_slice(&head);
+    f.extend_from_slice(b"\tservice=http # r\xe9seau\n\t# \xff\xfe\n");
+    let l = load_bytes(&f).unwrap();
+    assert_eq!(l.config.virtuals[0].reals.len(), 1);
+}
+
+/// Error wording: the suggested fix of a typographic quote is a line that
+/// reads; a global line indented by 2 or 3 blanks is told to start in
+/// column 0; a byte-order mark is visible.
+#[test]
+fn error_messages_name_the_fix() {
+    let e = errors("virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n\treceive=\u{201c}OK\"\n");
+    assert!(
+        e[0].1.contains("e.g. receive=\"OK\"") && e[0].1.contains("typographic quote"),
+        "{e:?}"
+    );
+    let e = errors("virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n\treceive=OK\n");
+    assert!(e[0].1.ends_with("e.g. receive=\"OK\""), "{e:?}");
+    for indent in ["  ", "   "] {
+        let e = errors(&format!(
+            "{indent}checktimeout=3\n{indent}autoreload=yes\n\
+             virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n{indent}service=http\n"
+        ));
+        assert!(e[0].1.contains("starts in column 0"), "{e:?}");
+        assert!(!e[0].1.contains("at least 4"), "{e:?}");
+        assert!(e[1].1.contains("starts in column 0"), "{e:?}");
+        assert!(e[2].1.contains("at least 4 spaces"), "{e:?}");
+    }
+    let e = errors("\u{feff}checkinterval=3\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n");
+    assert!(
+        e[0].1.contains("<U+FEFF>checkinterval") && e[0].1.contains("byte-order mark"),
+        "{e:?}"
+    );
+}

@@ -1,6 +1,8 @@
 //! Every `examples/*.cf` is a valid configuration: `ldirectord -t` accepts
 //! it with exit 0 and no warning, uses only documentation addresses, and
-//! starts with a comment header saying what it shows.
+//! starts with a comment header saying what it shows. The one exception,
+//! `piranha-lvs.cf`, is a Piranha lvs.cf: `ldirectord convert` turns it
+//! into `piranha-ldirectord.cf`, byte for byte.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -11,9 +13,43 @@ fn examples() -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "cf"))
+        .filter(|p| !p.ends_with(PIRANHA_LVS))
         .collect();
     v.sort();
     v
+}
+
+/// Not an ldirectord.cf: the input of `ldirectord convert`.
+const PIRANHA_LVS: &str = "piranha-lvs.cf";
+
+#[test]
+fn the_piranha_example_converts_to_its_ldirectord_cf() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let lvs = std::fs::read_to_string(dir.join(PIRANHA_LVS)).unwrap();
+    assert!(
+        lvs.starts_with(&format!("# {PIRANHA_LVS} - ")),
+        "no header comment"
+    );
+    // What `cd examples; ldirectord convert piranha-lvs.cf -o
+    // piranha-ldirectord.cf` writes (no companion: nothing names its path).
+    let opts = ldirectord::piranha::Options {
+        lenient: false,
+        ha: None,
+        lookup: ldirectord::config::names::Lookup::HostsFile,
+        placement: ldirectord::piranha::Placement {
+            dir: dir.clone(),
+            cf_name: "piranha-ldirectord.cf".into(),
+        },
+        source: PIRANHA_LVS.into(),
+    };
+    let conv = ldirectord::piranha::convert(&lvs, &opts).unwrap();
+    assert!(conv.companions.is_empty());
+    let want = std::fs::read_to_string(dir.join("piranha-ldirectord.cf")).unwrap();
+    assert!(
+        conv.cf == want,
+        "examples/piranha-ldirectord.cf is not what convert writes; regenerate it:\n{}",
+        conv.cf
+    );
 }
 
 #[test]
@@ -62,6 +98,9 @@ fn every_service_and_forwarding_method_has_an_example() {
         "external",
         "combined",
         "thresholds",
+        "loadmonitor-agent",
+        "loadmonitor-command",
+        "loadmonitor-nanny",
     ] {
         assert!(names.iter().any(|n| n == f), "no examples/{f}.cf");
     }

@@ -12,6 +12,10 @@ use std::process::{Command, Output};
 mod tempdir;
 use tempdir::TempDir;
 
+#[path = "support/fake_daemon.rs"]
+mod fake_daemon;
+use fake_daemon::FakeDaemon;
+
 /// A test directory with the `run/` subdirectory for pid files.
 fn temp_dir(name: &str) -> TempDir {
     let d = TempDir::new(name);
@@ -158,6 +162,8 @@ fn missing_daemon_is_5_for_start_and_4_for_status() {
     assert_eq!(code(&run("stop")), 0);
 }
 
+/// A configuration error is passed through as 2 by the actions that use
+/// the file; stop has nothing to stop (0), status says stopped (3).
 #[test]
 fn broken_config_passes_exit_2_through() {
     let d = temp_dir("broken");
@@ -165,14 +171,43 @@ fn broken_config_passes_exit_2_through() {
         "ldirectord.cf",
         "virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gateway\n",
     );
-    for action in ["start", "stop", "restart", "reload"] {
+    for action in ["start", "restart", "reload"] {
         let o = init(&d, &cf, &[action]);
         assert_eq!(code(&o), 2, "{action}: {}", text(&o));
         assert!(text(&o).contains("forward method"), "{}", text(&o));
     }
-    // status: an unknown state is LSB 4.
+    assert_eq!(code(&init(&d, &cf, &["stop"])), 0);
     let o = init(&d, &cf, &["status"]);
-    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert!(text(&o).contains("forward method"), "{}", text(&o));
+}
+
+/// A typo saved in the file while the daemon runs: status still reports
+/// it running (0), reload is refused (2) and leaves it alone, restart
+/// refuses to stop it (2), stop stops it (0).
+#[test]
+fn a_typo_in_the_file_does_not_disable_status_stop_reload_restart() {
+    let d = temp_dir("typo");
+    let cf = d.file("ldirectord.cf", &good_config(&d));
+    let mut daemon = FakeDaemon::start(
+        &d.0,
+        &[cf.to_str().unwrap(), "start"],
+        &d.0.join("run/ldirectord.ldirectord.pid"),
+    );
+    assert_eq!(code(&init(&d, &cf, &["status"])), 0);
+    std::fs::write(&cf, good_config(&d).replace("masq", "masquerade")).unwrap();
+    let o = init(&d, &cf, &["status"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    for action in ["reload", "force-reload", "restart", "try-restart"] {
+        let o = init(&d, &cf, &[action]);
+        assert_eq!(code(&o), 2, "{action}: {}", text(&o));
+        assert!(text(&o).contains("forward method"), "{}", text(&o));
+    }
+    assert!(daemon.signals(1).is_empty());
+    assert_eq!(code(&init(&d, &cf, &["stop"])), 0);
+    assert_eq!(daemon.signals(1), ["TERM"]);
+    assert!(daemon.exited());
+    assert_eq!(code(&init(&d, &cf, &["status"])), 3);
 }
 
 /// On a host without IPVS (this build machine) `start` fails with 1 and

@@ -9,12 +9,17 @@
 #      anything changes if apt would remove or downgrade a package);
 #   2. cargo fmt --check, clippy with warnings as errors;
 #   3. cargo test: unit, CLI, compat corpus, server fixtures;
-#   4. builds the parser's fuzz target, then runs it on a fixed number of
-#      inputs (FUZZ_RUNS);
+#   4. builds the fuzz targets, then runs the parser's on a fixed number of
+#      inputs (FUZZ_RUNS), and the lvs.cf converter's (FUZZ_LVS_RUNS);
 #   5. the kernel tests (tests/kernel_*.rs) inside a qemu guest;
-#   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh);
-#   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
-#   8. fails if the run changed a tracked file (tests/tree-state.sh).
+#   6. the daemon end to end in a qemu guest (tests/vm/e2e-director.sh), and
+#      a converted Piranha lvs.cf (tests/vm/e2e-piranha.sh);
+#   7. load-driven weights and slow start in a qemu guest
+#      (tests/vm/e2e-loadweights.sh);
+#   8. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
+#   9. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
+#      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh);
+#  10. fails if the run changed a tracked file (tests/tree-state.sh).
 #
 # Each step prints what it does and how long it took. The durations in the
 # headers were measured from a fresh clone on the 2-core development machine
@@ -43,7 +48,8 @@ tests/tree-state.sh snapshot "$tree_before"
 
 if [ "$(id -u)" -eq 0 ]; then
     step "installing test dependencies (Debian packages)" "when some are missing: apt's download and install, a minute or two; then a second"
-    tests/vm/install-deps.sh
+    # --peers: keepalived, for keepalived -t of convert --ha keepalived
+    tests/vm/install-deps.sh --ocf --peers
     tests/servers/install.sh
 else
     echo "not root: skipping package installs; kernel and server tests need root" >&2
@@ -60,15 +66,15 @@ cargo test --all-targets
 # The corpus summary line ("N/N agree, M documented divergences").
 cargo test -q --test compat_corpus compat_corpus -- --nocapture 2>&1 | grep 'compat corpus:'
 
-fuzz_runs=${FUZZ_RUNS:-300000}
-step "building the parser's fuzz target (cargo fuzz build)" \
+step "building the fuzz targets (cargo fuzz build)" \
     "the first run builds every dependency again, optimized and instrumented: 23 min, and cargo-fuzz first if it is missing; then seconds"
 if ! command -v cargo-fuzz >/dev/null; then
     echo "installing cargo-fuzz (cargo install --locked cargo-fuzz)"
     cargo install cargo-fuzz --locked
 fi
-(cd fuzz && cargo fuzz build -s none parse_config)
+(cd fuzz && cargo fuzz build -s none)
 
+fuzz_runs=${FUZZ_RUNS:-300000}
 step "fuzzing the config parser" "$fuzz_runs inputs, at most 300 s"
 # A fixed seed, a fresh corpus and a fixed number of inputs: the run is the
 # same on every machine (new inputs go to a temporary directory; fuzz/seeds
@@ -76,6 +82,16 @@ step "fuzzing the config parser" "$fuzz_runs inputs, at most 300 s"
 fuzz_corpus=$(mktemp -d)
 (cd fuzz && cargo fuzz run parse_config -s none "$fuzz_corpus" seeds -- \
     -seed=20261122 -runs="$fuzz_runs" -max_total_time=300 -rss_limit_mb=2048 \
+    >"$fuzz_corpus.log" 2>&1) || { tail -n 60 "$fuzz_corpus.log"; exit 1; }
+grep -E '^Done [0-9]+ runs' "$fuzz_corpus.log"
+rm -rf "$fuzz_corpus" "$fuzz_corpus.log"
+
+fuzz_lvs_runs=${FUZZ_LVS_RUNS:-50000}
+step "fuzzing the lvs.cf converter" "$fuzz_lvs_runs inputs, at most 120 s"
+# As above: fixed seed and inputs; fuzz/seeds-lvs holds the starting corpus.
+fuzz_corpus=$(mktemp -d)
+(cd fuzz && cargo fuzz run convert_lvs -s none "$fuzz_corpus" seeds-lvs -- \
+    -seed=20261122 -runs="$fuzz_lvs_runs" -max_total_time=120 -rss_limit_mb=2048 \
     >"$fuzz_corpus.log" 2>&1) || { tail -n 60 "$fuzz_corpus.log"; exit 1; }
 grep -E '^Done [0-9]+ runs' "$fuzz_corpus.log"
 rm -rf "$fuzz_corpus" "$fuzz_corpus.log"
@@ -89,8 +105,17 @@ step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)" "ab
 cargo build --bin ldirectord
 tests/vm/e2e-director.sh
 
+step "a converted Piranha lvs.cf end to end in a qemu guest (the kernel table of lvsd's ipvsadm commands)"
+tests/vm/e2e-piranha.sh
+
+step "load-driven weights and slow start in a qemu guest (agents on two reals, real traffic)" "about 2 min"
+tests/vm/e2e-loadweights.sh
+
 step "doctor on a director and a real in a qemu guest" "under a minute"
 tests/vm/doctor.sh
+
+step "beside the Perl ldirectord and the OCF agent in a qemu guest (upgrade, ocf-tester, a typo while running, -d)"
+tests/vm/upgrade-ocf.sh
 
 step "the run left the tracked files as it found them"
 tests/tree-state.sh compare "$tree_before"

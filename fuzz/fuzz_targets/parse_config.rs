@@ -9,13 +9,14 @@ use ldirectord::config::{self, names::Lookup, Options};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
     let opts = Options {
         lookup: Lookup::HostsFile,
         hostname: "fuzzhost".into(),
     };
     let path = Path::new("fuzz.cf");
-    match config::load_str(&text, path, &opts) {
+    // The bytes as a file holds them: not UTF-8 is an error outside
+    // comments (C30).
+    match config::load_bytes(data, path, &opts) {
         Ok(loaded) => {
             let canonical = config::canonical::render(&loaded.config);
             let again = config::load_str(&canonical, path, &opts)

@@ -39,6 +39,25 @@ impl fmt::Display for CheckError {
     }
 }
 
+impl CheckError {
+    /// Why a check that took `took` failed, for the log line that goes
+    /// with a real server's removal: the text above, with the time a
+    /// timeout waited (`Connection timed out after 5 s`).
+    pub fn reason(&self, took: std::time::Duration) -> String {
+        match self {
+            CheckError::Timeout => {
+                let ms = took.as_millis();
+                if ms < 1000 {
+                    format!("{self} after {ms} ms")
+                } else {
+                    format!("{self} after {} s", (ms + 500) / 1000)
+                }
+            }
+            _ => self.to_string(),
+        }
+    }
+}
+
 impl std::error::Error for CheckError {}
 
 impl From<std::io::Error> for CheckError {
@@ -48,5 +67,32 @@ impl From<std::io::Error> for CheckError {
             std::io::ErrorKind::TimedOut => CheckError::Timeout,
             _ => CheckError::Io(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_reason_says_how_long_a_timeout_waited() {
+        let t = CheckError::Timeout;
+        assert_eq!(
+            t.reason(Duration::from_millis(10_020)),
+            "Connection timed out after 10 s"
+        );
+        assert_eq!(
+            t.reason(Duration::from_millis(250)),
+            "Connection timed out after 250 ms"
+        );
+        assert_eq!(
+            CheckError::Refused.reason(Duration::ZERO),
+            "Connection refused"
+        );
+        assert_eq!(
+            CheckError::Status("HTTP/1.1 404 Not Found".into()).reason(Duration::ZERO),
+            "HTTP/1.1 404 Not Found"
+        );
     }
 }

@@ -16,9 +16,13 @@
 //! - [`pool`]: the schedule of every unique target, checks in bounded
 //!   slots, events on an mpsc channel.
 //! - [`report`]: `ldirectord check`, every check once.
+//! - [`load`]: the load monitors (`loadmonitor=`): agent, command and
+//!   nanny queries, scheduled by a pool of their own, and the per-real
+//!   state their answers build up.
 
 pub mod error;
 pub mod health;
+pub mod load;
 pub mod pool;
 pub mod probe;
 pub mod report;

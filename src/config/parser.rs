@@ -159,6 +159,46 @@ pub fn parse(text: &str) -> RawFile {
     RawFile { items }
 }
 
+/// The text of a file that means something: (line, first column, column
+/// after the end) of each directive (name to the end of its value), each
+/// `virtual=` line and each line that is no directive. What is not in a
+/// span is blank, a comment or a line end.
+pub fn spans(f: &RawFile) -> Vec<(usize, usize, usize)> {
+    let text_span = |text: &str, pos: Pos| (pos.line, pos.col, pos.col + text.chars().count());
+    let directive = |d: &RawDirective| {
+        let end = d
+            .value
+            .as_ref()
+            .map_or(d.pos.col + d.name.chars().count(), |v| {
+                v.pos.col + v.text.chars().count()
+            });
+        (d.pos.line, d.pos.col, end)
+    };
+    let mut out = Vec::new();
+    for item in &f.items {
+        match item {
+            RawItem::Global(d) => out.push(directive(d)),
+            RawItem::Junk { text, pos } | RawItem::Stray { text, pos } => {
+                out.push(text_span(text, *pos))
+            }
+            RawItem::Virtual(b) => {
+                let end = b
+                    .value
+                    .as_ref()
+                    .map_or(b.pos.col + 7, |v| v.pos.col + v.text.chars().count());
+                out.push((b.pos.line, b.pos.col, end));
+                for l in &b.lines {
+                    out.push(match l {
+                        BlockLine::Directive(d) => directive(d),
+                        BlockLine::Junk { text, pos } => text_span(text, *pos),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
 fn block(pair: Pair<'_, Rule>, index: &LineIndex<'_>) -> RawBlock {
     let mut inner = pair.into_inner();
     let vline = inner.next().expect("virtual line");
@@ -298,6 +338,23 @@ mod tests {
         let RawItem::Virtual(b) = &f[0] else { panic!() };
         assert_eq!(b.lines.len(), 2, "{b:?}");
         assert!(matches!(&f[1], RawItem::Stray { pos, .. } if pos.line == 6));
+    }
+
+    /// A CRLF file reads like its LF twin, blank-only lines inside a block
+    /// included (a line of blanks then ends in a CR, which was read as a
+    /// directive with no name: `Unknown command ""`).
+    #[test]
+    fn a_crlf_file_reads_like_its_lf_twin() {
+        let lf = "virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n    \n\t\n  \n\n\
+                  \tservice=http\n# c\n\t# c\nquiescent=yes\n";
+        let crlf = lf.replace('\n', "\r\n");
+        let strip =
+            |f: RawFile| -> Vec<String> { f.items.iter().map(|i| format!("{i:?}")).collect() };
+        assert_eq!(strip(parse(&crlf)), strip(parse(lf)));
+        let RawItem::Virtual(b) = &parse(&crlf).items[0] else {
+            panic!()
+        };
+        assert_eq!(b.lines.len(), 2, "{b:?}");
     }
 
     #[test]

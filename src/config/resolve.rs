@@ -227,6 +227,76 @@ pub fn resolve(raw: &RawFile, path: &Path, opts: &Options) -> (Option<Config>, V
     (Some(config), diags)
 }
 
+/// Quotes an editor or a web page may put where ldirectord.cf needs `"`.
+const TYPOGRAPHIC_QUOTES: &[char] = &[
+    '\u{201c}', '\u{201d}', '\u{201e}', '\u{201f}', '\u{2033}', '\u{00ab}', '\u{00bb}', '\u{2018}',
+    '\u{2019}', '\u{201a}', '\u{201b}', '\u{301d}', '\u{301e}', '\u{ff02}',
+];
+
+/// `Unknown command "<text>"` for a line that is no directive, with a
+/// byte-order mark made visible (an editor's invisible first character).
+fn junk_message(text: &str, pos: Pos) -> String {
+    let shown = text.replace('\u{feff}', "<U+FEFF>");
+    if pos.line == 1 && pos.col == 1 && text.starts_with('\u{feff}') {
+        format!(
+            "Unknown command \"{shown}\": the file starts with a byte-order mark (U+FEFF, the \
+             bytes EF BB BF), which ldirectord does not read; save the file without it"
+        )
+    } else {
+        format!("Unknown command \"{shown}\"")
+    }
+}
+
+/// `Unknown command "<text>"` for an indented line that belongs to no
+/// block (`block_above`: a virtual block came before it in the file), with
+/// the fix its directive needs.
+fn stray_message(text: &str, block_above: bool) -> String {
+    let line = text.trim_start();
+    // Indentation width, a tab counting 4 as in a block.
+    let width: usize = text[..text.len() - line.len()]
+        .chars()
+        .map(|c| if c == '\t' { 4 } else { 1 })
+        .sum();
+    let name: String = line
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let name = name.as_str();
+    let shallow = width < 4;
+    let into_block = "indent it by at least 4 spaces or a tab to put it in the virtual block above";
+    let hint = if name == "virtual" || name == "virtual6" {
+        format!("{name}= must start in column 0")
+    } else if GLOBAL_ONLY.contains(&name) || (SHARED.contains(&name) && !block_above) {
+        "a global directive starts in column 0: remove the indentation".to_string()
+    } else if SHARED.contains(&name) && shallow {
+        format!("{into_block}, or start it in column 0 to make it global")
+    } else if BLOCK_ONLY.contains(&name) && shallow && block_above {
+        into_block.to_string()
+    } else if BLOCK_ONLY.contains(&name) && !block_above {
+        format!("{name} belongs inside a virtual block: write it under a virtual= line, indented by at least 4 spaces or a tab")
+    } else {
+        "an indented line must belong to a virtual= block and be indented by at least 4 \
+         spaces or a tab (a line in column 0 ends the block)"
+            .to_string()
+    };
+    format!(
+        "Unknown command \"{}\": {hint}",
+        line.replace('\u{feff}', "<U+FEFF>")
+    )
+}
+
+/// The global section of a file, errors or not (errors are dropped: see
+/// [`super::salvage_global`]).
+pub fn globals_of(raw: &RawFile, opts: &Options) -> Global {
+    let mut cx = Cx {
+        diags: Vec::new(),
+        opts,
+        hosts: HashMap::new(),
+        ports: HashMap::new(),
+    };
+    cx.globals(raw).global
+}
+
 struct Cx<'o> {
     diags: Vec<Diagnostic>,
     opts: &'o Options,
@@ -369,13 +439,19 @@ impl Cx<'_> {
             }
             Some(s) => Some(s.to_string()),
             None => {
+                // The suggestion must be a line that reads: typographic
+                // quotes (an editor's or a web page's) are taken off too.
+                let text = d.text();
+                let inner = text.trim_matches(|c| c == '"' || TYPOGRAPHIC_QUOTES.contains(&c));
+                let curly = text.chars().find(|c| TYPOGRAPHIC_QUOTES.contains(c));
+                let why = curly.map_or(String::new(), |c| {
+                    format!(" ({c} is a typographic quote; write a plain \")")
+                });
                 self.err(
                     d.value_pos(),
                     format!(
-                        "{} needs a value in double quotes, e.g. {}=\"{}\"",
-                        d.name,
-                        d.name,
-                        d.text()
+                        "{} needs a value in double quotes{why}, e.g. {}=\"{inner}\"",
+                        d.name, d.name,
                     ),
                 );
                 None
@@ -677,25 +753,22 @@ impl Cx<'_> {
     fn globals(&mut self, raw: &RawFile) -> Globals {
         let mut g = Global::default();
         let mut execute_seen = std::collections::HashSet::new();
+        let mut block_above = false;
         for item in &raw.items {
             let d = match item {
                 RawItem::Global(d) => d,
                 RawItem::Junk { text, pos } => {
-                    self.err(*pos, format!("Unknown command \"{text}\""));
+                    self.err(*pos, junk_message(text, *pos));
                     continue;
                 }
                 RawItem::Stray { text, pos } => {
-                    self.err(
-                        *pos,
-                        format!(
-                            "Unknown command \"{}\": an indented line must belong to a \
-                             virtual= block and be indented by at least 4 spaces or a tab",
-                            text.trim_start()
-                        ),
-                    );
+                    self.err(*pos, stray_message(text, block_above));
                     continue;
                 }
-                RawItem::Virtual(_) => continue,
+                RawItem::Virtual(_) => {
+                    block_above = true;
+                    continue;
+                }
             };
             let name = d.name.as_str();
             if !d.has_eq && name != "supervised" {
@@ -999,7 +1072,7 @@ impl Cx<'_> {
             let d = match line {
                 BlockLine::Directive(d) => d,
                 BlockLine::Junk { text, pos } => {
-                    self.err(*pos, format!("Unknown command \"{text}\""));
+                    self.err(*pos, junk_message(text, *pos));
                     ok = false;
                     continue;
                 }
@@ -1017,28 +1090,40 @@ impl Cx<'_> {
             ok &= self.error_count() == before;
         }
 
-        let (host_text, port_text, fwmark) = addr?;
         let protocol = b.protocol;
 
         // Resolve the virtual's address now that the protocol is final.
-        let key = match fwmark {
-            Some(mark) => VirtualKey::Fwmark { family, mark },
-            None => {
+        let key = match addr {
+            None => None,
+            Some((_, _, Some(mark))) => Some(VirtualKey::Fwmark { family, mark }),
+            Some((host_text, port_text, None)) => {
                 let protocol = protocol.unwrap_or(Protocol::Tcp);
                 let ip = self.host(&host_text, family);
                 let port = self.port(&port_text, Some(protocol.as_str()));
                 match (ip, port) {
-                    (Some(addr), Some(port)) => VirtualKey::Addr {
+                    (Some(addr), Some(port)) => Some(VirtualKey::Addr {
                         protocol,
                         addr,
                         port,
-                    },
+                    }),
                     _ => {
                         self.err(vpos, "invalid address for virtual service");
-                        return None;
+                        None
                     }
                 }
             }
+        };
+        let Some(key) = key else {
+            // The block is lost, but its other lines are still read, so
+            // that a bad virtual address does not hide their errors.
+            let mut scratch = Vec::new();
+            for d in reals_todo {
+                self.real(d, family, &mut scratch);
+            }
+            if let Some(d) = fallback_d {
+                self.fallback(d, family, protocol, None);
+            }
+            return None;
         };
         let vport = key.port();
         let service = b.service.unwrap_or(match key {

@@ -15,6 +15,11 @@
 //!   change reconciles the virtual services it touched, against the
 //!   director's view of the kernel table (the last full read, kept current
 //!   with what was applied since);
+//! - a load-monitor answer feeds the load table, and a slow-start step is
+//!   due once a second while a real ramps: both reconcile the virtual
+//!   services they touched in the same way. The weight itself is the
+//!   desired state's ([`reconcile::desired::weigh`]): the director only
+//!   gathers its inputs ([`RealInput`]) and keeps the time;
 //! - a tick re-reads the kernel table and repairs drift (`ipvsadm -C`, a
 //!   deleted destination, a changed weight); so do start, reload and any
 //!   pass after a refused change;
@@ -29,14 +34,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::check::health::{HealthTable, State, Transition};
-use crate::check::pool::{Member, Plan};
+use crate::check::load::{self, LoadQuery, LoadTable};
+use crate::check::pool::{JobResult, Member, Plan};
 use crate::check::{CheckResult, Target};
 use crate::config::{CheckType, Config, Real, Virtual, VirtualKey};
 use crate::ipvs::{Dest, IpvsBackend, Op, Service, ServiceKey};
-use crate::reconcile::{self, desired::service_key, ChangeKind};
+use crate::reconcile::desired::{service_key, weigh, RealInput};
+use crate::reconcile::{self, ChangeKind};
 
 use super::alert::DaemonStatus;
 use super::log::Logger;
+use super::slowstart::SlowStart;
 
 /// What the director is told.
 #[derive(Debug)]
@@ -48,15 +56,55 @@ pub enum Message {
         result: CheckResult,
         latency: Duration,
     },
-    /// A new configuration that parsed without errors, with its check
-    /// plan when the sender built one already (the daemon: its pool probes
-    /// the same [`Target`]s, so the director shares them instead of
-    /// building its own).
-    Reload(Arc<Config>, Option<Plan>),
+    /// One load query finished (the load pool's query, kept without a
+    /// copy as checks' targets are).
+    Load {
+        query: Arc<LoadQuery>,
+        result: JobResult<LoadQuery>,
+    },
+    /// A new configuration that parsed without errors, with its plans
+    /// when the sender built them already (the daemon: its pools probe
+    /// the same [`Target`]s and [`LoadQuery`]s, so the director shares
+    /// them instead of building its own).
+    Reload(Arc<Config>, Option<Plans>),
     /// Re-read the kernel table and repair drift.
     Tick,
     /// Stop: clean up (per cleanstop) and return.
     Stop,
+}
+
+/// The plans of one configuration: its health checks and its load queries.
+#[derive(Debug, Clone, Default)]
+pub struct Plans {
+    pub checks: Plan,
+    pub loads: Plan<LoadQuery>,
+}
+
+impl Plans {
+    pub fn from_config(config: &Config) -> Plans {
+        Plans {
+            checks: Plan::from_config(config),
+            loads: load::plan_of(config),
+        }
+    }
+}
+
+/// A real's weight as the director sets it, and why it is not the
+/// configured one: for `status` and any other view of the director's
+/// state. Computed by [`reconcile::desired::weigh`] from the inputs of the
+/// last pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealWeight {
+    /// `real=`'s weight.
+    pub configured: u32,
+    /// The kernel weight it is given; `None`: out of service (down, in
+    /// maintenance), absent or quiesced at 0 by `quiescent`.
+    pub effective: Option<u32>,
+    /// Why the two differ, most important first: `down`, `agent drain`,
+    /// `agent 50%`, `nanny load 0.42`, `slow start 12/40`, `agent
+    /// failing: Connection refused` (a failing monitor keeps the last
+    /// weight). Empty when nothing moves the weight.
+    pub reasons: Vec<String>,
 }
 
 /// The last result of a probe, for `status` and `check`.
@@ -65,6 +113,8 @@ pub struct LastResult {
     pub result: CheckResult,
     pub latency: Duration,
     pub at: Instant,
+    /// A maintenance file held the real down when the result came.
+    pub maintenance: bool,
 }
 
 /// Side effects the director asks for, besides IPVS changes.
@@ -88,9 +138,17 @@ pub struct Director<B: IpvsBackend> {
     config: Arc<Config>,
     backend: B,
     log: Arc<Logger>,
-    /// The plan of the next [`Director::start`], built by the caller.
+    /// The plans of the next [`Director::start`], built by the caller.
     next_plan: Option<Plan>,
+    next_load_plan: Option<Plan<LoadQuery>>,
     health: HealthTable,
+    /// What the load monitors said.
+    loads: LoadTable,
+    /// When each real came back into service (slow start).
+    slow: SlowStart,
+    /// The time of the message being handled (a value passed in, so that
+    /// tests drive slow start with a fake clock).
+    now: Instant,
     /// `checktype=off` reals found up in the kernel at start: they stay up
     /// (upstream never checks them).
     off_up: HashSet<Member>,
@@ -117,6 +175,10 @@ pub struct Director<B: IpvsBackend> {
     /// Reals down with `emailalertfreq` > 0: (virtual index, `RIP:RPORT`)
     /// → when "Inaccessible real server" was last mailed.
     reminders: HashMap<(usize, String), Instant>,
+    /// When each virtual service came into the configuration (start, or
+    /// the reload that added it): its fallback waits for the first checks
+    /// of its reals for at most its check deadline from then.
+    born: HashMap<VirtualKey, Instant>,
 }
 
 impl<B: IpvsBackend> Director<B> {
@@ -128,7 +190,11 @@ impl<B: IpvsBackend> Director<B> {
             backend,
             log,
             next_plan: None,
+            next_load_plan: None,
             health: HealthTable::new(),
+            loads: LoadTable::new(),
+            slow: SlowStart::new(),
+            now: Instant::now(),
             off_up: HashSet::new(),
             last: HashMap::new(),
             owned: HashSet::new(),
@@ -139,6 +205,7 @@ impl<B: IpvsBackend> Director<B> {
             phase: "start",
             status: DaemonStatus::Starting,
             reminders: HashMap::new(),
+            born: HashMap::new(),
         }
     }
 
@@ -146,6 +213,12 @@ impl<B: IpvsBackend> Director<B> {
     /// pool) instead of building one: the two then share their targets.
     pub fn with_plan(mut self, plan: Plan) -> Self {
         self.next_plan = Some(plan);
+        self
+    }
+
+    /// Start with the load pool's `plan` (see [`Director::with_plan`]).
+    pub fn with_load_plan(mut self, plan: Plan<LoadQuery>) -> Self {
+        self.next_load_plan = Some(plan);
         self
     }
 
@@ -169,8 +242,15 @@ impl<B: IpvsBackend> Director<B> {
 
     /// Adopt the kernel table and bring it in line with the configuration.
     pub fn start(&mut self, hooks: &mut dyn Hooks) {
+        self.start_at(Instant::now(), hooks)
+    }
+
+    /// [`Director::start`] at time `now`.
+    pub fn start_at(&mut self, now: Instant, hooks: &mut dyn Hooks) {
+        self.now = now;
         self.phase = "start";
         self.status = DaemonStatus::Starting;
+        self.born = self.config.virtuals.iter().map(|v| (v.key, now)).collect();
         let table = self.adopt();
         self.reconcile_from(table, hooks);
         self.status = DaemonStatus::Running;
@@ -178,6 +258,16 @@ impl<B: IpvsBackend> Director<B> {
 
     /// Handle one message; returns false after [`Message::Stop`].
     pub fn handle(&mut self, msg: Message, hooks: &mut dyn Hooks) -> bool {
+        self.handle_batch(std::iter::once(msg), hooks)
+    }
+
+    /// [`Director::handle`] at time `now`.
+    pub fn handle_at(&mut self, msg: Message, now: Instant, hooks: &mut dyn Hooks) -> bool {
+        self.handle_batch_at(std::iter::once(msg), now, hooks)
+    }
+
+    /// One message, the batch's clock already set.
+    fn handle_one(&mut self, msg: Message, hooks: &mut dyn Hooks) -> bool {
         match msg {
             Message::Result {
                 target,
@@ -188,9 +278,16 @@ impl<B: IpvsBackend> Director<B> {
                     self.reconcile_changed(hooks);
                 }
             }
-            Message::Reload(config, plan) => {
+            Message::Load { query, result } => {
+                if self.observe_load(&query, &result) {
+                    self.reconcile_changed(hooks);
+                }
+            }
+            Message::Reload(config, plans) => {
                 self.status = DaemonStatus::Reloading;
-                self.next_plan = plan;
+                let (checks, loads) = plans.map(|p| (p.checks, p.loads)).unzip();
+                self.next_plan = checks;
+                self.next_load_plan = loads;
                 self.reload(config, hooks);
                 self.status = DaemonStatus::Running;
             }
@@ -212,12 +309,25 @@ impl<B: IpvsBackend> Director<B> {
     /// reconciled once for all of them (once per result would be one table
     /// dump each: at start-up, with every real changing at once, the
     /// director fell ever further behind its checks). Other messages keep
-    /// their place in the order. Returns false after [`Message::Stop`].
+    /// their place in the order. Slow-start steps that came due are
+    /// taken with the batch (an empty batch takes only them). Returns
+    /// false after [`Message::Stop`].
     pub fn handle_batch(
         &mut self,
         msgs: impl IntoIterator<Item = Message>,
         hooks: &mut dyn Hooks,
     ) -> bool {
+        self.handle_batch_at(msgs, Instant::now(), hooks)
+    }
+
+    /// [`Director::handle_batch`] at time `now`.
+    pub fn handle_batch_at(
+        &mut self,
+        msgs: impl IntoIterator<Item = Message>,
+        now: Instant,
+        hooks: &mut dyn Hooks,
+    ) -> bool {
+        self.now = now;
         let mut changed = false;
         for msg in msgs {
             match msg {
@@ -226,20 +336,54 @@ impl<B: IpvsBackend> Director<B> {
                     result,
                     latency,
                 } => changed |= self.observe(target, result, latency),
+                Message::Load { query, result } => changed |= self.observe_load(&query, &result),
                 other => {
                     if std::mem::take(&mut changed) {
                         self.reconcile_changed(hooks);
                     }
-                    if !self.handle(other, hooks) {
+                    if !self.handle_one(other, hooks) {
                         return false;
                     }
                 }
             }
         }
+        changed |= self.ramp_steps();
         if changed {
             self.reconcile_changed(hooks);
         }
         true
+    }
+
+    /// When the director must look at the table again without a message
+    /// (the next slow-start step), if ever.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.slow.next_step()
+    }
+
+    /// Mark the virtual services whose reals reached a new slow-start
+    /// second; true when there are any.
+    fn ramp_steps(&mut self) -> bool {
+        let due = self.slow.due(self.now);
+        for m in &due {
+            if let Some(vis) = self.index.get(&m.virtual_key) {
+                self.dirty.extend(vis);
+            }
+        }
+        !due.is_empty()
+    }
+
+    /// Feed one load answer; true when a real's weight inputs changed.
+    fn observe_load(&mut self, query: &LoadQuery, result: &JobResult<LoadQuery>) -> bool {
+        let observed = self.loads.observe(query, result);
+        for note in &observed.notes {
+            self.log.log(note);
+        }
+        for m in &observed.changed {
+            if let Some(vis) = self.index.get(&m.virtual_key) {
+                self.dirty.extend(vis);
+            }
+        }
+        !observed.changed.is_empty()
     }
 
     /// Initial health from the kernel table: a configured real present with
@@ -257,6 +401,11 @@ impl<B: IpvsBackend> Director<B> {
         let dests_of: HashMap<ServiceKey, &Vec<Dest>> =
             read.iter().flatten().map(|(s, d)| (s.key, d)).collect();
         let config = self.config.clone();
+        let load_plan = self
+            .next_load_plan
+            .take()
+            .unwrap_or_else(|| load::plan_of(&config));
+        self.loads.sync(&config, &load_plan);
         let mut adopted: HashSet<Member> = HashSet::new();
         for v in &config.virtuals {
             let key = service_key(&v.key);
@@ -266,11 +415,21 @@ impl<B: IpvsBackend> Director<B> {
             };
             for r in &v.reals {
                 let rk = reconcile::desired::real_key(v, r);
-                if dests.iter().any(|d| d.key == rk && d.weight > 0) {
-                    adopted.insert(member(v, r));
+                if let Some(d) = dests.iter().find(|d| d.key == rk && d.weight > 0) {
+                    let m = member(v, r);
+                    // A load-driven weight survives a restart until the
+                    // monitor answers again.
+                    self.loads.hold(&m, d.weight);
+                    adopted.insert(m);
                 }
             }
         }
+        let configured: HashSet<Member> = config
+            .virtuals
+            .iter()
+            .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
+            .collect();
+        self.slow.retain(|m| configured.contains(m));
         self.off_up = config
             .virtuals
             .iter()
@@ -316,12 +475,20 @@ impl<B: IpvsBackend> Director<B> {
             .is_some_and(|dir| {
                 super::maintenance::in_maintenance(dir, &target.addr, target.real_port)
             });
+        // Why the real is up or down, for the line that goes with a state
+        // change (upstream's lines say what changed, not why).
+        let why = match &result {
+            Ok(d) if d.is_empty() => "Success".to_string(),
+            Ok(d) => d.clone(),
+            Err(e) => e.reason(latency),
+        };
         self.last.insert(
             target.clone(),
             LastResult {
                 result,
                 latency,
                 at: Instant::now(),
+                maintenance,
             },
         );
         let transitions = if maintenance {
@@ -332,8 +499,34 @@ impl<B: IpvsBackend> Director<B> {
         self.monitor(&transitions, &target, maintenance);
         let mut changed = false;
         for (m, t) in transitions {
-            if let Some(msg) = t.message(&m.real_id(), &m.virtual_key.id()) {
+            let (real, vid) = (m.real_id(), m.virtual_key.id());
+            // -d: each result as upstream's debug mode shows it.
+            self.log.debug(
+                2,
+                &format!(
+                    "Checking {}: real server={real} (virtual={vid})",
+                    target.checktype.as_str()
+                ),
+            );
+            self.log.debug(
+                3,
+                &match (ok && !maintenance, maintenance) {
+                    (true, _) => format!("Activated service {real}"),
+                    (false, true) => format!("Deactivated service {real}: Server in maintenance"),
+                    (false, false) => format!("Deactivated service {real}: {why}"),
+                },
+            );
+            if let Some(msg) = t.message(&real, &vid) {
                 self.log.log(&msg);
+            }
+            match t {
+                Transition::Up { .. } => self
+                    .log
+                    .log(&format!("Real server {real} ({vid}) is up: {why}")),
+                Transition::Down { forced: false } => self
+                    .log
+                    .log(&format!("Real server {real} ({vid}) is down: {why}")),
+                _ => {}
             }
             if t.is_change() {
                 changed = true;
@@ -453,10 +646,34 @@ impl<B: IpvsBackend> Director<B> {
     /// Take the services of `actual` (all of ours, or those of the virtual
     /// services in `only`) to the desired table and keep the view current.
     fn pass(&mut self, actual: Table, only: Option<HashSet<usize>>, hooks: &mut dyn Hooks) {
-        let (health, off_up) = (&self.health, &self.off_up);
         let include = |vi: usize| only.as_ref().is_none_or(|d| d.contains(&vi));
-        let want = reconcile::desired::desired_of(&self.config, include, |v, r| {
-            state(health, off_up, v, r) == State::Up
+        let held: HashSet<usize> = (0..self.config.virtuals.len())
+            .filter(|&vi| include(vi) && self.holds_fallback(vi, &actual))
+            .collect();
+        let hold = |vi: usize| held.contains(&vi);
+        let (health, off_up, now) = (&self.health, &self.off_up, self.now);
+        let (loads, slow) = (&mut self.loads, &mut self.slow);
+        let want = reconcile::desired::desired_of(&self.config, include, hold, |v, _, r| {
+            let m = member(v, r);
+            let state = state(health, off_up, v, r);
+            let input = RealInput {
+                up: state == State::Up,
+                load: loads.load_of(&m),
+                ramp: None,
+            };
+            // In service = taking new connections; not known before its
+            // first check (start-up never ramps). Watched only where slow
+            // start or a monitor needs it (memory at 10,000 reals).
+            let watch = v.slowstart > 0 || !v.loadmonitor.is_none();
+            let serving = (watch && state != State::Unknown)
+                .then(|| weigh(r, &input).weight.is_some_and(|w| w > 0));
+            if serving == Some(false) && slow.serving(&m) == Some(true) {
+                loads.restart(&m);
+            }
+            RealInput {
+                ramp: slow.observe(&m, serving, v.slowstart, now),
+                ..input
+            }
         });
         // Services to purge are found by a full pass only.
         let purge: Vec<ServiceKey> = match only {
@@ -520,6 +737,46 @@ impl<B: IpvsBackend> Director<B> {
         self.phase = "start";
     }
 
+    /// Whether virtual `vi` waits before its fallback server comes in:
+    /// while a real of it has not been checked yet (it may well be up), for
+    /// at most the virtual's check deadline since it came into the
+    /// configuration, and never when the fallback is in the table already.
+    /// So a cold start does not add the fallback only to remove it when the
+    /// first checks pass a moment later (upstream's start-up flap, C20).
+    fn holds_fallback(&self, vi: usize, actual: &Table) -> bool {
+        let v = &self.config.virtuals[vi];
+        let Some(fallback) = reconcile::desired::fallback_key(v) else {
+            // No fallback server: hold back a fallbackcommand the same way.
+            return v.fallbackcommand.is_some() && self.unchecked(v);
+        };
+        let key = service_key(&v.key);
+        let present = actual
+            .iter()
+            .any(|(s, ds)| s.key == key && ds.iter().any(|d| d.key == fallback));
+        !present && self.unchecked(v)
+    }
+
+    /// A real of `v` is unknown and has no check result yet, and the
+    /// deadline of its first check (from when `v` came in) has not passed.
+    fn unchecked(&self, v: &Virtual) -> bool {
+        let deadline = Duration::from_secs(u64::from(v.checktimeout.max(v.negotiatetimeout)))
+            + crate::check::probe::BACKSTOP_GRACE;
+        if self
+            .born
+            .get(&v.key)
+            .is_none_or(|t| self.now.saturating_duration_since(*t) >= deadline)
+        {
+            return false;
+        }
+        v.reals.iter().any(|r| {
+            state(&self.health, &self.off_up, v, r) == State::Unknown
+                && self
+                    .health
+                    .of_member(&member(v, r))
+                    .is_none_or(|(t, _)| !self.last.contains_key(t))
+        })
+    }
+
     /// Mail about a change (and keep the reminder list of upstream's
     /// `emailalertfreq`).
     fn alert(&mut self, c: &reconcile::Change, hooks: &mut dyn Hooks) {
@@ -567,6 +824,13 @@ impl<B: IpvsBackend> Director<B> {
     /// Swap in a new configuration, keeping the health of pairs whose
     /// probe did not change (identity = [`Target`] equality).
     fn reload(&mut self, config: Arc<Config>, hooks: &mut dyn Hooks) {
+        let now = self.now;
+        let born = std::mem::take(&mut self.born);
+        self.born = config
+            .virtuals
+            .iter()
+            .map(|v| (v.key, born.get(&v.key).copied().unwrap_or(now)))
+            .collect();
         self.index = index_of(&config);
         self.config = config;
         self.fallback_active.clear();
@@ -640,6 +904,41 @@ impl<B: IpvsBackend> Director<B> {
         }
     }
 
+    /// The weight of real `ri` of virtual `vi` as the last pass set it,
+    /// and why it differs from the configured one.
+    pub fn real_weight(&self, vi: usize, ri: usize) -> Option<RealWeight> {
+        let v = self.config.virtuals.get(vi)?;
+        Some(self.weight_of(v, v.reals.get(ri)?))
+    }
+
+    fn weight_of(&self, v: &Virtual, r: &Real) -> RealWeight {
+        let m = member(v, r);
+        let state = state(&self.health, &self.off_up, v, r);
+        let input = RealInput {
+            up: state == State::Up,
+            load: self.loads.load_of(&m),
+            ramp: self.slow.ramp(&m, self.now),
+        };
+        let w = weigh(r, &input);
+        let mut reasons = Vec::new();
+        match state {
+            State::Up => {}
+            State::Down => reasons.push("down".to_string()),
+            State::Unknown => reasons.push("not checked yet".to_string()),
+        }
+        reasons.extend(self.loads.reasons(&m));
+        if let (Some(now), Some(_)) = (w.weight, input.ramp) {
+            if now != w.target {
+                reasons.push(format!("slow start {now}/{}", w.target));
+            }
+        }
+        RealWeight {
+            configured: r.weight,
+            effective: w.weight,
+            reasons,
+        }
+    }
+
     /// What to show for `status`: one line per virtual and real.
     pub fn status_lines(&mut self) -> Vec<String> {
         if self.view.is_none() {
@@ -674,17 +973,29 @@ impl<B: IpvsBackend> Director<B> {
                     .map_or("-".to_string(), |d| d.weight.to_string());
                 let (res, age, lat) = match target.and_then(|t| self.last.get(t)) {
                     Some(l) => (
-                        match &l.result {
-                            Ok(d) => format!("ok: {d}"),
-                            Err(e) => format!("failed: {e}"),
+                        match (&l.result, &config.global.maintenancedir) {
+                            (_, Some(dir)) if l.maintenance => {
+                                format!("in maintenance: a file in {}", dir.display())
+                            }
+                            (Ok(d), _) => format!("ok: {d}"),
+                            (Err(e), _) => format!("failed: {}", e.reason(l.latency)),
                         },
                         format!("{}s", l.at.elapsed().as_secs()),
                         format!("{}ms", l.latency.as_millis()),
                     ),
                     None => ("not checked yet".into(), "-".into(), "-".into()),
                 };
+                let weight = self.weight_of(v, r);
+                let effective = weight
+                    .effective
+                    .map_or("out".to_string(), |w| w.to_string());
+                let why = if weight.reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", weight.reasons.join(", "))
+                };
                 out.push(format!(
-                    "  {}\t{}\tweight {}\tkernel {kw}\t{res}\t{age}\t{lat}",
+                    "  {}\t{}\tweight {}\teffective {effective}{why}\tkernel {kw}\t{res}\t{age}\t{lat}",
                     r.id(),
                     match state {
                         State::Up => "up",
@@ -842,12 +1153,13 @@ mod tests {
         let (mut d, log) = director(c.clone(), MemoryIpvs::new());
         let mut h = Recorder::default();
         d.start(&mut h);
-        // No real is known yet: only the fallback, and its command ran.
-        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
-        assert_eq!(h.0, ["/bin/echo FB start 192.0.2.10:80 tcp"]);
+        // No real is known yet, and the fallback waits for their first
+        // checks: nothing is added, no command runs (C20).
+        assert_eq!(weights(d.backend()), []);
+        assert!(h.0.is_empty(), "{:?}", h.0);
         d.handle(result(&c, 0, 0, true), &mut h);
         assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
-        assert_eq!(h.0.last().unwrap(), "/bin/echo FB stop 192.0.2.10:80 tcp");
+        assert!(h.0.is_empty(), "the fallback never came in: {:?}", h.0);
         // failurecount=2: the first failure is a soft one.
         d.handle(result(&c, 0, 0, false), &mut h);
         assert_eq!(weights(d.backend()).len(), 1);
@@ -855,12 +1167,149 @@ mod tests {
             |l| l == "Soft failure real server: 192.0.2.21:80 (tcp:192.0.2.10:80) failure 1/2"
         ));
         d.handle(result(&c, 0, 0, false), &mut h);
+        // .22 has still not been checked: its first check may pass.
+        assert_eq!(weights(d.backend()), []);
+        d.handle(result(&c, 0, 1, false), &mut h);
         assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
+        assert_eq!(h.0, ["/bin/echo FB start 192.0.2.10:80 tcp"]);
         let lines = log.lines.lock().unwrap().clone();
         assert!(lines.contains(
             &"Added fallback server: 127.0.0.1:80 (192.0.2.10:80) (Weight set to 1)".into()
         ));
         assert!(lines.contains(&"Deleted real server: 192.0.2.21:80 (192.0.2.10:80)".into()));
+    }
+
+    /// Every removal has a line that says why, before upstream's own line
+    /// (unchanged); a real down from the start has one line too; so has
+    /// a re-add.
+    #[test]
+    fn state_changes_are_logged_with_the_checks_reason() {
+        let c = cfg(
+            "quiescent=yes\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n\
+                     \treal=192.0.2.22:80 masq\n",
+        );
+        let log = Arc::new(Logger::new(Sink::File("/dev/null".into()), "t"));
+        let mut d = Director::new(c.clone(), MemoryIpvs::new(), log.clone());
+        d.start(&mut NoHooks);
+        let res = |ri: usize, r: CheckResult, ms: u64| {
+            let v = &c.virtuals[0];
+            Message::Result {
+                target: Arc::new(Target::new(v, &v.reals[ri])),
+                result: r,
+                latency: Duration::from_millis(ms),
+            }
+        };
+        d.handle(res(0, Ok("HTTP/1.1 200 OK".into()), 3), &mut NoHooks);
+        d.handle(res(1, Err(CheckError::Timeout), 5_004), &mut NoHooks);
+        let not_found = Err(CheckError::Status("HTTP/1.1 404 Not Found".into()));
+        d.handle(res(0, not_found, 2), &mut NoHooks);
+        d.handle(res(0, Err(CheckError::Refused), 1), &mut NoHooks);
+        d.handle(res(0, Ok(String::new()), 1), &mut NoHooks);
+        let lines = log.lines.lock().unwrap().clone();
+        assert_eq!(
+            lines,
+            [
+                "Added virtual server: 192.0.2.10:80",
+                "Real server 192.0.2.21:80 (tcp:192.0.2.10:80) is up: HTTP/1.1 200 OK",
+                "Added real server: 192.0.2.21:80 (192.0.2.10:80) (Weight set to 1)",
+                "Real server 192.0.2.22:80 (tcp:192.0.2.10:80) is down: \
+                 Connection timed out after 5 s",
+                "Real server 192.0.2.21:80 (tcp:192.0.2.10:80) is down: HTTP/1.1 404 Not Found",
+                "Quiescent real server: 192.0.2.21:80 (192.0.2.10:80) (Weight set to 0)",
+                "Resetting soft failure count: 192.0.2.21:80 (tcp:192.0.2.10:80)",
+                "Real server 192.0.2.21:80 (tcp:192.0.2.10:80) is up: Success",
+                "Restored real server: 192.0.2.21:80 (192.0.2.10:80) (Weight set to 1)",
+            ]
+        );
+    }
+
+    /// -d logs each check result as upstream's debug mode does.
+    #[test]
+    fn debug_mode_logs_every_check_result() {
+        let c = cfg("virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n");
+        let (mut d, log) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        d.handle(result(&c, 0, 0, false), &mut NoHooks);
+        let lines = log.lines.lock().unwrap().clone();
+        let debug: Vec<&String> = lines.iter().filter(|l| l.starts_with("DEBUG")).collect();
+        let check = "DEBUG2: Checking negotiate: real server=192.0.2.21:80 \
+                     (virtual=tcp:192.0.2.10:80)";
+        assert_eq!(
+            debug,
+            [
+                check,
+                "DEBUG3: Activated service 192.0.2.21:80",
+                check,
+                "DEBUG3: Activated service 192.0.2.21:80",
+                check,
+                "DEBUG3: Deactivated service 192.0.2.21:80: Connection refused",
+            ]
+        );
+        // Without -d there are none.
+        let log = Arc::new(Logger::new(Sink::File("/dev/null".into()), "t"));
+        let mut d = Director::new(c.clone(), MemoryIpvs::new(), log.clone());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert!(!log
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("DEBUG")));
+    }
+
+    /// The fallback waits for the first checks at most for their deadline
+    /// (a check that never reports must not keep it out for ever), and it
+    /// is never taken out for a new real's first check.
+    #[test]
+    fn the_fallback_waits_for_first_checks_at_most_their_deadline() {
+        let one = "fallback=127.0.0.1:80\nchecktimeout=1\nnegotiatetimeout=1\n\
+                   virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n";
+        let c = cfg(one);
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        assert_eq!(weights(d.backend()), []);
+        // Deadline: 1 s + the probe backstop's grace of 1 s.
+        std::thread::sleep(Duration::from_millis(2100));
+        d.handle(Message::Tick, &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
+        // A reload that adds a real keeps the fallback while it is checked.
+        let c2 = cfg(&format!("{one}\treal=192.0.2.22:80 masq\n"));
+        d.handle(Message::Reload(c2.clone(), None), &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
+        d.handle(result(&c2, 0, 1, true), &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("192.0.2.22:80".to_string(), 1)]);
+    }
+
+    /// `status` of a real drained by maintenancedir says so.
+    #[test]
+    fn status_says_a_real_is_in_maintenance() {
+        let dir = std::env::temp_dir().join(format!("ldrs-st-maint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = cfg(&format!(
+            "maintenancedir={}\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq\n",
+            dir.display()
+        ));
+        let (mut d, _) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert!(
+            d.status_lines()[1].contains("\tup\t"),
+            "{:?}",
+            d.status_lines()
+        );
+        std::fs::write(dir.join("192.0.2.21:80"), "").unwrap();
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        let line = d.status_lines()[1].clone();
+        assert!(
+            line.contains("\tdown\t")
+                && line.contains(&format!("in maintenance: a file in {}", dir.display()))
+                && !line.contains("ok:"),
+            "{line}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Counts table reads.
@@ -905,12 +1354,12 @@ mod tests {
                 ("192.0.2.22:80".to_string(), 2)
             ]
         );
-        // The fallback left once; the two reals came in once each.
+        // The two reals came in once each; the fallback never did.
         let lines = log.lines.lock().unwrap().clone();
         let count = |p: &str| lines.iter().filter(|l| l.starts_with(p)).count();
         assert_eq!(count("Added real server"), 2);
-        assert_eq!(count("Deleted fallback server"), 1);
-        assert_eq!(h.0.last().unwrap(), "/bin/echo FB stop 192.0.2.10:80 tcp");
+        assert_eq!(count("Added fallback server"), 0);
+        assert!(h.0.is_empty(), "{:?}", h.0);
         // A result changing nothing changes nothing; a tick reads the
         // table; Stop ends the batch.
         assert!(d.handle_batch(vec![result(&c, 0, 0, true)], &mut h));
@@ -1019,7 +1468,7 @@ mod tests {
         let target = target.clone();
         d.handle(msg, &mut NoHooks);
         assert!(d.last_result(&target).is_none());
-        assert_eq!(weights(d.backend()), [("127.0.0.1:80".to_string(), 1)]);
+        assert_eq!(weights(d.backend()), []);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   file opened and closed for every line (so logrotate needs no signal);
 //!   if the file cannot be written the line goes to stderr;
 //! - `logfile="<facility>"`: syslog, ident `ldirectord`, option pid,
-//!   priority info;
+//!   priority info; without a syslog daemon the line is lost (never
+//!   printed on the terminal of a command);
 //! - supervised: `[<localtime>] <msg>` on stdout;
 //! - `-d`: `<msg>` on stderr.
 //!
@@ -79,6 +80,24 @@ impl Logger {
         &self.sink
     }
 
+    /// Whether this is `-d`'s logger (lines on stderr, debug lines too).
+    pub fn is_debug(&self) -> bool {
+        self.sink == Sink::Stderr
+    }
+
+    /// Upstream's `ld_debug`: with `-d`, `DEBUG<level>: <msg>` on stderr;
+    /// nothing otherwise.
+    pub fn debug(&self, level: u8, msg: &str) {
+        if self.is_debug() {
+            #[cfg(test)]
+            self.lines
+                .lock()
+                .unwrap()
+                .push(format!("DEBUG{level}: {msg}"));
+            eprintln!("DEBUG{level}: {msg}");
+        }
+    }
+
     /// Write one line.
     pub fn log(&self, msg: &str) {
         #[cfg(test)]
@@ -116,8 +135,10 @@ impl Logger {
                 let sent = guard.as_mut().map(|w| w.info(msg).is_ok());
                 if sent != Some(true) {
                     // Reconnect next time (syslogd may have restarted).
+                    // The line is lost, as with upstream's Sys::Syslog: a
+                    // command run from a terminal must not print its log
+                    // lines there because no syslog daemon runs.
                     *guard = None;
-                    eprintln!("{msg}");
                 }
             }
         }

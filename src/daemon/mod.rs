@@ -9,3 +9,4 @@ pub mod log;
 pub mod maintenance;
 pub mod pidfile;
 pub mod run;
+pub mod slowstart;

@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
-use crate::check::pool::{Plan, Pool, PoolOptions};
+use crate::check::load::{LoadProber, LoadQuery};
+use crate::check::pool::{Pool, PoolOptions};
 use crate::check::probe::Prober;
 use crate::config::{self, Config};
 use crate::ipvs::{IpvsBackend, NetlinkIpvs};
 
-use super::director::{Director, Hooks, Message};
+use super::director::{Director, Hooks, Message, Plans};
 use super::instances::{changes, Instances, Runner};
 use super::lifecycle::Context;
 use super::log::{Logger, Sink};
@@ -30,7 +31,12 @@ use super::pidfile::PidFile;
 /// that `start` fails visibly on a kernel without IPVS or without
 /// CAP_NET_ADMIN).
 pub fn open_ipvs() -> Result<NetlinkIpvs, crate::ipvs::Error> {
-    NetlinkIpvs::new()
+    let mut nl = NetlinkIpvs::new()?;
+    // Resolving the family needs no privilege; every IPVS request does
+    // (GENL_ADMIN_PERM). Ask one now, so that a daemon without
+    // CAP_NET_ADMIN fails its start instead of logging failed reads.
+    nl.info()?;
+    Ok(nl)
 }
 
 /// Run the daemon until TERM/INT. `pid` is dropped (the file removed) on
@@ -80,28 +86,39 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (events_tx, mut events_rx) = mpsc::channel(4096);
+    let (loads_tx, mut loads_rx) = mpsc::channel(4096);
     let (director_tx, director_rx) = std_mpsc::channel::<Message>();
 
-    // The pool and the director share the plan's targets.
-    let plan = Plan::from_config(&config);
+    // The pools and the director share the plans' targets and queries.
+    let plans = Plans::from_config(&config);
     // The director thread: the only writer of IPVS.
     let director = {
         let (config, log, status_path) = (config.clone(), log.clone(), ctx.status_path());
-        let plan = plan.clone();
+        let plans = plans.clone();
         std::thread::Builder::new()
             .name("director".into())
-            .spawn(move || director_loop(config, plan, backend, log, director_rx, status_path))
+            .spawn(move || director_loop(config, plans, backend, log, director_rx, status_path))
             .expect("spawn director thread")
     };
 
-    let mut pool = Pool::new(
-        Arc::new(Prober::new()),
-        PoolOptions::from_env(),
-        events_tx,
-        shutdown_rx,
-    );
-    pool.update(&plan);
-    drop(plan);
+    let mut pools = Pools {
+        checks: Pool::new(
+            Arc::new(Prober::new()),
+            PoolOptions::from_env(),
+            events_tx,
+            shutdown_rx.clone(),
+        ),
+        // Load queries in a pool of their own: they never take a check's
+        // slot, and a slow monitor never delays a health check.
+        loads: Pool::new(
+            Arc::new(LoadProber),
+            PoolOptions::from_env(),
+            loads_tx,
+            shutdown_rx,
+        ),
+    };
+    pools.update(&plans);
+    drop(plans);
     // upstream starts the other instances after its own table is set up;
     // ours are independent of it, so they start right away.
     instances.send("start", &config.global.execute);
@@ -135,6 +152,15 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                     break;
                 }
             }
+            Some(ev) = loads_rx.recv() => {
+                let msg = Message::Load {
+                    query: ev.target,
+                    result: ev.result,
+                };
+                if director_tx.send(msg).is_err() {
+                    break;
+                }
+            }
             _ = term.recv() => {
                 log.log("Linux Director Daemon terminated on signal: TERM");
                 break;
@@ -146,7 +172,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
             _ = hup.recv() => {
                 log.log("Reloading Linux Director Daemon config on signal");
                 if let Some(new) = reload(&ctx, &log) {
-                    put_in_force(new, &mut running, &mut pool, &instances, &director_tx);
+                    put_in_force(new, &mut running, &mut pools, &instances, &director_tx);
                 }
                 digest = file_digest(&ctx.config_path);
             }
@@ -167,7 +193,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                 if running.global.autoreload {
                     log.log(" - reread new configuration");
                     if let Some(new) = reload(&ctx, &log) {
-                        put_in_force(new, &mut running, &mut pool, &instances, &director_tx);
+                        put_in_force(new, &mut running, &mut pools, &instances, &director_tx);
                     }
                 } else {
                     log.log(" - ignore new configuration");
@@ -180,7 +206,8 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     }
     instances.send("stop", &running.global.execute);
     let _ = shutdown_tx.send(true);
-    pool.join().await;
+    pools.checks.join().await;
+    pools.loads.join().await;
     let _ = director_tx.send(Message::Stop);
     let _ = tokio::task::spawn_blocking(move || {
         let _ = director.join();
@@ -191,24 +218,37 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     0
 }
 
+/// The daemon's two pools: health checks and load queries.
+struct Pools<P: crate::check::probe::Probe> {
+    checks: Pool<P>,
+    loads: Pool<LoadProber, LoadQuery>,
+}
+
+impl<P: crate::check::probe::Probe> Pools<P> {
+    fn update(&mut self, plans: &Plans) {
+        self.checks.update(&plans.checks);
+        self.loads.update(&plans.loads);
+    }
+}
+
 /// Put a newly read configuration in force, whatever asked for the reload:
-/// the checks, upstream's reload of the `execute=` instances (§f.8), then
-/// the director.
+/// the checks and load queries, upstream's reload of the `execute=`
+/// instances (§f.8), then the director.
 fn put_in_force<P: crate::check::probe::Probe>(
     new: Arc<Config>,
     running: &mut Arc<Config>,
-    pool: &mut Pool<P>,
+    pools: &mut Pools<P>,
     instances: &Runner,
     director_tx: &std_mpsc::Sender<Message>,
 ) {
-    let plan = Plan::from_config(&new);
-    pool.update(&plan);
+    let plans = Plans::from_config(&new);
+    pools.update(&plans);
     let c = changes(&running.global.execute, &new.global.execute);
     instances.send("stop", &c.stop);
     instances.send("reload_or_start", &c.reload);
     instances.send("start", &c.start);
     *running = new.clone();
-    let _ = director_tx.send(Message::Reload(new, Some(plan)));
+    let _ = director_tx.send(Message::Reload(new, Some(plans)));
 }
 
 /// Parse the file again. On any error keep the running configuration
@@ -237,24 +277,20 @@ fn reload(ctx: &Context, log: &Logger) -> Option<Arc<Config>> {
 
 /// upstream's `config_error`/`config_warn` text in the log.
 fn log_diagnostic(log: &Logger, kind: &str, path: &Path, d: &config::Diagnostic) {
-    log.log(&format!(
-        "{kind} [{}] reading file {} at line {}: {}",
-        std::process::id(),
-        path.display(),
-        d.line,
-        d.message
-    ));
+    log.log(&super::lifecycle::diagnostic_line(kind, path, d));
 }
 
 fn director_loop<B: IpvsBackend>(
     config: Arc<Config>,
-    plan: Plan,
+    plans: Plans,
     backend: B,
     log: Arc<Logger>,
     rx: std_mpsc::Receiver<Message>,
     status_path: PathBuf,
 ) {
-    let mut d = Director::new(config, backend, log.clone()).with_plan(plan);
+    let mut d = Director::new(config, backend, log.clone())
+        .with_plan(plans.checks)
+        .with_load_plan(plans.loads);
     let mut hooks = ShellHooks {
         log,
         hostname: config::resolve::system_hostname(),
@@ -263,14 +299,16 @@ fn director_loop<B: IpvsBackend>(
     let mut next_status = Instant::now();
     let mut next_tick = Instant::now() + tick_of(d.config());
     loop {
-        let wait = next_tick.saturating_duration_since(Instant::now());
+        // The tick, or the next slow-start step if one comes first.
+        let wake = d.next_wake().map_or(next_tick, |w| w.min(next_tick));
+        let wait = wake.saturating_duration_since(Instant::now());
         let mut batch = Vec::new();
         match rx.recv_timeout(wait) {
             Ok(m) => {
                 // Let the results that follow this one catch up, so that
                 // the thread wakes (and the sender wakes it) at most
                 // 1 / GATHER times a second, not once per check.
-                if matches!(m, Message::Result { .. }) {
+                if matches!(m, Message::Result { .. } | Message::Load { .. }) {
                     std::thread::sleep(GATHER);
                 }
                 batch.push(m);

@@ -30,6 +30,7 @@ PACKAGES="
     freeradius freeradius-utils
     kamailio
     sn socat
+    groff-base
     shellcheck
 "
 

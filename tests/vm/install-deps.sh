@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/vm/install-deps.sh [--peers] [--lint]
+# tests/vm/install-deps.sh [--peers] [--lint] [--ocf]
 #
 # Installs, from Debian 12 (bookworm) packages only, everything the real-kernel
 # harness in tests/vm/ needs on the host:
@@ -20,6 +20,10 @@
 #             and nginx (the throughput benchmark's server; no service is started:
 #             no systemd here, and policy-rc.d denies it where present)
 #   --lint    also install shellcheck (to lint these scripts)
+#   --ocf     also install the Perl ldirectord, resource-agents (Pacemaker's OCF
+#             agent ocf:heartbeat:ldirectord and ocf-tester) and libxml2-utils
+#             (xmllint, for ocf-tester's meta-data check): what
+#             tests/vm/upgrade-ocf.sh runs against ldirectord-rs
 #
 # What is already there is used: a package is installed only when what the
 # harness takes from it is missing (qemu-system-x86_64 >= 7.2 with a
@@ -33,11 +37,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd -P)
-peers=0 lint=0
+peers=0 lint=0 ocf=0
 for arg in "$@"; do
   case $arg in
     --peers) peers=1 ;;
     --lint) lint=1 ;;
+    --ocf) ocf=1 ;;
     -h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -71,12 +76,17 @@ have cpio || missing+=(cpio)
 have ipvsadm || missing+=(ipvsadm)
 have ip || missing+=(iproute2)
 have curl || missing+=(curl)
+# By package: the Perl ldirectord (/usr/sbin/ldirectord may be ours) and
+# the OCF agent are files of their packages, not commands.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+if [ "$peers" = 1 ] || [ "$ocf" = 1 ]; then installed ldirectord || missing+=(ldirectord); fi
 if [ "$peers" = 1 ]; then
-  # The Perl program by its package: /usr/sbin/ldirectord may be ours.
-  dpkg-query -W -f='${Status}' ldirectord 2>/dev/null | grep -q 'install ok installed' ||
-    missing+=(ldirectord)
   have keepalived || missing+=(keepalived)
   have nginx || missing+=(nginx)
+fi
+if [ "$ocf" = 1 ]; then
+  installed resource-agents || missing+=(resource-agents)
+  have xmllint || missing+=(libxml2-utils)
 fi
 if [ "$lint" = 1 ]; then have shellcheck || missing+=(shellcheck); fi
 
