@@ -30,6 +30,7 @@ pub const VERSION_TEXT: &str = concat!(
 const USAGE: &str = "\
 Usage:
     ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status
+    ldirectord [configfile] status --json
     ldirectord [configfile] configtest|check
     ldirectord [configfile] doctor [--real]
     ldirectord list [--stats]
@@ -43,6 +44,7 @@ Options:
     -t             Test the configuration: print every error (exit 2), or the
                    resolved configuration as canonical ldirectord.cf (exit 0).
     --real         With doctor: check this host as a real server.
+    --json         With status: the daemon's status as JSON (see ldirectord(8)).
     -o FILE        With convert: write the ldirectord.cf to FILE (atomically)
                    and its companion files beside it, instead of printing it.
     --lenient      With convert: read past what Piranha refused but can be
@@ -79,6 +81,9 @@ struct Args {
     /// `doctor --real`: check this host as a real server.
     #[arg(long = "real")]
     real: bool,
+    /// `status --json`: the status as JSON.
+    #[arg(long = "json")]
+    json: bool,
     /// `convert -o FILE`.
     #[arg(short = 'o')]
     output: Option<String>,
@@ -142,6 +147,8 @@ pub struct Invocation {
     pub stats: bool,
     /// `--real` (for `doctor`).
     pub real: bool,
+    /// `--json` (for `status`).
+    pub json: bool,
     pub verb: Verb,
     /// The config argument as given (default `ldirectord.cf`).
     pub config_arg: String,
@@ -207,10 +214,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
     if a.real && verb != Verb::Doctor {
         return Err(Early::Usage("--real goes with doctor only".into()));
     }
+    if a.json && verb != Verb::Status {
+        return Err(Early::Usage("--json goes with status only".into()));
+    }
     Ok(Invocation {
         debug: a.debug,
         stats: a.stats,
         real: a.real,
+        json: a.json,
         verb,
         config_arg: config_arg.unwrap_or_else(|| "ldirectord.cf".into()),
         convert: None,
@@ -223,7 +234,7 @@ fn parse_convert(a: Args) -> Result<Invocation, Early> {
         [_] => return Err(Early::Usage("convert needs the lvs.cf to read".into())),
         _ => return Err(Early::Usage("convert takes one lvs.cf".into())),
     };
-    if a.debug || a.stats || a.real {
+    if a.debug || a.stats || a.real || a.json {
         return Err(Early::Usage(
             "convert takes only -o, --lenient and --ha".into(),
         ));
@@ -238,6 +249,7 @@ fn parse_convert(a: Args) -> Result<Invocation, Early> {
         debug: false,
         stats: false,
         real: false,
+        json: false,
         verb: Verb::Convert,
         config_arg: String::new(),
         convert: Some(ConvertArgs {
@@ -412,7 +424,7 @@ fn lifecycle_command(inv: &Invocation, opts: &Options) -> i32 {
         Verb::Restart => lifecycle::restart(&ctx, &file),
         Verb::TryRestart => lifecycle::try_restart(&ctx, &file),
         Verb::Reload | Verb::ForceReload => lifecycle::reload(&ctx, &file),
-        _ => lifecycle::status(&ctx, &file),
+        _ => lifecycle::status(&ctx, &file, inv.json),
     }
 }
 
@@ -630,6 +642,8 @@ mod tests {
             p(&["x.cf", "status", "--real"]),
             Err(Early::Usage(_))
         ));
+        assert!(p(&["x.cf", "status", "--json"]).unwrap().json);
+        assert!(matches!(p(&["list", "--json"]), Err(Early::Usage(_))));
     }
 
     #[test]

@@ -19,7 +19,9 @@
 #   8. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
 #   9. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
 #      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh);
-#  10. fails if the run changed a tracked file (tests/tree-state.sh).
+#  10. the status server of a running daemon in a qemu guest
+#      (tests/vm/observe.sh: promtool, JSON schema, chromium's DOM);
+#  11. fails if the run changed a tracked file (tests/tree-state.sh).
 #
 # Each step prints what it does and how long it took. The durations in the
 # headers were measured from a fresh clone on the 2-core development machine
@@ -116,6 +118,9 @@ tests/vm/doctor.sh
 
 step "beside the Perl ldirectord and the OCF agent in a qemu guest (upgrade, ocf-tester, a typo while running, -d)"
 tests/vm/upgrade-ocf.sh
+
+step "the status server in a qemu guest (promtool, JSON schema, headless chromium)"
+tests/vm/observe.sh
 
 step "the run left the tracked files as it found them"
 tests/tree-state.sh compare "$tree_before"

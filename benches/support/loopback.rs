@@ -167,6 +167,11 @@ pub fn peak_rss_mb() -> f64 {
     status_mb("VmHWM:")
 }
 
+/// Resident set of this process now (VmRSS), MB.
+pub fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
 fn status_mb(key: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status

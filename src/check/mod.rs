@@ -19,6 +19,8 @@
 //! - [`load`]: the load monitors (`loadmonitor=`): agent, command and
 //!   nanny queries, scheduled by a pool of their own, and the per-real
 //!   state their answers build up.
+//! - [`stats`]: the pool's counters (results, latency, lateness, checks in
+//!   flight), shared atomics the status surface reads.
 
 pub mod error;
 pub mod health;
@@ -27,6 +29,7 @@ pub mod pool;
 pub mod probe;
 pub mod report;
 pub mod service;
+pub mod stats;
 pub mod target;
 
 pub use error::CheckError;

@@ -37,6 +37,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::probe::{run_with_deadline, Probe};
+use super::stats::{CheckStats, InFlight};
 use super::{CheckError, Target};
 use crate::config::{CheckType, Config, VirtualKey};
 
@@ -376,6 +377,9 @@ struct Shared<P: Probe<J>, J: Job> {
     slots: Arc<Slots>,
     events: mpsc::Sender<CheckEvent<J>>,
     shutdown: watch::Receiver<bool>,
+    /// What the status surface reads: results, latency, lateness, checks
+    /// in flight and waiting.
+    stats: Arc<CheckStats>,
     schedule: Mutex<Schedule<J>>,
     /// Wakes the scheduler: a check became due earlier than it planned
     /// to wake, or an update changed the schedule.
@@ -414,7 +418,7 @@ impl<P: Probe<J>, J: Job> Shared<P, J> {
             } else {
                 &mut *ready
             };
-            queue.push_back((id, e.target.clone(), kind));
+            queue.push_back((id, e.target.clone(), kind, at));
         }
         s.wake = s.queue.peek().map(|r| r.0 .0);
         s.wake
@@ -422,15 +426,18 @@ impl<P: Probe<J>, J: Job> Shared<P, J> {
 
     /// Start the check of entry `id` in `slot`, unless an update removed
     /// the entry while it waited.
-    fn start(self: &Arc<Self>, (id, target, kind): Due<J>, slot: OwnedSemaphorePermit) {
+    fn start(self: &Arc<Self>, (id, target, kind, due): Due<J>, slot: OwnedSemaphorePermit) {
         let mut s = self.schedule();
         if let Some(e) = s.entries.get_mut(&id) {
+            self.stats.lateness.observe(due.elapsed());
+            let in_flight = self.stats.in_flight_guard();
             e.running = Some(tokio::spawn(run_check(
                 self.clone(),
                 id,
                 target,
                 kind,
                 slot,
+                in_flight,
             )));
         }
     }
@@ -481,6 +488,7 @@ impl<P: Probe<J>, J: Job> Pool<P, J> {
             slots: Slots::new(&options),
             events,
             shutdown,
+            stats: Arc::new(CheckStats::default()),
             schedule: Mutex::new(Schedule::default()),
             wake: Notify::new(),
         });
@@ -574,6 +582,11 @@ impl<P: Probe<J>, J: Job> Pool<P, J> {
         self.shared.schedule().ids.keys().cloned().collect()
     }
 
+    /// The pool's counters (shared: they stay current while the pool runs).
+    pub fn stats(&self) -> Arc<CheckStats> {
+        self.shared.stats.clone()
+    }
+
     /// Wait until the scheduler and every check have ended (after
     /// shutdown).
     pub async fn join(mut self) {
@@ -621,8 +634,8 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|&stop| stop).await;
 }
 
-/// A check that is due: entry, target, what to run.
-type Due<J> = (u64, Arc<J>, <J as Job>::Step);
+/// A check that is due: entry, target, what to run, when it was due.
+type Due<J> = (u64, Arc<J>, <J as Job>::Step, Instant);
 type Ready<J> = VecDeque<Due<J>>;
 
 /// Start checks as they come due and slots free up, until shutdown. Due
@@ -634,6 +647,7 @@ async fn run_scheduler<P: Probe<J>, J: Job>(shared: Arc<Shared<P, J>>) {
     let (mut ready, mut ready_added) = (Ready::new(), Ready::new());
     loop {
         let next = shared.take_due(&mut ready, &mut ready_added);
+        shared.stats.set_waiting(ready.len() + ready_added.len());
         tokio::select! {
             biased;
             _ = stopped(&mut shutdown) => return,
@@ -658,6 +672,7 @@ async fn run_check<P: Probe<J>, J: Job>(
     target: Arc<J>,
     kind: J::Step,
     slot: OwnedSemaphorePermit,
+    _in_flight: InFlight,
 ) {
     let mut shutdown = shared.shutdown.clone();
     let started = Instant::now();
@@ -668,6 +683,7 @@ async fn run_check<P: Probe<J>, J: Job>(
     };
     let latency = started.elapsed();
     let ok = result.is_ok();
+    shared.stats.finished(&result, latency);
     let event = CheckEvent {
         target,
         kind,

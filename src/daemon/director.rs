@@ -44,7 +44,9 @@ use crate::reconcile::{self, ChangeKind};
 
 use super::alert::DaemonStatus;
 use super::log::Logger;
+use super::observe::{self, Record};
 use super::slowstart::SlowStart;
+use crate::status::Snapshot;
 
 /// What the director is told.
 #[derive(Debug)]
@@ -67,6 +69,9 @@ pub enum Message {
     /// the same [`Target`]s and [`LoadQuery`]s, so the director shares
     /// them instead of building its own).
     Reload(Arc<Config>, Option<Plans>),
+    /// A reload was asked for and the file had errors: the running
+    /// configuration stays (only counted, for the status).
+    ReloadFailed,
     /// Re-read the kernel table and repair drift.
     Tick,
     /// Stop: clean up (per cleanstop) and return.
@@ -175,6 +180,9 @@ pub struct Director<B: IpvsBackend> {
     /// Reals down with `emailalertfreq` > 0: (virtual index, `RIP:RPORT`)
     /// → when "Inaccessible real server" was last mailed.
     reminders: HashMap<(usize, String), Instant>,
+    /// What is kept for the status only (since when, recent changes,
+    /// counters); see [`Director::snapshot`].
+    record: Record,
     /// When each virtual service came into the configuration (start, or
     /// the reload that added it): its fallback waits for the first checks
     /// of its reals for at most its check deadline from then.
@@ -205,6 +213,7 @@ impl<B: IpvsBackend> Director<B> {
             phase: "start",
             status: DaemonStatus::Starting,
             reminders: HashMap::new(),
+            record: Record::default(),
             born: HashMap::new(),
         }
     }
@@ -278,12 +287,14 @@ impl<B: IpvsBackend> Director<B> {
                     self.reconcile_changed(hooks);
                 }
             }
+            Message::ReloadFailed => self.record.reloaded(false),
             Message::Load { query, result } => {
                 if self.observe_load(&query, &result) {
                     self.reconcile_changed(hooks);
                 }
             }
             Message::Reload(config, plans) => {
+                self.record.reloaded(true);
                 self.status = DaemonStatus::Reloading;
                 let (checks, loads) = plans.map(|p| (p.checks, p.loads)).unzip();
                 self.next_plan = checks;
@@ -391,7 +402,7 @@ impl<B: IpvsBackend> Director<B> {
     /// reals are always up; `off` keeps what was found. Returns the table
     /// it read, for the full pass that follows (`None`: the read failed).
     fn adopt(&mut self) -> Option<Table> {
-        let read = match self.backend.services() {
+        let read = match self.read_table() {
             Ok(t) => Some(t),
             Err(e) => {
                 self.log.log(&format!("Error reading the IPVS table: {e}"));
@@ -533,6 +544,13 @@ impl<B: IpvsBackend> Director<B> {
                 if let Some(vis) = self.index.get(&m.virtual_key) {
                     self.dirty.extend(vis);
                 }
+                let reason = if maintenance {
+                    "in maintenance".to_string()
+                } else {
+                    why.clone()
+                };
+                let up = matches!(t, Transition::Up { .. });
+                self.record.state_changed(&m, up, reason);
             }
             if let Transition::Down { forced: true } = t {
                 self.log.log(&format!(
@@ -611,7 +629,7 @@ impl<B: IpvsBackend> Director<B> {
     fn reconcile_from(&mut self, table: Option<Table>, hooks: &mut dyn Hooks) {
         let read = match table {
             Some(t) => Ok(t),
-            None => self.backend.services(),
+            None => self.read_table(),
         };
         let actual = match read {
             Ok(t) => t,
@@ -710,6 +728,7 @@ impl<B: IpvsBackend> Director<B> {
             ));
         }
         self.failed_last_pass = applied.failed.len();
+        self.record.netlink_errors += applied.failed.len() as u64;
         // fallbackcommand on the edges only.
         let config = self.config.clone();
         for ds in &want.services {
@@ -837,9 +856,10 @@ impl<B: IpvsBackend> Director<B> {
         // Indexes of the old configuration mean nothing in the new one.
         self.reminders.clear();
         let table = self.adopt();
+        let health = &self.health;
+        self.record.retain(|m| health.of_member(m).is_some());
         // Keep the last results of planned targets, keyed by the plan's
         // copy (the one the pool now holds too).
-        let health = &self.health;
         self.last = std::mem::take(&mut self.last)
             .into_iter()
             .filter_map(|(t, r)| Some((health.key(&t)?.clone(), r)))
@@ -898,6 +918,7 @@ impl<B: IpvsBackend> Director<B> {
             self.log.log(&c.log_line("stop"));
             self.alert(c, hooks);
         }
+        self.record.netlink_errors += applied.failed.len() as u64;
         for (c, e) in &applied.failed {
             self.log
                 .log(&format!("Failed to apply \"{}\": {e}", c.log_line("stop")));
@@ -939,74 +960,66 @@ impl<B: IpvsBackend> Director<B> {
         }
     }
 
-    /// What to show for `status`: one line per virtual and real.
-    pub fn status_lines(&mut self) -> Vec<String> {
+    /// Read the whole kernel table (counters kept for the status, a
+    /// failure counted).
+    fn read_table(&mut self) -> crate::ipvs::Result<Table> {
+        match self.backend.dump() {
+            Ok(entries) => {
+                self.record.table_read(&entries);
+                Ok(entries
+                    .into_iter()
+                    .map(|e| (e.service, e.dests.into_iter().map(|d| d.dest).collect()))
+                    .collect())
+            }
+            Err(e) => {
+                self.record.netlink_errors += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// State changes of any real since start (a new one is worth a
+    /// snapshot soon).
+    pub fn state_changes(&self) -> u64 {
+        self.record.changes()
+    }
+
+    /// Everything the director knows, frozen: each virtual and real with
+    /// its state, weights (configured and in the kernel), last check,
+    /// since when; the recent changes; reloads and netlink errors. Reads
+    /// the table only when the director has no view of it (after a failed
+    /// read); its cost is a few allocations per real.
+    pub fn snapshot(&mut self) -> Snapshot {
         if self.view.is_none() {
-            if let Ok(t) = self.backend.services() {
+            if let Ok(t) = self.read_table() {
                 self.view = Some(view_of(t));
             }
         }
-        let empty = HashMap::new();
-        let table = self.view.as_ref().unwrap_or(&empty);
-        let config = self.config.clone();
-        let mut out = Vec::new();
-        for v in &config.virtuals {
-            let key = service_key(&v.key);
-            let dests = table.get(&key).map(|(_, d)| d);
-            out.push(format!(
-                "{}\t{}",
-                v.key.id(),
-                if dests.is_some() {
-                    "in kernel"
-                } else {
-                    "missing"
-                }
-            ));
-            for r in &v.reals {
-                let target = self.health.of_member(&member(v, r)).map(|(t, _)| t);
-                let state = state(&self.health, &self.off_up, v, r);
-                let kw = dests
-                    .and_then(|d| {
-                        d.iter()
-                            .find(|d| d.key == reconcile::desired::real_key(v, r))
-                    })
-                    .map_or("-".to_string(), |d| d.weight.to_string());
-                let (res, age, lat) = match target.and_then(|t| self.last.get(t)) {
-                    Some(l) => (
-                        match (&l.result, &config.global.maintenancedir) {
-                            (_, Some(dir)) if l.maintenance => {
-                                format!("in maintenance: a file in {}", dir.display())
-                            }
-                            (Ok(d), _) => format!("ok: {d}"),
-                            (Err(e), _) => format!("failed: {}", e.reason(l.latency)),
-                        },
-                        format!("{}s", l.at.elapsed().as_secs()),
-                        format!("{}ms", l.latency.as_millis()),
-                    ),
-                    None => ("not checked yet".into(), "-".into(), "-".into()),
-                };
-                let weight = self.weight_of(v, r);
-                let effective = weight
-                    .effective
-                    .map_or("out".to_string(), |w| w.to_string());
-                let why = if weight.reasons.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", weight.reasons.join(", "))
-                };
-                out.push(format!(
-                    "  {}\t{}\tweight {}\teffective {effective}{why}\tkernel {kw}\t{res}\t{age}\t{lat}",
-                    r.id(),
-                    match state {
-                        State::Up => "up",
-                        State::Down => "down",
-                        State::Unknown => "unknown",
-                    },
-                    r.weight,
-                ));
-            }
-        }
-        out
+        // The builder reads the director while it updates the record.
+        let mut record = std::mem::take(&mut self.record);
+        let (health, off_up) = (&self.health, &self.off_up);
+        let state = |v: &Virtual, r: &Real| state(health, off_up, v, r);
+        let weight = |v: &Virtual, r: &Real| self.weight_of(v, r);
+        let parts = observe::Parts {
+            config: &self.config,
+            health,
+            last: &self.last,
+            view: self.view.as_ref(),
+            fallback_active: &self.fallback_active,
+            status: self.status,
+            state: &state,
+            weight: &weight,
+        };
+        let snapshot = observe::build(&parts, &mut record);
+        self.record = record;
+        snapshot
+    }
+
+    /// What `status` prints now: one line per virtual and real (the
+    /// text of [`Director::snapshot`]).
+    pub fn status_lines(&mut self) -> Vec<String> {
+        let now = crate::status::snapshot::unix(std::time::SystemTime::now());
+        crate::status::text::lines(&self.snapshot(), now)
     }
 }
 

@@ -4,22 +4,31 @@
 //! Shutdown is a value (`watch::Receiver<bool>`) passed to the pool; the
 //! director is told with [`Message::Stop`] after the pool has drained.
 //! Nothing here changes IPVS itself.
+//!
+//! The director publishes a [`crate::status::Snapshot`] about once a second
+//! and soon after a state change; a thread of its own writes it to the
+//! status file, and with `statusaddress=` the status HTTP server
+//! ([`crate::status::http`]) serves it on this runtime.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use crate::check::load::{LoadProber, LoadQuery};
 use crate::check::pool::{Pool, PoolOptions};
 use crate::check::probe::Prober;
 use crate::config::{self, Config};
 use crate::ipvs::{IpvsBackend, NetlinkIpvs};
+use crate::status::http::{self, Limits, Source};
+use crate::status::{Publisher, Snapshot};
 
 use super::director::{Director, Hooks, Message, Plans};
 use super::instances::{changes, Instances, Runner};
@@ -91,13 +100,32 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
 
     // The pools and the director share the plans' targets and queries.
     let plans = Plans::from_config(&config);
+    let (publisher, snapshots) = Publisher::new();
+    // The status file, written off the director's thread: the latest
+    // snapshot only (one waiting at most; a newer one replaces it).
+    let (file_tx, file_rx) = std_mpsc::sync_channel::<Arc<Snapshot>>(1);
+    let file_writer = {
+        let path = ctx.status_path();
+        std::thread::Builder::new()
+            .name("status-file".into())
+            .spawn(move || {
+                for snapshot in file_rx {
+                    let _ = crate::status::write_file(&path, &snapshot);
+                }
+            })
+            .expect("spawn status file thread")
+    };
     // The director thread: the only writer of IPVS.
     let director = {
-        let (config, log, status_path) = (config.clone(), log.clone(), ctx.status_path());
+        let (config, log) = (config.clone(), log.clone());
         let plans = plans.clone();
+        let out = Published {
+            publisher,
+            file: file_tx,
+        };
         std::thread::Builder::new()
             .name("director".into())
-            .spawn(move || director_loop(config, plans, backend, log, director_rx, status_path))
+            .spawn(move || director_loop(config, plans, backend, log, director_rx, out))
             .expect("spawn director thread")
     };
 
@@ -119,6 +147,11 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     };
     pools.update(&plans);
     drop(plans);
+    let source = Source {
+        snapshots,
+        checks: Some(pools.checks.stats()),
+    };
+    let mut status_server = start_status(config.global.statusaddress, &source, &log).await;
     // upstream starts the other instances after its own table is set up;
     // ours are independent of it, so they start right away.
     instances.send("start", &config.global.execute);
@@ -171,8 +204,14 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
             }
             _ = hup.recv() => {
                 log.log("Reloading Linux Director Daemon config on signal");
-                if let Some(new) = reload(&ctx, &log) {
-                    put_in_force(new, &mut running, &mut pools, &instances, &director_tx);
+                let before = running.global.statusaddress;
+                match reload(&ctx, &log) {
+                    Some(new) => put_in_force(new, &mut running, &mut pools, &instances, &director_tx),
+                    None => { let _ = director_tx.send(Message::ReloadFailed); }
+                }
+                if running.global.statusaddress != before {
+                    stop_status(status_server.take()).await;
+                    status_server = start_status(running.global.statusaddress, &source, &log).await;
                 }
                 digest = file_digest(&ctx.config_path);
             }
@@ -192,8 +231,14 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                 ));
                 if running.global.autoreload {
                     log.log(" - reread new configuration");
-                    if let Some(new) = reload(&ctx, &log) {
-                        put_in_force(new, &mut running, &mut pools, &instances, &director_tx);
+                    let before = running.global.statusaddress;
+                    match reload(&ctx, &log) {
+                        Some(new) => put_in_force(new, &mut running, &mut pools, &instances, &director_tx),
+                        None => { let _ = director_tx.send(Message::ReloadFailed); }
+                    }
+                    if running.global.statusaddress != before {
+                        stop_status(status_server.take()).await;
+                        status_server = start_status(running.global.statusaddress, &source, &log).await;
                     }
                 } else {
                     log.log(" - ignore new configuration");
@@ -205,12 +250,15 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
         }
     }
     instances.send("stop", &running.global.execute);
+    stop_status(status_server.take()).await;
     let _ = shutdown_tx.send(true);
     pools.checks.join().await;
     pools.loads.join().await;
     let _ = director_tx.send(Message::Stop);
     let _ = tokio::task::spawn_blocking(move || {
         let _ = director.join();
+        // The director held the file thread's only sender.
+        let _ = file_writer.join();
         instances.finish();
     })
     .await;
@@ -228,6 +276,55 @@ impl<P: crate::check::probe::Probe> Pools<P> {
     fn update(&mut self, plans: &Plans) {
         self.checks.update(&plans.checks);
         self.loads.update(&plans.loads);
+    }
+}
+
+/// The status HTTP server of `statusaddress=`, while one runs.
+struct StatusServer {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// Serve the status on `addr`, if one is configured. A non-loopback
+/// address gets a warning; when it cannot be bound the error is logged and
+/// the director runs on without it.
+async fn start_status(
+    addr: Option<SocketAddr>,
+    source: &Source,
+    log: &Logger,
+) -> Option<StatusServer> {
+    let addr = addr?;
+    if !addr.ip().is_loopback() {
+        log.log(&format!(
+            "Warning: statusaddress={addr} is not a loopback address: the status \
+             (real servers, check results, metrics) can be read from the network"
+        ));
+    }
+    match http::bind(addr).await {
+        Ok(listener) => {
+            let (stop, stopped) = watch::channel(false);
+            let task = tokio::spawn(http::serve(
+                listener,
+                source.clone(),
+                Limits::default(),
+                stopped,
+            ));
+            log.log(&format!("Serving the status on http://{addr}/"));
+            Some(StatusServer { stop, task })
+        }
+        Err(e) => {
+            log.log(&format!(
+                "Error: cannot serve the status on {addr}: {e}; running without it"
+            ));
+            None
+        }
+    }
+}
+
+async fn stop_status(server: Option<StatusServer>) {
+    if let Some(s) = server {
+        let _ = s.stop.send(true);
+        let _ = s.task.await;
     }
 }
 
@@ -280,13 +377,30 @@ fn log_diagnostic(log: &Logger, kind: &str, path: &Path, d: &config::Diagnostic)
     log.log(&super::lifecycle::diagnostic_line(kind, path, d));
 }
 
+/// Where the director's snapshots go: readers of the channel (the status
+/// server) and the status file's thread.
+struct Published {
+    publisher: Publisher,
+    file: std_mpsc::SyncSender<Arc<Snapshot>>,
+}
+
+impl Published {
+    fn publish(&self, snapshot: Snapshot) {
+        let snapshot = Arc::new(snapshot);
+        self.publisher.publish(snapshot.clone());
+        // Busy writing the last one: this one is skipped, the next is
+        // written (the file is never more than a publication behind).
+        let _ = self.file.try_send(snapshot);
+    }
+}
+
 fn director_loop<B: IpvsBackend>(
     config: Arc<Config>,
     plans: Plans,
     backend: B,
     log: Arc<Logger>,
     rx: std_mpsc::Receiver<Message>,
-    status_path: PathBuf,
+    out: Published,
 ) {
     let mut d = Director::new(config, backend, log.clone())
         .with_plan(plans.checks)
@@ -297,10 +411,17 @@ fn director_loop<B: IpvsBackend>(
     };
     d.start(&mut hooks);
     let mut next_status = Instant::now();
+    // When the last snapshot was taken and what it cost, and the state
+    // changes it showed.
+    let (mut last_status, mut last_cost, mut shown) = (Instant::now(), Duration::ZERO, 0);
     let mut next_tick = Instant::now() + tick_of(d.config());
     loop {
-        // The tick, or the next slow-start step if one comes first.
-        let wake = d.next_wake().map_or(next_tick, |w| w.min(next_tick));
+        // The tick, the next snapshot, or the next slow-start step if one
+        // comes first.
+        let wake = d
+            .next_wake()
+            .map_or(next_tick, |w| w.min(next_tick))
+            .min(next_status);
         let wait = wake.saturating_duration_since(Instant::now());
         let mut batch = Vec::new();
         match rx.recv_timeout(wait) {
@@ -337,13 +458,26 @@ fn director_loop<B: IpvsBackend>(
         if tick {
             next_tick = not_before(tick_of(d.config()), started);
         }
+        // A state change is shown soon, not at the next periodic
+        // snapshot; still at most a twentieth of the director's time.
+        let changes = d.state_changes();
+        if changes != shown {
+            shown = changes;
+            next_status = next_status.min(last_status + SOON.max(last_cost * 20));
+        }
         if Instant::now() >= next_status {
             let started = Instant::now();
-            write_status(&status_path, &d.status_lines());
+            out.publish(d.snapshot());
+            (last_status, last_cost) = (started, started.elapsed());
             next_status = not_before(Duration::from_secs(1), started);
         }
     }
+    // The last state, for a status server still answering.
+    out.publish(d.snapshot());
 }
+
+/// How soon after a state change a snapshot shows it (at the earliest).
+const SOON: Duration = Duration::from_millis(100);
 
 /// Most messages the director takes in one go.
 const MAX_BATCH: usize = 16_384;
@@ -377,14 +511,6 @@ fn tick_of(config: &Config) -> Duration {
         .unwrap_or(config.global.checkinterval)
         .max(1);
     Duration::from_secs(u64::from(secs))
-}
-
-fn write_status(path: &Path, lines: &[String]) {
-    let tmp = path.with_extension("status.tmp");
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    if std::fs::write(&tmp, text).is_ok() {
-        let _ = std::fs::rename(&tmp, path);
-    }
 }
 
 /// Side effects through the shell, as upstream runs them.
@@ -521,6 +647,33 @@ mod tests {
     use super::*;
     use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, ModifyKind, RenameMode};
     use notify::EventKind;
+
+    #[tokio::test]
+    async fn a_status_address_that_cannot_be_bound_is_logged_and_skipped() {
+        let (_publisher, snapshots) = Publisher::new();
+        let source = Source {
+            snapshots,
+            checks: None,
+        };
+        let log = Logger::new(super::super::log::Sink::Stderr, "t");
+        // In use already.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        assert!(start_status(Some(addr), &source, &log).await.is_none());
+        // Not an address of this host (a documentation address): also the
+        // warning that it is not loopback.
+        let elsewhere: SocketAddr = "192.0.2.1:9100".parse().unwrap();
+        assert!(start_status(Some(elsewhere), &source, &log).await.is_none());
+        let lines = log.lines.lock().unwrap().clone();
+        assert!(lines[0].starts_with(&format!("Error: cannot serve the status on {addr}: ")));
+        assert!(lines[1].starts_with("Warning: statusaddress=192.0.2.1:9100 is not a loopback"));
+        assert!(lines[2].ends_with("; running without it"), "{lines:?}");
+        // Free: served, and stopped again.
+        drop(taken);
+        let server = start_status(Some(addr), &source, &log).await;
+        assert!(server.is_some());
+        stop_status(server).await;
+    }
 
     #[test]
     fn reads_and_access_times_are_not_changes() {

@@ -324,9 +324,9 @@ fn dest_of(
         .thresholds(upper, lower)
 }
 
-/// The fallback server of `v` as the kernel holds it (weight 1,
-/// thresholds 0).
-fn fallback_dest(v: &Virtual) -> Option<Dest> {
+/// The fallback server of `v` as the kernel will hold it (weight 1, no
+/// thresholds), if `v` has one.
+pub fn fallback_dest(v: &Virtual) -> Option<Dest> {
     let f = v.fallback.as_ref()?;
     let port = f.port.unwrap_or(v.key.port());
     Some(dest_of(f.addr, port, f.forward, 1, 0, 0).normalized_for(&service_key(&v.key)))

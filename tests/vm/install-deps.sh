@@ -14,6 +14,9 @@
 #   kmod                    modprobe (host: resolve initramfs modules; guest: load ip_vs)
 #   cpio                    builds the initramfs archive
 #   ipvsadm iproute2 curl   used by tests and demos inside the guest
+#   prometheus              promtool: checks a live /metrics scrape (tests/vm/observe.sh)
+#   chromium                a real headless browser for the status page (observe.sh)
+#   python3-jsonschema      validates /status.json against man/status.schema.json
 #
 # Options:
 #   --peers   also install the reference implementations ldirectord and keepalived,
@@ -76,6 +79,9 @@ have cpio || missing+=(cpio)
 have ipvsadm || missing+=(ipvsadm)
 have ip || missing+=(iproute2)
 have curl || missing+=(curl)
+have promtool || missing+=(prometheus)
+have chromium || missing+=(chromium)
+python3 -c 'import jsonschema' 2>/dev/null || missing+=(python3-jsonschema)
 # By package: the Perl ldirectord (/usr/sbin/ldirectord may be ours) and
 # the OCF agent are files of their packages, not commands.
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -91,7 +97,7 @@ fi
 if [ "$lint" = 1 ]; then have shellcheck || missing+=(shellcheck); fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-deps.sh: all present (qemu, virtiofsd, cloud kernel, static busybox, tools)"
+  echo "install-deps.sh: all present (qemu, virtiofsd, cloud kernel, static busybox, tools, promtool, chromium, jsonschema)"
   exit 0
 fi
 
