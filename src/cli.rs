@@ -356,9 +356,35 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     }
 }
 
-/// Upstream's message for a configuration argument that names no file.
+/// Upstream's message for a configuration argument that names no file,
+/// then every place [`find_config`] looked, in its order, each once (an
+/// absolute argument is one path); a relative one with the directory it
+/// was relative to.
 fn config_not_found(arg: &str) -> String {
-    format!("Config file {arg} not found")
+    let base = std::env::var_os("LDIRECTORD_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/ha.d"));
+    let mut searched: Vec<PathBuf> = Vec::new();
+    for p in [
+        base.join(arg),
+        base.join("conf").join(arg),
+        PathBuf::from(arg),
+    ] {
+        if !searched.contains(&p) {
+            searched.push(p);
+        }
+    }
+    let cwd = std::env::current_dir().ok();
+    let mut msg = format!("Config file {arg} not found; looked for:");
+    for p in searched {
+        match &cwd {
+            Some(dir) if p.is_relative() => {
+                msg.push_str(&format!("\n    {} (in {})", p.display(), dir.display()))
+            }
+            _ => msg.push_str(&format!("\n    {}", p.display())),
+        }
+    }
+    msg
 }
 
 fn is_lifecycle(verb: Verb) -> bool {
