@@ -1,6 +1,8 @@
 //! Every `examples/*.cf` is a valid configuration: `ldirectord -t` accepts
 //! it with exit 0 and no warning, uses only documentation addresses, and
-//! starts with a comment header saying what it shows.
+//! starts with a comment header saying what it shows. The one exception,
+//! `piranha-lvs.cf`, is a Piranha lvs.cf: `ldirectord convert` turns it
+//! into `piranha-ldirectord.cf`, byte for byte.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -11,9 +13,43 @@ fn examples() -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "cf"))
+        .filter(|p| !p.ends_with(PIRANHA_LVS))
         .collect();
     v.sort();
     v
+}
+
+/// Not an ldirectord.cf: the input of `ldirectord convert`.
+const PIRANHA_LVS: &str = "piranha-lvs.cf";
+
+#[test]
+fn the_piranha_example_converts_to_its_ldirectord_cf() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let lvs = std::fs::read_to_string(dir.join(PIRANHA_LVS)).unwrap();
+    assert!(
+        lvs.starts_with(&format!("# {PIRANHA_LVS} - ")),
+        "no header comment"
+    );
+    // What `cd examples; ldirectord convert piranha-lvs.cf -o
+    // piranha-ldirectord.cf` writes (no companion: nothing names its path).
+    let opts = ldirectord::piranha::Options {
+        lenient: false,
+        ha: None,
+        lookup: ldirectord::config::names::Lookup::HostsFile,
+        placement: ldirectord::piranha::Placement {
+            dir: dir.clone(),
+            cf_name: "piranha-ldirectord.cf".into(),
+        },
+        source: PIRANHA_LVS.into(),
+    };
+    let conv = ldirectord::piranha::convert(&lvs, &opts).unwrap();
+    assert!(conv.companions.is_empty());
+    let want = std::fs::read_to_string(dir.join("piranha-ldirectord.cf")).unwrap();
+    assert!(
+        conv.cf == want,
+        "examples/piranha-ldirectord.cf is not what convert writes; regenerate it:\n{}",
+        conv.cf
+    );
 }
 
 #[test]
@@ -62,6 +98,12 @@ fn every_service_and_forwarding_method_has_an_example() {
         "external",
         "combined",
         "thresholds",
+        "multi-vrrp",
+        "multi-ecmp",
+        "multi-pacemaker",
+        "loadmonitor-agent",
+        "loadmonitor-command",
+        "loadmonitor-nanny",
     ] {
         assert!(names.iter().any(|n| n == f), "no examples/{f}.cf");
     }
@@ -95,5 +137,42 @@ fn examples_have_headers_and_documentation_addresses() {
                 &c[1]
             );
         }
+    }
+}
+
+/// The keepalived half of the VRRP example holds the VIP only (no
+/// virtual_server: ldirectord-rs owns the IPVS table), uses documentation
+/// addresses, and passes keepalived's own configuration test when
+/// keepalived is installed.
+#[test]
+fn the_keepalived_snippet_holds_only_the_vip() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/multi-vrrp-keepalived.conf"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.starts_with("# multi-vrrp-keepalived.conf - "));
+    let config: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(config.contains("vrrp_instance") && config.contains("virtual_ipaddress"));
+    assert!(!config.contains("virtual_server"));
+    let cf = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/multi-vrrp.cf"
+    ))
+    .unwrap();
+    assert!(text.contains("192.0.2.100/24") && cf.contains("virtual=192.0.2.100:80"));
+    if std::path::Path::new("/usr/sbin/keepalived").exists() {
+        let o = Command::new("/usr/sbin/keepalived")
+            .args(["--config-test", "-f", path])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "keepalived --config-test: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }

@@ -136,7 +136,7 @@ pub fn load_bytes(bytes: &[u8], path: &Path, opts: &Options) -> Result<Loaded, C
 
 /// Where `bytes` are not UTF-8: (line, column, first byte) of each run
 /// that the lossy conversion turns into one U+FFFD, in its coordinates.
-fn invalid_utf8(bytes: &[u8]) -> Vec<(usize, usize, u8)> {
+pub(crate) fn invalid_utf8(bytes: &[u8]) -> Vec<(usize, usize, u8)> {
     let (mut line, mut col) = (1, 1);
     let mut out = Vec::new();
     for chunk in bytes.utf8_chunks() {

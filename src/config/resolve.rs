@@ -136,6 +136,46 @@ pub const BLOCK_ONLY: &[&str] = &[
     "comment",
 ];
 
+/// The directive a misspelled `name` most likely meant: the known one at
+/// the smallest edit distance (case ignored), when that distance is small
+/// for the name's length (1 up to 7 characters, 2 up to 11, then 3), so
+/// that a typo gets a suggestion and an unrelated word does not.
+fn closest_directive(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let limit = (lower.chars().count() / 4).clamp(1, 3);
+    GLOBAL_ONLY
+        .iter()
+        .chain(SHARED)
+        .chain(BLOCK_ONLY)
+        .chain(&["virtual", "virtual6"])
+        .map(|&known| (edit_distance(&lower, known), known))
+        .filter(|&(d, known)| d <= limit && known != name)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance with adjacent transpositions counted as one edit
+/// (`chekcinterval` is one edit from `checkinterval`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // Three rows of the table: two back (for transpositions), one back, this.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(before[j - 2] + 1);
+            }
+        }
+        before = std::mem::replace(&mut prev, row);
+    }
+    prev[b.len()]
+}
+
 /// Resolve a parsed file. Returns the configuration when there is no
 /// error, and every diagnostic (errors and warnings) in line order.
 pub fn resolve(raw: &RawFile, path: &Path, opts: &Options) -> (Option<Config>, Vec<Diagnostic>) {
@@ -169,6 +209,15 @@ pub fn resolve(raw: &RawFile, path: &Path, opts: &Options) -> (Option<Config>, V
                 }
             }
         }
+    }
+    if !raw.items.iter().any(|i| matches!(i, RawItem::Virtual(_))) {
+        // Upstream runs such a file and does nothing; a user who wrote
+        // one most likely lost a virtual= line (or is reading an empty file).
+        cx.warn(
+            Pos { line: 0, col: 0 },
+            "no virtual service in this file: ldirectord will manage nothing \
+             (a virtual= line starts one)",
+        );
     }
     let mut diags = cx.diags;
     diags.sort_by_key(|d| (d.line, d.col));
@@ -1072,6 +1121,8 @@ impl<'o> Cx<'o> {
             && (SHARED.contains(&name) || BLOCK_ONLY.contains(&name) || GLOBAL_ONLY.contains(&name))
         {
             format!(": {name} needs a value ({name}=…)")
+        } else if let Some(known) = closest_directive(name) {
+            format!(": did you mean \"{known}\"?")
         } else {
             String::new()
         };
@@ -2257,6 +2308,35 @@ mod tests {
                 "word_len {t:?}"
             );
             assert_eq!(first_digits(t), digits(t), "first_digits {t:?}");
+        }
+    }
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_substitutions_and_swaps() {
+        assert_eq!(edit_distance("checkinterval", "checkinterval"), 0);
+        assert_eq!(edit_distance("checkintervall", "checkinterval"), 1);
+        assert_eq!(edit_distance("chekcinterval", "checkinterval"), 1);
+        assert_eq!(edit_distance("checkintreval", "checkinterval"), 1);
+        assert_eq!(edit_distance("sheduler", "scheduler"), 1);
+        assert_eq!(edit_distance("", "ops"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn a_typo_gets_the_directive_it_meant_and_a_stranger_gets_none() {
+        for (typo, meant) in [
+            ("checkintervall", "checkinterval"),
+            ("CheckInterval", "checkinterval"),
+            ("negotiatetimout", "negotiatetimeout"),
+            ("quiesent", "quiescent"),
+            ("virutal", "virtual"),
+            ("reciever", "receive"),
+            ("servise", "service"),
+        ] {
+            assert_eq!(closest_directive(typo), Some(meant), "{typo}");
+        }
+        for stranger in ["bogus", "foo", "timeouts_are_fun", "x"] {
+            assert_eq!(closest_directive(stranger), None, "{stranger}");
         }
     }
 }
