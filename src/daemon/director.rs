@@ -25,7 +25,10 @@
 //!   pass after a refused change;
 //! - a reload swaps the configuration, keeps the health of unchanged
 //!   probes, purges services the new configuration no longer names;
-//! - stop: with cleanstop, removes our reals and services.
+//! - stop: with cleanstop, removes our reals and services;
+//! - the connection-sync daemons of `syncdaemon=` start after adoption,
+//!   follow reloads and ticks, and stop with cleanstop
+//!   ([`super::sync_daemons`]).
 //!
 //! It never runs checks and never parses files.
 
@@ -46,6 +49,7 @@ use super::alert::DaemonStatus;
 use super::log::Logger;
 use super::observe::{self, Record};
 use super::slowstart::SlowStart;
+use super::sync_daemons::SyncDaemons;
 use crate::status::Snapshot;
 
 /// What the director is told.
@@ -180,6 +184,8 @@ pub struct Director<B: IpvsBackend> {
     /// Reals down with `emailalertfreq` > 0: (virtual index, `RIP:RPORT`)
     /// → when "Inaccessible real server" was last mailed.
     reminders: HashMap<(usize, String), Instant>,
+    /// The sync daemons of `syncdaemon=`.
+    sync: SyncDaemons,
     /// What is kept for the status only (since when, recent changes,
     /// counters); see [`Director::snapshot`].
     record: Record,
@@ -194,7 +200,6 @@ impl<B: IpvsBackend> Director<B> {
     pub fn new(config: Arc<Config>, backend: B, log: Arc<Logger>) -> Self {
         Director {
             index: index_of(&config),
-            config,
             backend,
             log,
             next_plan: None,
@@ -215,6 +220,8 @@ impl<B: IpvsBackend> Director<B> {
             reminders: HashMap::new(),
             record: Record::default(),
             born: HashMap::new(),
+            sync: SyncDaemons::new(&config),
+            config,
         }
     }
 
@@ -262,6 +269,8 @@ impl<B: IpvsBackend> Director<B> {
         self.born = self.config.virtuals.iter().map(|v| (v.key, now)).collect();
         let table = self.adopt();
         self.reconcile_from(table, hooks);
+        // After the table: a missing sync interface holds up no service.
+        self.sync.pass(&mut self.backend, &self.log);
         self.status = DaemonStatus::Running;
     }
 
@@ -304,6 +313,7 @@ impl<B: IpvsBackend> Director<B> {
             }
             Message::Tick => {
                 self.reconcile(hooks);
+                self.sync.pass(&mut self.backend, &self.log);
                 self.remind(hooks);
             }
             Message::Stop => {
@@ -865,6 +875,7 @@ impl<B: IpvsBackend> Director<B> {
             .filter_map(|(t, r)| Some((health.key(&t)?.clone(), r)))
             .collect();
         self.reconcile_from(table, hooks);
+        self.sync.reload(&self.config, &mut self.backend, &self.log);
     }
 
     /// upstream `ld_stop`: for each virtual with cleanstop, remove its reals
@@ -923,6 +934,8 @@ impl<B: IpvsBackend> Director<B> {
             self.log
                 .log(&format!("Failed to apply \"{}\": {e}", c.log_line("stop")));
         }
+        self.sync
+            .stop(&mut self.backend, config.global.cleanstop, &self.log);
     }
 
     /// The weight of real `ri` of virtual `vi` as the last pass set it,
@@ -1010,8 +1023,9 @@ impl<B: IpvsBackend> Director<B> {
             state: &state,
             weight: &weight,
         };
-        let snapshot = observe::build(&parts, &mut record);
+        let mut snapshot = observe::build(&parts, &mut record);
         self.record = record;
+        snapshot.sync_daemons = self.sync.status();
         snapshot
     }
 
@@ -1339,6 +1353,15 @@ mod tests {
         fn flush(&mut self) -> crate::ipvs::Result<()> {
             self.0.flush()
         }
+        fn daemons(&mut self) -> crate::ipvs::Result<Vec<crate::ipvs::SyncDaemon>> {
+            self.0.daemons()
+        }
+        fn start_daemon(&mut self, d: &crate::ipvs::SyncDaemon) -> crate::ipvs::Result<()> {
+            self.0.start_daemon(d)
+        }
+        fn stop_daemon(&mut self, s: crate::ipvs::SyncState) -> crate::ipvs::Result<()> {
+            self.0.stop_daemon(s)
+        }
     }
 
     #[test]
@@ -1465,6 +1488,39 @@ mod tests {
         d.handle(result(&c, 0, 0, true), &mut NoHooks);
         d.handle(Message::Stop, &mut NoHooks);
         assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+    }
+
+    #[test]
+    fn sync_daemons_follow_start_tick_reload_and_stop() {
+        let c = cfg(&format!("syncdaemon=both eth1 syncid=3\n{CF}"));
+        let (mut d, log) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        // No eth1: the error is logged after the table is set up, and the
+        // director balances all the same.
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+        let lines = log.lines.lock().unwrap().clone();
+        let first_error = lines
+            .iter()
+            .position(|l| l.contains("No such device (ENODEV)"))
+            .expect("the ENODEV error is logged");
+        assert!(lines[..first_error]
+            .iter()
+            .any(|l| l.starts_with("Added virtual server")));
+        assert!(d.status_lines().iter().any(|l| l
+            .starts_with("syncdaemon\tmaster sync daemon (mcast=eth1, syncid=3)\tnot running: ")));
+        // eth1 comes up: the next tick starts both.
+        d.backend().set_interfaces(&["lo", "eth1"]);
+        d.handle(Message::Tick, &mut NoHooks);
+        assert_eq!(d.backend().daemons().unwrap().len(), 2);
+        // A reload to master only stops the backup; stop stops the master.
+        let c2 = cfg(&format!("syncdaemon=master eth1 syncid=3\n{CF}"));
+        d.handle(Message::Reload(c2, None), &mut NoHooks);
+        let running = d.backend().daemons().unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!(running[0].state, crate::ipvs::SyncState::Master);
+        d.handle(Message::Stop, &mut NoHooks);
+        assert!(d.backend().daemons().unwrap().is_empty());
     }
 
     #[test]

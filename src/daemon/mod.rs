@@ -11,3 +11,4 @@ pub mod observe;
 pub mod pidfile;
 pub mod run;
 pub mod slowstart;
+pub mod sync_daemons;

@@ -283,6 +283,9 @@ pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
             ipvs_read: record.read_at.map(unix),
         },
         virtuals,
+        // The director's sync daemons are its own part (see
+        // Director::snapshot).
+        sync_daemons: Vec::new(),
         recent_changes: record.recent.iter().cloned().collect(),
         generation: record.generation,
     }
