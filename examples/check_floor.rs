@@ -90,8 +90,8 @@ fn main() {
     // SAFETY: plain system calls on values we own; the handler only
     // stores to an atomic.
     let ep = unsafe {
-        libc::signal(libc::SIGTERM, on_signal as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_signal as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::epoll_create1(libc::EPOLL_CLOEXEC)
     };
     assert!(ep >= 0, "epoll_create1");
@@ -170,13 +170,9 @@ fn main() {
         }
         // Deadlines.
         let now = Instant::now();
-        for slot in 0..conns.len() {
-            if conns[slot]
-                .as_ref()
-                .is_some_and(|c| now >= c.started + timeout)
-            {
+        for (slot, conn) in conns.iter_mut().enumerate() {
+            if let Some(c) = conn.take_if(|c| now >= c.started + timeout) {
                 counts.timeouts += 1;
-                let c = conns[slot].take().expect("in flight");
                 finish(&mut due, &mut free, slot, c, interval);
             }
         }

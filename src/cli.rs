@@ -300,6 +300,7 @@ pub fn lookup_from_env() -> Lookup {
 
 /// Run the command line; returns the process exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
+    crate::daemon::timeline::init();
     let inv = match parse(args) {
         Ok(inv) => inv,
         Err(Early::Help) => {
@@ -420,6 +421,10 @@ fn lifecycle_command(inv: &Invocation, opts: &Options) -> i32 {
         None => File::Missing(config_not_found(&inv.config_arg)),
         Some(p) => match config::load_file(p, opts) {
             Ok(l) => {
+                crate::daemon::timeline::mark("parsed", || {
+                    let reals: usize = l.config.virtuals.iter().map(|v| v.reals.len()).sum();
+                    format!("{} virtuals, {reals} reals", l.config.virtuals.len())
+                });
                 print_warnings(p, &l);
                 File::Good(std::sync::Arc::new(l.config))
             }

@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use super::pool::{Member, Plan};
 use super::Target;
-use crate::config::Config;
+use crate::config::{Config, VirtualKey};
 
 /// What the director currently believes about a real server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -246,15 +246,20 @@ impl HealthTable {
     /// `initial(member)` (e.g. `Up` when the kernel table has the real with
     /// a weight, else `Unknown`); pairs no longer planned are forgotten.
     pub fn sync(&mut self, config: &Config, plan: &Plan, initial: impl Fn(&Member) -> State) {
-        let thresholds = |m: &Member| {
-            config
-                .virtuals
-                .iter()
-                .find(|v| v.key == m.virtual_key)
-                .map_or((1, 1), |v| (v.failurecount, v.risecount))
-        };
+        // By key, not by a search of the virtuals per pair: that was
+        // quadratic (30,000 pairs × 3,000 virtuals at start-up). The first
+        // virtual of a key wins, as the search did.
+        let mut by_key: HashMap<VirtualKey, (u32, u32)> =
+            HashMap::with_capacity(config.virtuals.len());
+        for v in &config.virtuals {
+            by_key.entry(v.key).or_insert((v.failurecount, v.risecount));
+        }
+        let thresholds = |m: &Member| by_key.get(&m.virtual_key).copied().unwrap_or((1, 1));
         let mut old = std::mem::take(&mut self.cells);
         self.targets.clear();
+        self.cells.reserve(plan.targets.len());
+        self.targets
+            .reserve(plan.targets.iter().map(|p| p.members.len()).sum());
         for p in &plan.targets {
             for m in &p.members {
                 self.targets.insert(m.clone(), p.target.clone());
@@ -278,6 +283,15 @@ impl HealthTable {
                 .collect();
             self.cells.insert(p.target.clone(), cells);
         }
+    }
+
+    /// How many pairs are up.
+    pub fn count_up(&self) -> usize {
+        self.cells
+            .values()
+            .flatten()
+            .filter(|(_, h)| h.state() == State::Up)
+            .count()
     }
 
     /// Feed one probe result of `target` to every pair it serves; returns

@@ -135,6 +135,10 @@ impl Job for Target {
     fn deadline(&self, step: ProbeKind) -> Duration {
         deadline(self, step)
     }
+
+    fn known_without_running(&self) -> bool {
+        self.checktype == CheckType::On
+    }
 }
 
 /// How long a probe of `kind` may take.

@@ -81,7 +81,13 @@ impl Target {
             },
             request: v.request_for(real).to_string(),
             receive: v.receive_for(real).to_string(),
-            url: v.check_url(real),
+            // Only a negotiate check fetches it; formatting it for every
+            // other real was a tenth of a `checktype=on` start-up's own
+            // instructions (benches/startup_on.rs).
+            url: match v.checktype {
+                CheckType::Negotiate | CheckType::Combined(_) => v.check_url(real),
+                _ => String::new(),
+            },
             httpmethod: v.httpmethod,
             virtualhost: v.virtualhost.clone(),
             login: v.login.clone(),

@@ -50,6 +50,7 @@ use super::log::Logger;
 use super::observe::{self, Record};
 use super::slowstart::SlowStart;
 use super::sync_daemons::SyncDaemons;
+use super::timeline;
 use crate::status::Snapshot;
 
 /// What the director is told.
@@ -267,8 +268,18 @@ impl<B: IpvsBackend> Director<B> {
         self.phase = "start";
         self.status = DaemonStatus::Starting;
         self.born = self.config.virtuals.iter().map(|v| (v.key, now)).collect();
+        self.startup_note("director start", String::new);
         let table = self.adopt();
+        self.startup_note("adopted", || {
+            let dests: usize = table.iter().flatten().map(|(_, d)| d.len()).sum();
+            let known = self.health.count_up();
+            let services = table.as_ref().map_or(0, Vec::len);
+            format!("read {services} services, {dests} dests; {known} reals known up")
+        });
         self.reconcile_from(table, hooks);
+        self.startup_note("first reconcile", || {
+            format!("{} failed", self.failed_last_pass)
+        });
         // After the table: a missing sync interface holds up no service.
         self.sync.pass(&mut self.backend, &self.log);
         self.status = DaemonStatus::Running;
@@ -445,12 +456,15 @@ impl<B: IpvsBackend> Director<B> {
                 }
             }
         }
-        let configured: HashSet<Member> = config
-            .virtuals
-            .iter()
-            .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
-            .collect();
-        self.slow.retain(|m| configured.contains(m));
+        // Nothing ramps at a first start: no set of every real to build.
+        if !self.slow.is_empty() {
+            let configured: HashSet<Member> = config
+                .virtuals
+                .iter()
+                .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
+                .collect();
+            self.slow.retain(|m| configured.contains(m));
+        }
         self.off_up = config
             .virtuals
             .iter()
@@ -462,12 +476,15 @@ impl<B: IpvsBackend> Director<B> {
             .next_plan
             .take()
             .unwrap_or_else(|| Plan::from_config(&config));
-        let on: HashSet<Member> = config
-            .virtuals
-            .iter()
-            .filter(|v| v.checktype == CheckType::On)
-            .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
-            .collect();
+        let on_virtuals = || {
+            config
+                .virtuals
+                .iter()
+                .filter(|v| v.checktype == CheckType::On)
+        };
+        let mut on: HashSet<Member> =
+            HashSet::with_capacity(on_virtuals().map(|v| v.reals.len()).sum());
+        on.extend(on_virtuals().flat_map(|v| v.reals.iter().map(move |r| member(v, r))));
         self.health.sync(&config, &plan, |m| {
             if on.contains(m) || adopted.contains(m) {
                 State::Up
@@ -716,29 +733,23 @@ impl<B: IpvsBackend> Director<B> {
         if only.is_none() {
             self.view = Some(view_of(actual));
         }
-        let applied = reconcile::apply(&mut self.backend, changes);
-        if let Some(view) = &mut self.view {
-            for c in &applied.done {
-                record(view, &c.op);
-            }
+        self.startup_note("diff", || format!("{} changes", changes.len()));
+        self.failed_last_pass = 0;
+        for (i, chunk) in reconcile::by_services(changes, APPLY_CHUNK)
+            .into_iter()
+            .enumerate()
+        {
+            let (ops, started) = (chunk.len(), Instant::now());
+            let applied = reconcile::apply(&mut self.backend, chunk);
+            self.startup_note("applied", || {
+                format!(
+                    "chunk {}: {ops} changes in {:.1} ms",
+                    i + 1,
+                    started.elapsed().as_secs_f64() * 1e3
+                )
+            });
+            self.took(applied, hooks);
         }
-        for c in &applied.done {
-            self.log.log(&c.log_line(self.phase));
-            self.alert(c, hooks);
-            if c.kind == ChangeKind::PurgeVirtual {
-                if let crate::ipvs::Op::DelService(k) = c.op {
-                    self.owned.remove(&k);
-                }
-            }
-        }
-        for (c, e) in &applied.failed {
-            self.log.log(&format!(
-                "Failed to apply \"{}\": {e} (will retry)",
-                c.log_line(self.phase)
-            ));
-        }
-        self.failed_last_pass = applied.failed.len();
-        self.record.netlink_errors += applied.failed.len() as u64;
         // fallbackcommand on the edges only.
         let config = self.config.clone();
         for ds in &want.services {
@@ -764,6 +775,59 @@ impl<B: IpvsBackend> Director<B> {
             }
         }
         self.phase = "start";
+    }
+
+    /// What one apply did: the view kept current, the log lines (written
+    /// together), alerts, purged services forgotten, failures counted.
+    fn took(&mut self, applied: reconcile::Applied, hooks: &mut dyn Hooks) {
+        if let Some(view) = &mut self.view {
+            for c in &applied.done {
+                record(view, &c.op);
+            }
+        }
+        let mut lines: Vec<String> = applied
+            .done
+            .iter()
+            .map(|c| c.log_line(self.phase))
+            .collect();
+        lines.extend(applied.failed.iter().map(|(c, e)| {
+            format!(
+                "Failed to apply \"{}\": {e} (will retry)",
+                c.log_line(self.phase)
+            )
+        }));
+        self.log.log_all(&lines);
+        for c in &applied.done {
+            self.alert(c, hooks);
+            if c.kind == ChangeKind::PurgeVirtual {
+                if let crate::ipvs::Op::DelService(k) = c.op {
+                    self.owned.remove(&k);
+                }
+            }
+        }
+        self.failed_last_pass += applied.failed.len();
+        self.record.netlink_errors += applied.failed.len() as u64;
+    }
+
+    /// During the start only: a step of it in the timeline (see
+    /// [`timeline`]) and, with `-d`, a debug line saying when it ended
+    /// since the command started.
+    fn startup_note(&self, step: &str, details: impl FnOnce() -> String) {
+        if self.status != DaemonStatus::Starting {
+            return;
+        }
+        if !self.log.is_debug() {
+            return timeline::mark(step, details);
+        }
+        let details = details();
+        self.log.debug(
+            2,
+            &format!(
+                "start-up: {step} at {:.1} ms: {details}",
+                timeline::since_start().as_secs_f64() * 1e3
+            ),
+        );
+        timeline::mark(step, || details);
     }
 
     /// Whether virtual `vi` waits before its fallback server comes in:
@@ -1069,6 +1133,12 @@ fn state(health: &HealthTable, off_up: &HashSet<Member>, v: &Virtual, r: &Real) 
     }
 }
 
+/// Changes applied (and logged) together at most, whole services at a time
+/// ([`reconcile::by_services`]): at start the first services have their
+/// reals in the kernel after the first few netlink batches, not after
+/// every service of the configuration (netlink sends 256 per datagram).
+const APPLY_CHUNK: usize = 1024;
+
 /// The IPVS table as the backend reads it: services and their dests.
 type Table = Vec<(Service, Vec<Dest>)>;
 
@@ -1260,7 +1330,26 @@ mod tests {
         d.handle(result(&c, 0, 0, true), &mut NoHooks);
         d.handle(result(&c, 0, 0, false), &mut NoHooks);
         let lines = log.lines.lock().unwrap().clone();
-        let debug: Vec<&String> = lines.iter().filter(|l| l.starts_with("DEBUG")).collect();
+        // The start's steps come first, with when each ended.
+        let steps: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("DEBUG2: start-up: "))
+            .map(|l| l.split(" at ").next().unwrap())
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                "director start",
+                "adopted",
+                "diff",
+                "applied",
+                "first reconcile"
+            ]
+        );
+        let debug: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with("DEBUG") && !l.starts_with("DEBUG2: start-up: "))
+            .collect();
         let check = "DEBUG2: Checking negotiate: real server=192.0.2.21:80 \
                      (virtual=tcp:192.0.2.10:80)";
         assert_eq!(
@@ -1458,11 +1547,59 @@ mod tests {
         d.start(&mut NoHooks);
         // .21 adopted up; the stranger .99 purged; no fallback, no re-add.
         assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
-        let lines = log.lines.lock().unwrap().clone();
+        let lines: Vec<String> = log
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| !l.starts_with("DEBUG"))
+            .cloned()
+            .collect();
         assert_eq!(
             lines,
             ["Purged real server (start): 192.0.2.99:80 (192.0.2.10:80)"]
         );
+    }
+
+    /// Reals whose state is known before any check — `checktype=on`, and
+    /// checked reals adopted up from the kernel — are in the table after
+    /// the start's first reconcile, with their services, in one apply: no
+    /// check result and no tick is needed. Unknown reals wait for a check.
+    #[test]
+    fn known_reals_are_in_the_table_after_the_first_reconcile() {
+        let c = cfg("quiescent=no\n\
+            virtual=192.0.2.10:80\n\treal=192.0.2.21:80 masq 3\n\treal=192.0.2.22:80 masq 2\n\tchecktype=on\n\
+            virtual=192.0.2.11:80\n\treal=192.0.2.31:80 masq 1\n\treal=192.0.2.32:80 masq 1\n\tchecktype=connect\n");
+        let mut b = MemoryIpvs::new();
+        // .31 is up in the kernel already (a restart): adopted.
+        let key = crate::ipvs::ServiceKey::tcp("192.0.2.11".parse().unwrap(), 80);
+        let dest = Dest::new(
+            DestKey::new("192.0.2.31".parse().unwrap(), 80),
+            Forward::Masq,
+        );
+        for r in b.apply(&[
+            Op::AddService(Service::new(key, "wrr")),
+            Op::AddDest(key, dest.weight(1)),
+        ]) {
+            r.unwrap();
+        }
+        let (mut d, log) = director(c, b);
+        d.start(&mut NoHooks);
+        assert_eq!(
+            weights(d.backend()),
+            [
+                ("192.0.2.21:80".to_string(), 3),
+                ("192.0.2.22:80".to_string(), 2),
+                ("192.0.2.31:80".to_string(), 1)
+            ]
+        );
+        assert_eq!(d.state_of(0, 0), State::Up);
+        assert_eq!(d.state_of(1, 1), State::Unknown);
+        let lines = log.lines.lock().unwrap().clone();
+        assert!(lines.contains(&"Added virtual server: 192.0.2.10:80".to_string()));
+        assert!(lines.contains(
+            &"Added real server: 192.0.2.21:80 (192.0.2.10:80) (Weight set to 3)".to_string()
+        ));
     }
 
     #[test]

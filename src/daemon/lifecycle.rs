@@ -238,6 +238,7 @@ pub fn start(ctx: &Context, file: &File) -> i32 {
     match daemonize() {
         Ok(Role::Parent(code)) => code,
         Ok(Role::Daemon(ready)) => {
+            super::timeline::mark("daemonized", String::new);
             let pid = match pidfile::PidFile::create(&ctx.pid_path()) {
                 Ok(p) => p,
                 Err(e) => {
@@ -258,6 +259,7 @@ pub fn start(ctx: &Context, file: &File) -> i32 {
                     std::process::exit(1);
                 }
             };
+            super::timeline::mark("ipvs opened", String::new);
             ready.ok();
             let code = super::run::run(ctx, config, backend, Some(pid));
             std::process::exit(code);

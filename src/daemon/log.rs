@@ -98,6 +98,37 @@ impl Logger {
         }
     }
 
+    /// Write several lines, as [`Logger::log`] writes each. A log file is
+    /// opened and closed once for all of them (a start of 1,000 virtual
+    /// services writes 11,000 lines: 33,000 system calls one by one).
+    pub fn log_all(&self, msgs: &[String]) {
+        let Sink::File(path) = &self.sink else {
+            return msgs.iter().for_each(|m| self.log(m));
+        };
+        if msgs.is_empty() {
+            return;
+        }
+        #[cfg(test)]
+        self.lines.lock().unwrap().extend(msgs.iter().cloned());
+        let prefix = format!("[{}|{}|{}] ", localtime(), self.cfgname, std::process::id());
+        let mut text = String::with_capacity(msgs.iter().map(|m| prefix.len() + m.len() + 1).sum());
+        for m in msgs {
+            text.push_str(&prefix);
+            text.push_str(m);
+            text.push('\n');
+        }
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+        if written.is_err() {
+            eprint!("{text}");
+        }
+    }
+
     /// Write one line.
     pub fn log(&self, msg: &str) {
         #[cfg(test)]
@@ -194,6 +225,27 @@ mod tests {
         )
         .unwrap();
         assert!(re.is_match(&text), "{text:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_written_together_read_as_lines_written_one_by_one() {
+        let dir = std::env::temp_dir().join(format!("ldrs-log-all-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (one, all) = (dir.join("one.log"), dir.join("all.log"));
+        let msgs = ["Added virtual server: 192.0.2.1:80".to_string(), "b".into()];
+        let l = Logger::new(Sink::File(one.clone()), "t.cf");
+        msgs.iter().for_each(|m| l.log(m));
+        Logger::new(Sink::File(all.clone()), "t.cf").log_all(&msgs);
+        // The same lines (the clock may tick between the two writes).
+        let strip = |p: &std::path::Path| -> Vec<String> {
+            let text = std::fs::read_to_string(p).unwrap();
+            text.lines()
+                .map(|l| l.split_once("|t.cf|").unwrap().1.to_string())
+                .collect()
+        };
+        assert_eq!(strip(&one), strip(&all));
+        assert_eq!(strip(&all).len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

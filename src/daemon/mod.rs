@@ -12,3 +12,4 @@ pub mod pidfile;
 pub mod run;
 pub mod slowstart;
 pub mod sync_daemons;
+pub mod timeline;

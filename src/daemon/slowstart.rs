@@ -132,6 +132,11 @@ impl SlowStart {
             .min()
     }
 
+    /// Whether it knows of no pair at all (nothing to forget).
+    pub fn is_empty(&self) -> bool {
+        self.serving.is_empty() && self.ramps.is_empty()
+    }
+
     /// Forget pairs no longer configured (after a reload).
     pub fn retain(&mut self, keep: impl Fn(&Member) -> bool) {
         self.serving.retain(|m, _| keep(m));

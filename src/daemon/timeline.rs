@@ -15,8 +15,10 @@
 //! (netlink batches, written after the apply that sent them). A daemon
 //! forked by `start` keeps t0, and its CPU count starts again at 0.
 //!
-//! Off (the default) an event costs one load of a `OnceLock`; it never
-//! goes to the log, and nothing reads the file back. Owns nothing else.
+//! Off (the default) an event costs one load of a `OnceLock`, and nothing
+//! reads the file back. The director also says where its start-up went at
+//! debug level (`-d`), with [`since_start`]: that needs no file. Owns
+//! nothing else.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -29,13 +31,26 @@ struct Timeline {
     t0: Instant,
 }
 
+/// When the command started (the first [`init`], [`mark`] or
+/// [`since_start`]).
+static T0: OnceLock<Instant> = OnceLock::new();
+
 static TIMELINE: OnceLock<Option<Timeline>> = OnceLock::new();
+
+fn t0() -> Instant {
+    *T0.get_or_init(Instant::now)
+}
+
+/// Time since the command started (see [`init`]).
+pub fn since_start() -> Duration {
+    t0().elapsed()
+}
 
 fn timeline() -> Option<&'static Timeline> {
     TIMELINE
         .get_or_init(|| {
+            let t0 = t0();
             let path = PathBuf::from(std::env::var_os("LDIRECTORD_TIMELINE")?);
-            let t0 = Instant::now();
             let unix = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default();
@@ -67,9 +82,7 @@ impl Timeline {
 
     fn line(&self, at: Instant, cpu: Option<Duration>, event: &str, details: &str) {
         let ms = at.saturating_duration_since(self.t0).as_secs_f64() * 1e3;
-        let cpu = cpu.map_or("-".to_string(), |c| {
-            format!("{:.1}", c.as_secs_f64() * 1e3)
-        });
+        let cpu = cpu.map_or("-".to_string(), |c| format!("{:.1}", c.as_secs_f64() * 1e3));
         let sep = if details.is_empty() { "" } else { ": " };
         self.write(&format!(
             "{ms:>10.3} {cpu:>8} {:>6}  {event}{sep}{details}\n",
@@ -83,10 +96,11 @@ pub fn enabled() -> bool {
     timeline().is_some()
 }
 
-/// Start the clock (t0) if a timeline is asked for; the first event does
-/// it too.
+/// Start the clock (t0), and the timeline if one is asked for. Call it
+/// first thing; the first event or [`since_start`] does it otherwise.
 pub fn init() {
-    mark("start", || String::new());
+    t0();
+    mark("start", String::new);
 }
 
 /// An event now; `details` is formatted only when a timeline is written.

@@ -7,9 +7,54 @@
 //! logs it and retries on its next pass (the diff is recomputed from a fresh
 //! dump, so nothing is lost).
 
-use crate::ipvs::{Error, IpvsBackend, Op};
+use std::collections::HashMap;
+
+use crate::ipvs::{Error, IpvsBackend, Op, ServiceKey};
 
 use super::Change;
+
+/// `changes` cut into chunks of about `max` operations, whole services at
+/// a time: each service's changes stay together and in the diff's order
+/// (adds before deletes, services before their dests), services in the
+/// order they first appear. Applied chunk by chunk, a large start has its
+/// first services and their reals in the kernel, and logged, while the
+/// others are still to be sent, instead of every service first and every
+/// real after. A service with more than `max` changes is a chunk of its own.
+pub fn by_services(changes: Vec<Change>, max: usize) -> Vec<Vec<Change>> {
+    if changes.len() <= max {
+        return vec![changes];
+    }
+    let mut group_of: HashMap<ServiceKey, usize> = HashMap::new();
+    let mut sizes: Vec<usize> = Vec::new();
+    let groups: Vec<usize> = changes
+        .iter()
+        .map(|c| {
+            let next = sizes.len();
+            let g = *group_of.entry(*c.op.service_key()).or_insert(next);
+            if g == next {
+                sizes.push(0);
+            }
+            sizes[g] += 1;
+            g
+        })
+        .collect();
+    // Consecutive groups fill a chunk up to `max`.
+    let mut chunk_of = Vec::with_capacity(sizes.len());
+    let (mut chunk, mut filled) = (0, 0);
+    for size in sizes {
+        if filled > 0 && filled + size > max {
+            chunk += 1;
+            filled = 0;
+        }
+        filled += size;
+        chunk_of.push(chunk);
+    }
+    let mut out: Vec<Vec<Change>> = (0..=chunk).map(|_| Vec::new()).collect();
+    for (c, g) in changes.into_iter().zip(groups) {
+        out[chunk_of[g]].push(c);
+    }
+    out
+}
 
 /// The outcome of [`apply`].
 #[derive(Debug, Default)]
@@ -86,6 +131,44 @@ mod tests {
         let applied = apply(b, changes.clone());
         assert!(applied.failed.is_empty(), "{:?}", applied.failed);
         changes
+    }
+
+    #[test]
+    fn chunks_keep_each_service_whole_and_in_order() {
+        let mut text = String::from("quiescent=no\n");
+        for v in 0..5 {
+            text.push_str(&format!("virtual=192.0.2.1:{}\n", 80 + v));
+            for r in 0..3 {
+                text.push_str(&format!("\treal=192.0.2.{}:80 masq\n", 10 + r));
+            }
+        }
+        let c = cfg(&text);
+        let mut b = MemoryIpvs::new();
+        let want = desired(&c, |_, _| true);
+        let changes = diff(&c, &b.services().unwrap(), &want, &[]);
+        // 5 services and 15 reals; chunks of at most 8: two services each.
+        let chunks = by_services(changes.clone(), 8);
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [8, 8, 4]);
+        for chunk in &chunks {
+            // Every service of a chunk is added before its reals.
+            let first_dest = chunk.iter().position(|c| matches!(c.op, Op::AddDest(..)));
+            assert!(chunk[..first_dest.unwrap()]
+                .iter()
+                .all(|c| matches!(c.op, Op::AddService(_))));
+            assert!(apply(&mut b, chunk.clone()).failed.is_empty());
+        }
+        // The same changes, reordered only.
+        let mut flat: Vec<Change> = chunks.concat();
+        let key = |c: &Change| format!("{:?}", c.op);
+        flat.sort_by_key(key);
+        let mut all = changes;
+        all.sort_by_key(key);
+        assert_eq!(flat, all);
+        assert!(diff(&c, &b.services().unwrap(), &want, &[]).is_empty());
+        // Under the bound: one chunk, untouched.
+        let small = diff(&c, &[], &want, &[]);
+        assert_eq!(by_services(small.clone(), 100), [small]);
     }
 
     #[test]

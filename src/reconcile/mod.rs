@@ -10,6 +10,6 @@ pub mod apply;
 pub mod desired;
 pub mod diff;
 
-pub use apply::{apply, Applied};
+pub use apply::{apply, by_services, Applied};
 pub use desired::{desired, Desired, DesiredDest, DesiredService, Presence, Role};
 pub use diff::{diff, Change, ChangeKind};
