@@ -100,6 +100,13 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
 
     // The pools and the director share the plans' targets and queries.
     let plans = Plans::from_config(&config);
+    super::timeline::mark("plans", || {
+        format!(
+            "{} check targets, {} load queries",
+            plans.checks.targets.len(),
+            plans.loads.targets.len()
+        )
+    });
     let (publisher, snapshots) = Publisher::new();
     // The status file, written off the director's thread: the latest
     // snapshot only (one waiting at most; a newer one replaces it).
@@ -147,6 +154,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     };
     pools.update(&plans);
     drop(plans);
+    super::timeline::mark("pools scheduled", String::new);
     let source = Source {
         snapshots,
         checks: Some(pools.checks.stats()),
