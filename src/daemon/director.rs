@@ -25,20 +25,34 @@
 //!   pass after a refused change;
 //! - a reload swaps the configuration, keeps the health of unchanged
 //!   probes, purges services the new configuration no longer names;
-//! - stop: with cleanstop, removes our reals and services.
+//! - stop: with cleanstop, removes our reals and services;
+//! - an operator's override (drain, disable, a weight, until enable; the
+//!   control socket's [`Message::Control`]) is one more input of the
+//!   desired state, kept by pair, written to the state file on every
+//!   change and put back in force at start; a reload drops (and logs) the
+//!   overrides of pairs it no longer has;
+//! - a plan ([`Director::plan_reload_at`], [`Director::plan_start_at`]) runs
+//!   the same code as a reload or a start on a copy of the director's
+//!   state and of the kernel table, and reports the operations that copy
+//!   applied: what the reload or start would do now, changing nothing.
+//!   A reload logs the operations it applied in the same notation.
 //!
 //! It never runs checks and never parses files.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::check::health::{HealthTable, State, Transition};
 use crate::check::load::{self, LoadQuery, LoadTable};
 use crate::check::pool::{JobResult, Member, Plan};
 use crate::check::{CheckResult, Target};
 use crate::config::{CheckType, Config, Real, Virtual, VirtualKey};
-use crate::ipvs::{Dest, IpvsBackend, Op, Service, ServiceKey};
+use crate::control::protocol::{self, PairChange, Reply, Request, Target as ControlTarget};
+use crate::control::state::{self as state_file, StateFile, Stored};
+use crate::control::{Override, Peer};
+use crate::ipvs::{Dest, IpvsBackend, MemoryIpvs, Op, Service, ServiceEntry, ServiceKey};
 use crate::reconcile::desired::{service_key, weigh, RealInput};
 use crate::reconcile::{self, ChangeKind};
 
@@ -76,6 +90,39 @@ pub enum Message {
     Tick,
     /// Stop: clean up (per cleanstop) and return.
     Stop,
+    /// An operator's request from the control socket (`drain`, `disable`,
+    /// `enable`, `weight`), by `peer`; the reply goes to `reply`.
+    Control {
+        request: Request,
+        peer: Peer,
+        reply: tokio::sync::oneshot::Sender<Reply>,
+    },
+    /// What a reload to this configuration would do now (the reply's
+    /// `plan`); changes nothing.
+    Plan(Arc<Config>, tokio::sync::oneshot::Sender<Reply>),
+    /// Someone waits for a real's connections to drain: read the kernel's
+    /// counters every [`COUNTERS_EVERY`] until then.
+    Watch(Instant),
+}
+
+/// How often the kernel's counters are read while someone waits for a
+/// drain (else they come with the full pass of each tick).
+pub const COUNTERS_EVERY: Duration = Duration::from_secs(1);
+
+/// An operator's override of one pair, as the director keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operated {
+    pub what: Override,
+    pub by: Peer,
+    pub at: SystemTime,
+}
+
+/// One kernel operation of a start or reload, in the plan's notation
+/// ([`reconcile::plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub op: Op,
+    pub line: String,
 }
 
 /// The plans of one configuration: its health checks and its load queries.
@@ -187,6 +234,21 @@ pub struct Director<B: IpvsBackend> {
     /// the reload that added it): its fallback waits for the first checks
     /// of its reals for at most its check deadline from then.
     born: HashMap<VirtualKey, Instant>,
+    /// The operator's overrides, by pair.
+    overrides: HashMap<Member, Operated>,
+    /// Where the overrides are kept across restarts (`None`: nowhere).
+    state_file: Option<PathBuf>,
+    /// Overrides read from the state file, put in force by the next start.
+    stored: Option<Vec<Stored>>,
+    /// The operations of the last start or reload pass, when kept: on a
+    /// reload (to log them) and in a plan's copy.
+    journal: Vec<Planned>,
+    /// Keep the journal of a start too (a plan's copy).
+    journaling: bool,
+    /// Someone waits for a drain: the counters are read every
+    /// [`COUNTERS_EVERY`] until then.
+    watch_until: Option<Instant>,
+    next_counters: Instant,
 }
 
 impl<B: IpvsBackend> Director<B> {
@@ -215,6 +277,62 @@ impl<B: IpvsBackend> Director<B> {
             reminders: HashMap::new(),
             record: Record::default(),
             born: HashMap::new(),
+            overrides: HashMap::new(),
+            state_file: None,
+            stored: None,
+            journal: Vec::new(),
+            journaling: false,
+            watch_until: None,
+            next_counters: Instant::now(),
+        }
+    }
+
+    /// Keep the operator's overrides in `path` (the state file), starting
+    /// with `stored` (what it held; pairs the configuration does not have
+    /// are dropped at start, with a log line).
+    pub fn with_state(mut self, path: Option<PathBuf>, stored: Vec<Stored>) -> Self {
+        self.state_file = path;
+        self.stored = Some(stored);
+        self
+    }
+
+    /// A copy of the director's state on `backend`: no state file, no
+    /// side effects of its own (its hooks are the caller's), its journal
+    /// kept. What a plan runs on.
+    fn fork<C: IpvsBackend>(&self, backend: C) -> Director<C> {
+        Director {
+            config: self.config.clone(),
+            backend,
+            log: Arc::new(Logger::new(
+                super::log::Sink::File("/dev/null".into()),
+                "plan",
+            )),
+            next_plan: None,
+            next_load_plan: None,
+            health: self.health.clone(),
+            loads: self.loads.clone(),
+            slow: self.slow.clone(),
+            now: self.now,
+            off_up: self.off_up.clone(),
+            last: self.last.clone(),
+            owned: self.owned.clone(),
+            fallback_active: self.fallback_active.clone(),
+            failed_last_pass: self.failed_last_pass,
+            view: self.view.clone(),
+            dirty: self.dirty.clone(),
+            index: self.index.clone(),
+            phase: self.phase,
+            status: self.status,
+            reminders: self.reminders.clone(),
+            record: Record::default(),
+            born: self.born.clone(),
+            overrides: self.overrides.clone(),
+            state_file: None,
+            stored: self.stored.clone(),
+            journal: Vec::new(),
+            journaling: true,
+            watch_until: None,
+            next_counters: self.next_counters,
         }
     }
 
@@ -260,6 +378,8 @@ impl<B: IpvsBackend> Director<B> {
         self.phase = "start";
         self.status = DaemonStatus::Starting;
         self.born = self.config.virtuals.iter().map(|v| (v.key, now)).collect();
+        self.journal.clear();
+        self.restore_overrides();
         let table = self.adopt();
         self.reconcile_from(table, hooks);
         self.status = DaemonStatus::Running;
@@ -310,6 +430,31 @@ impl<B: IpvsBackend> Director<B> {
                 self.status = DaemonStatus::Stopping;
                 self.stop(hooks);
                 return false;
+            }
+            Message::Control {
+                request,
+                peer,
+                reply,
+            } => {
+                let answer = self.control(&request, peer, hooks);
+                let _ = reply.send(answer);
+            }
+            Message::Plan(config, reply) => {
+                let now = self.now;
+                let answer = match self.plan_reload_at(config, now) {
+                    Ok(ops) => Reply {
+                        ok: true,
+                        plan: Some(ops.into_iter().map(|p| p.line).collect()),
+                        ..Reply::default()
+                    },
+                    Err(e) => Reply::error(format!("cannot read the IPVS table: {e}")),
+                };
+                let _ = reply.send(answer);
+            }
+            Message::Watch(until) => {
+                if self.watch_until.is_none_or(|u| u < until) {
+                    self.watch_until = Some(until);
+                }
             }
         }
         true
@@ -362,13 +507,38 @@ impl<B: IpvsBackend> Director<B> {
         if changed {
             self.reconcile_changed(hooks);
         }
+        self.read_counters_if_watched();
         true
     }
 
     /// When the director must look at the table again without a message
-    /// (the next slow-start step), if ever.
+    /// (the next slow-start step, the next read of the counters while
+    /// someone waits for a drain), if ever.
     pub fn next_wake(&self) -> Option<Instant> {
-        self.slow.next_step()
+        let counters = self
+            .watch_until
+            .filter(|u| self.now < *u)
+            .map(|_| self.next_counters);
+        match (self.slow.next_step(), counters) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// While someone waits for a drain, read the kernel's counters (for
+    /// the snapshot) every [`COUNTERS_EVERY`]: one table read, whatever
+    /// the number of clients asking.
+    fn read_counters_if_watched(&mut self) {
+        match self.watch_until {
+            Some(until) if self.now < until => {
+                if self.now >= self.next_counters {
+                    let _ = self.read_table();
+                    self.next_counters = self.now + COUNTERS_EVERY;
+                }
+            }
+            Some(_) => self.watch_until = None,
+            None => {}
+        }
     }
 
     /// Mark the virtual services whose reals reached a new slow-start
@@ -426,8 +596,15 @@ impl<B: IpvsBackend> Director<B> {
             };
             for r in &v.reals {
                 let rk = reconcile::desired::real_key(v, r);
-                if let Some(d) = dests.iter().find(|d| d.key == rk && d.weight > 0) {
-                    let m = member(v, r);
+                let m = member(v, r);
+                // A real the operator drained is in the table at weight 0:
+                // up all the same (a restart must not take it out while
+                // its connections drain).
+                let zero = matches!(
+                    self.overrides.get(&m).map(|o| o.what),
+                    Some(Override::Drain | Override::Weight { weight: 0 })
+                );
+                if let Some(d) = dests.iter().find(|d| d.key == rk && (d.weight > 0 || zero)) {
                     // A load-driven weight survives a restart until the
                     // monitor answers again.
                     self.loads.hold(&m, d.weight);
@@ -670,7 +847,7 @@ impl<B: IpvsBackend> Director<B> {
             .collect();
         let hold = |vi: usize| held.contains(&vi);
         let (health, off_up, now) = (&self.health, &self.off_up, self.now);
-        let (loads, slow) = (&mut self.loads, &mut self.slow);
+        let (loads, slow, overrides) = (&mut self.loads, &mut self.slow, &self.overrides);
         let want = reconcile::desired::desired_of(&self.config, include, hold, |v, _, r| {
             let m = member(v, r);
             let state = state(health, off_up, v, r);
@@ -678,6 +855,7 @@ impl<B: IpvsBackend> Director<B> {
                 up: state == State::Up,
                 load: loads.load_of(&m),
                 ramp: None,
+                operator: overrides.get(&m).map(|o| o.what),
             };
             // In service = taking new connections; not known before its
             // first check (start-up never ramps). Watched only where slow
@@ -703,10 +881,37 @@ impl<B: IpvsBackend> Director<B> {
             }
         };
         let changes = reconcile::diff(&self.config, &actual, &want, &purge);
+        // A reload's operations are logged in the plan's notation; a
+        // plan's copy keeps those of its start too.
+        let journal = (self.journaling || self.status == DaemonStatus::Reloading).then(|| {
+            let before = reconcile::plan::Before::new(&actual);
+            changes
+                .iter()
+                .map(|c| Planned {
+                    op: c.op.clone(),
+                    line: before.describe(&c.op),
+                })
+                .collect::<Vec<_>>()
+        });
         if only.is_none() {
             self.view = Some(view_of(actual));
         }
         let applied = reconcile::apply(&mut self.backend, changes);
+        if let Some(ops) = journal {
+            let reloading = self.status == DaemonStatus::Reloading;
+            if reloading && ops.is_empty() {
+                self.log.log("Reload: no kernel operations");
+            }
+            for p in ops {
+                if reloading {
+                    match applied.failed.iter().find(|(c, _)| c.op == p.op) {
+                        Some((_, e)) => self.log.log(&format!("Reload: {} (failed: {e})", p.line)),
+                        None => self.log.log(&format!("Reload: {}", p.line)),
+                    }
+                }
+                self.journal.push(p);
+            }
+        }
         if let Some(view) = &mut self.view {
             for c in &applied.done {
                 record(view, &c.op);
@@ -855,6 +1060,8 @@ impl<B: IpvsBackend> Director<B> {
         self.fallback_active.clear();
         // Indexes of the old configuration mean nothing in the new one.
         self.reminders.clear();
+        self.journal.clear();
+        self.drop_unconfigured_overrides();
         let table = self.adopt();
         let health = &self.health;
         self.record.retain(|m| health.of_member(m).is_some());
@@ -935,17 +1142,29 @@ impl<B: IpvsBackend> Director<B> {
     fn weight_of(&self, v: &Virtual, r: &Real) -> RealWeight {
         let m = member(v, r);
         let state = state(&self.health, &self.off_up, v, r);
+        let operator = self.overrides.get(&m).map(|o| o.what);
         let input = RealInput {
             up: state == State::Up,
             load: self.loads.load_of(&m),
             ramp: self.slow.ramp(&m, self.now),
+            operator,
         };
         let w = weigh(r, &input);
         let mut reasons = Vec::new();
-        match state {
-            State::Up => {}
-            State::Down => reasons.push("down".to_string()),
-            State::Unknown => reasons.push("not checked yet".to_string()),
+        let health = self.health_reason(&m, state);
+        if operator == Some(Override::Disable) {
+            reasons.push("disabled by operator".to_string());
+        }
+        reasons.extend(health.clone());
+        if let Some(o @ (Override::Drain | Override::Weight { .. })) = operator {
+            let text = match o {
+                Override::Weight { weight } => format!("operator weight {weight}"),
+                _ => "drained by operator".to_string(),
+            };
+            reasons.push(match outweighed(o, &input, health) {
+                Some(winner) => format!("{text} ({winner} wins)"),
+                None => text,
+            });
         }
         reasons.extend(self.loads.reasons(&m));
         if let (Some(now), Some(_)) = (w.weight, input.ramp) {
@@ -958,6 +1177,335 @@ impl<B: IpvsBackend> Director<B> {
             effective: w.weight,
             reasons,
         }
+    }
+
+    /// Why a real is not up, as `status` says it: `in maintenance` (a file
+    /// in maintenancedir held its last check down), `down`, `not checked
+    /// yet`; `None` when it is up.
+    fn health_reason(&self, m: &Member, state: State) -> Option<String> {
+        match state {
+            State::Up => None,
+            State::Down => {
+                let maintenance = self
+                    .health
+                    .of_member(m)
+                    .and_then(|(t, _)| self.last.get(t))
+                    .is_some_and(|l| l.maintenance);
+                Some(
+                    if maintenance {
+                        "in maintenance"
+                    } else {
+                        "down"
+                    }
+                    .to_string(),
+                )
+            }
+            State::Unknown => Some("not checked yet".to_string()),
+        }
+    }
+
+    /// The operator's override of real `r` of `v`, and whether it decides
+    /// the weight now (`false`: something stricter wins).
+    pub fn operator_of(&self, v: &Virtual, r: &Real) -> Option<(Operated, bool)> {
+        let m = member(v, r);
+        let o = *self.overrides.get(&m)?;
+        let state = state(&self.health, &self.off_up, v, r);
+        let input = RealInput {
+            up: state == State::Up,
+            load: self.loads.load_of(&m),
+            ramp: None,
+            operator: Some(o.what),
+        };
+        let in_force = o.what == Override::Disable
+            || outweighed(o.what, &input, self.health_reason(&m, state)).is_none();
+        Some((o, in_force))
+    }
+
+    /// Every override, for a view of the director's state.
+    pub fn overrides(&self) -> impl Iterator<Item = (&Member, &Operated)> {
+        self.overrides.iter()
+    }
+
+    /// Put the overrides of the state file in force (at start): pairs the
+    /// configuration does not have are dropped, each with a line.
+    fn restore_overrides(&mut self) {
+        let Some(stored) = self.stored.take() else {
+            return;
+        };
+        let pairs: HashMap<(String, String), Member> = self
+            .config
+            .virtuals
+            .iter()
+            .flat_map(|v| {
+                v.reals
+                    .iter()
+                    .map(move |r| ((v.key.id(), r.id()), member(v, r)))
+            })
+            .collect();
+        let mut dropped = false;
+        for s in stored {
+            let at = std::time::UNIX_EPOCH + Duration::from_secs_f64(s.at.max(0.0));
+            match pairs.get(&(s.virtual_id.clone(), s.real.clone())) {
+                Some(m) => {
+                    self.log.log(&format!(
+                        "Operator override in force: real server {} ({}) {} (by {})",
+                        s.real,
+                        s.virtual_id,
+                        s.what.state(),
+                        s.by
+                    ));
+                    self.overrides.insert(
+                        m.clone(),
+                        Operated {
+                            what: s.what,
+                            by: s.by,
+                            at,
+                        },
+                    );
+                }
+                None => {
+                    dropped = true;
+                    self.log.log(&format!(
+                        "Dropped operator override: real server {} ({}) {}: not in the configuration",
+                        s.real,
+                        s.virtual_id,
+                        s.what.state()
+                    ));
+                }
+            }
+        }
+        if dropped {
+            self.persist();
+        }
+    }
+
+    /// After a reload: drop the overrides of pairs the configuration no
+    /// longer has, each with a line.
+    fn drop_unconfigured_overrides(&mut self) {
+        let configured: HashSet<Member> = self
+            .config
+            .virtuals
+            .iter()
+            .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
+            .collect();
+        let gone: Vec<Member> = self
+            .overrides
+            .keys()
+            .filter(|m| !configured.contains(*m))
+            .cloned()
+            .collect();
+        for m in &gone {
+            if let Some(o) = self.overrides.remove(m) {
+                self.log.log(&format!(
+                    "Dropped operator override: real server {} ({}) {}: no longer in the configuration",
+                    m.real_id(),
+                    m.virtual_key.id(),
+                    o.what.state()
+                ));
+            }
+        }
+        if !gone.is_empty() {
+            self.persist();
+        }
+    }
+
+    /// Write the overrides to the state file (when there is one); a
+    /// failure is logged, the overrides stay in force.
+    fn persist(&self) {
+        let Some(path) = &self.state_file else {
+            return;
+        };
+        let mut overrides: Vec<Stored> = self
+            .overrides
+            .iter()
+            .map(|(m, o)| Stored {
+                virtual_id: m.virtual_key.id(),
+                real: m.real_id(),
+                what: o.what,
+                by: o.by,
+                at: crate::status::snapshot::unix(o.at),
+            })
+            .collect();
+        overrides.sort_by(|a, b| (&a.virtual_id, &a.real).cmp(&(&b.virtual_id, &b.real)));
+        let state = StateFile {
+            version: state_file::VERSION,
+            config: self.config.path.display().to_string(),
+            overrides,
+        };
+        if let Err(e) = state_file::write(path, &state) {
+            self.log.log(&format!(
+                "Error writing the state file {}: {e} (the overrides hold until the daemon stops)",
+                path.display()
+            ));
+        }
+    }
+
+    /// The pairs a request names: the real in every virtual service that
+    /// has it, or in the one it names. `Err`: a reply that says why none.
+    fn pairs_of(&self, t: &ControlTarget) -> Result<Vec<(usize, usize)>, Reply> {
+        let config = &self.config;
+        let wanted = |v: &Virtual| {
+            t.virtual_service
+                .as_deref()
+                .is_none_or(|s| protocol::matches_virtual(&v.key, s))
+        };
+        let mut pairs = Vec::new();
+        let mut seen: HashSet<Member> = HashSet::new();
+        let mut elsewhere: Vec<String> = Vec::new();
+        for (vi, v) in config.virtuals.iter().enumerate() {
+            for (ri, r) in v.reals.iter().enumerate() {
+                if r.id() != t.real {
+                    continue;
+                }
+                if !wanted(v) {
+                    elsewhere.push(v.key.id());
+                } else if seen.insert(member(v, r)) {
+                    pairs.push((vi, ri));
+                }
+            }
+        }
+        if !pairs.is_empty() {
+            return Ok(pairs);
+        }
+        if let Some(s) = &t.virtual_service {
+            if !config
+                .virtuals
+                .iter()
+                .any(|v| protocol::matches_virtual(&v.key, s))
+            {
+                let ids: Vec<String> = config.virtuals.iter().map(|v| v.key.id()).collect();
+                return Err(Reply {
+                    matches: protocol::close_matches(s, ids.iter().map(String::as_str)),
+                    ..Reply::error(format!(
+                        "no virtual service {s} in the running configuration"
+                    ))
+                });
+            }
+            if !elsewhere.is_empty() {
+                elsewhere.dedup();
+                return Err(Reply::error(format!(
+                    "{} is not a real server of {s} (it is one of {})",
+                    t.real,
+                    elsewhere.join(", ")
+                )));
+            }
+        }
+        let reals: Vec<String> = config
+            .virtuals
+            .iter()
+            .filter(|v| wanted(v))
+            .flat_map(|v| v.reals.iter().map(|r| r.id()))
+            .collect();
+        Err(Reply {
+            matches: protocol::close_matches(&t.real, reals.iter().map(String::as_str)),
+            ..Reply::error(format!(
+                "no real server {} in the running configuration{}",
+                t.real,
+                t.virtual_service
+                    .as_deref()
+                    .map_or(String::new(), |s| format!(" of {s}"))
+            ))
+        })
+    }
+
+    /// An operator's change request: set or clear the override of every
+    /// pair it names, one log line each (who, what, before -> after), one
+    /// pass for the virtual services touched, the state file written.
+    pub fn control(&mut self, request: &Request, peer: Peer, hooks: &mut dyn Hooks) -> Reply {
+        let Some((target, to)) = request.setting() else {
+            return Reply::error("not a change request");
+        };
+        if let Some(Override::Weight { weight }) = to {
+            if weight > Override::MAX_WEIGHT {
+                return Reply::error(format!(
+                    "weight {weight} is out of range (0 to {})",
+                    Override::MAX_WEIGHT
+                ));
+            }
+        }
+        let pairs = match self.pairs_of(&target) {
+            Ok(p) => p,
+            Err(reply) => return reply,
+        };
+        let config = self.config.clone();
+        let at = SystemTime::now();
+        let action = match request {
+            Request::Enable(_) => "enable",
+            _ => to.map_or("enable", |o| o.action()),
+        };
+        let mut changes = Vec::new();
+        let mut touched = false;
+        for &(vi, ri) in &pairs {
+            let (v, r) = (&config.virtuals[vi], &config.virtuals[vi].reals[ri]);
+            let m = member(v, r);
+            let before = self.overrides.get(&m).map(|o| o.what);
+            let weight_before = self.weight_of(v, r).effective;
+            if before != to {
+                touched = true;
+                match to {
+                    Some(what) => {
+                        self.overrides
+                            .insert(m.clone(), Operated { what, by: peer, at });
+                    }
+                    None => {
+                        self.overrides.remove(&m);
+                    }
+                }
+                if let Some(vis) = self.index.get(&v.key) {
+                    self.dirty.extend(vis);
+                }
+                self.log.log(&format!(
+                    "Operator {action}: real server {} ({}) {} -> {} by {peer}",
+                    r.id(),
+                    v.key.id(),
+                    crate::control::state_text(before),
+                    crate::control::state_text(to),
+                ));
+            }
+            changes.push(PairChange {
+                virtual_id: v.key.id(),
+                real: r.id(),
+                before,
+                after: to,
+                weight_before,
+                weight_after: None,
+            });
+        }
+        if touched {
+            self.record.operator_changed();
+            self.reconcile_changed(hooks);
+            self.persist();
+        }
+        for (c, &(vi, ri)) in changes.iter_mut().zip(&pairs) {
+            c.weight_after = self
+                .weight_of(&config.virtuals[vi], &config.virtuals[vi].reals[ri])
+                .effective;
+        }
+        Reply {
+            ok: true,
+            at: Some(crate::status::snapshot::unix(at)),
+            changes,
+            ..Reply::default()
+        }
+    }
+
+    /// The kernel operations a reload to `config` at `now` would apply:
+    /// the reload itself, run on a copy of the director's state and of the
+    /// kernel table (read once). Changes nothing.
+    pub fn plan_reload_at(
+        &mut self,
+        config: Arc<Config>,
+        now: Instant,
+    ) -> crate::ipvs::Result<Vec<Planned>> {
+        let mut copy = MemoryIpvs::new();
+        *copy.table_mut() = self.backend.dump()?;
+        let mut fork = self.fork(copy);
+        fork.handle_batch_at(
+            std::iter::once(Message::Reload(config, None)),
+            now,
+            &mut NoHooks,
+        );
+        Ok(fork.journal)
     }
 
     /// Read the whole kernel table (counters kept for the status, a
@@ -1000,6 +1548,7 @@ impl<B: IpvsBackend> Director<B> {
         let (health, off_up) = (&self.health, &self.off_up);
         let state = |v: &Virtual, r: &Real| state(health, off_up, v, r);
         let weight = |v: &Virtual, r: &Real| self.weight_of(v, r);
+        let operator = |v: &Virtual, r: &Real| self.operator_of(v, r);
         let parts = observe::Parts {
             config: &self.config,
             health,
@@ -1009,6 +1558,7 @@ impl<B: IpvsBackend> Director<B> {
             status: self.status,
             state: &state,
             weight: &weight,
+            operator: &operator,
         };
         let snapshot = observe::build(&parts, &mut record);
         self.record = record;
@@ -1020,6 +1570,47 @@ impl<B: IpvsBackend> Director<B> {
     pub fn status_lines(&mut self) -> Vec<String> {
         let now = crate::status::snapshot::unix(std::time::SystemTime::now());
         crate::status::text::lines(&self.snapshot(), now)
+    }
+}
+
+impl Director<MemoryIpvs> {
+    /// The kernel operations a start of `config` at `now` would apply to
+    /// `table`, with the overrides `stored` (the state file's): a start on
+    /// a copy of the table, before any check result (the adoption rules).
+    pub fn plan_start_at(
+        config: Arc<Config>,
+        table: Vec<ServiceEntry>,
+        stored: Vec<Stored>,
+        now: Instant,
+    ) -> Vec<Planned> {
+        let mut copy = MemoryIpvs::new();
+        *copy.table_mut() = table;
+        let log = Arc::new(Logger::new(
+            super::log::Sink::File("/dev/null".into()),
+            "plan",
+        ));
+        let mut d = Director::new(config, copy, log).with_state(None, stored);
+        d.journaling = true;
+        d.start_at(now, &mut NoHooks);
+        d.journal
+    }
+}
+
+/// What wins over an operator's `drain` or `weight` (given the real's
+/// other inputs and why its health is not up), if anything: the stricter
+/// wins.
+fn outweighed(o: Override, input: &RealInput, health: Option<String>) -> Option<String> {
+    use crate::check::load::Admin;
+    if let Some(h) = health {
+        return Some(h);
+    }
+    if input.load.down {
+        return Some("agent down".into());
+    }
+    match (input.load.admin, o) {
+        (Admin::Maint, _) => Some("agent maint".into()),
+        (Admin::Drain, Override::Weight { .. }) => Some("agent drain".into()),
+        _ => None,
     }
 }
 

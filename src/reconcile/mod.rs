@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod desired;
 pub mod diff;
+pub mod plan;
 
 pub use apply::{apply, Applied};
 pub use desired::{desired, Desired, DesiredDest, DesiredService, Presence, Role};
