@@ -74,6 +74,15 @@ impl IpvsBackend for WithStats {
     fn flush(&mut self) -> ipvs::Result<()> {
         self.0.flush()
     }
+    fn daemons(&mut self) -> ipvs::Result<Vec<ipvs::SyncDaemon>> {
+        self.0.daemons()
+    }
+    fn start_daemon(&mut self, d: &ipvs::SyncDaemon) -> ipvs::Result<()> {
+        self.0.start_daemon(d)
+    }
+    fn stop_daemon(&mut self, s: ipvs::SyncState) -> ipvs::Result<()> {
+        self.0.stop_daemon(s)
+    }
 }
 
 /// The scraper child: GET /metrics once a second for `seconds`; prints

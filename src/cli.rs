@@ -39,7 +39,7 @@ Usage:
     ldirectord [configfile] plan
     ldirectord [configfile] configtest|check
     ldirectord [configfile] doctor [--real]
-    ldirectord list [--stats]
+    ldirectord list [--stats|--daemon]
     ldirectord convert LVS_CF [-o FILE] [--lenient] [--ha keepalived|pacemaker]
     ldirectord -t [configfile]
     ldirectord -h|--help
@@ -50,6 +50,8 @@ Options:
     -t             Test the configuration: print every error (exit 2), or the
                    resolved configuration as canonical ldirectord.cf (exit 0).
     --real         With doctor: check this host as a real server.
+    --stats        With list: the counters, as ipvsadm -Ln --stats.
+    --daemon       With list: the connection-sync daemons, as ipvsadm -L --daemon.
     --json         With status: the daemon's status as JSON (see ldirectord(8)).
     --wait [S]     With drain: wait until the real's active connections reach
                    0, at most S seconds (default 600); exit 1 if time is up.
@@ -89,6 +91,9 @@ struct Args {
     /// `list --stats`: counters as `ipvsadm -Ln --stats`.
     #[arg(long = "stats")]
     stats: bool,
+    /// `list --daemon`: the sync daemons as `ipvsadm -L --daemon`.
+    #[arg(long = "daemon")]
+    daemon: bool,
     /// `doctor --real`: check this host as a real server.
     #[arg(long = "real")]
     real: bool,
@@ -182,6 +187,8 @@ pub struct Invocation {
     pub debug: bool,
     /// `--stats` (for `list`).
     pub stats: bool,
+    /// `--daemon` (for `list`).
+    pub daemon: bool,
     /// `--real` (for `doctor`).
     pub real: bool,
     /// `--json` (for `status`).
@@ -297,12 +304,23 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
     if a.real && verb != Verb::Doctor {
         return Err(Early::Usage("--real goes with doctor only".into()));
     }
+    if (a.stats || a.daemon) && verb != Verb::List {
+        return Err(Early::Usage(
+            "--stats and --daemon go with list only".into(),
+        ));
+    }
+    if a.stats && a.daemon {
+        return Err(Early::Usage(
+            "list takes --stats or --daemon, not both".into(),
+        ));
+    }
     if a.json && verb != Verb::Status {
         return Err(Early::Usage("--json goes with status only".into()));
     }
     Ok(Invocation {
         debug: a.debug,
         stats: a.stats,
+        daemon: a.daemon,
         real: a.real,
         json: a.json,
         verb,
@@ -344,7 +362,7 @@ fn parse_convert(a: Args) -> Result<Invocation, Early> {
         [_] => return Err(Early::Usage("convert needs the lvs.cf to read".into())),
         _ => return Err(Early::Usage("convert takes one lvs.cf".into())),
     };
-    if a.debug || a.stats || a.real || a.json {
+    if a.debug || a.stats || a.daemon || a.real || a.json {
         return Err(Early::Usage(
             "convert takes only -o, --lenient and --ha".into(),
         ));
@@ -358,6 +376,7 @@ fn parse_convert(a: Args) -> Result<Invocation, Early> {
     Ok(Invocation {
         debug: false,
         stats: false,
+        daemon: false,
         real: false,
         json: false,
         verb: Verb::Convert,
@@ -407,7 +426,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     };
     // `list` shows the kernel's table; it needs no configuration.
     if inv.verb == Verb::List {
-        return list(inv.stats);
+        return list(inv.stats, inv.daemon);
     }
     if let Some(args) = &inv.convert {
         return convert(args);
@@ -447,13 +466,39 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             crate::daemon::operate::plan(&context(&inv, path), std::sync::Arc::new(config))
         }
         // Handled before the configuration is read.
-        _ => list(inv.stats),
+        _ => list(inv.stats, inv.daemon),
     }
 }
 
-/// Upstream's message for a configuration argument that names no file.
+/// Upstream's message for a configuration argument that names no file,
+/// then every place [`find_config`] looked, in its order, each once (an
+/// absolute argument is one path); a relative one with the directory it
+/// was relative to.
 fn config_not_found(arg: &str) -> String {
-    format!("Config file {arg} not found")
+    let base = std::env::var_os("LDIRECTORD_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/ha.d"));
+    let mut searched: Vec<PathBuf> = Vec::new();
+    for p in [
+        base.join(arg),
+        base.join("conf").join(arg),
+        PathBuf::from(arg),
+    ] {
+        if !searched.contains(&p) {
+            searched.push(p);
+        }
+    }
+    let cwd = std::env::current_dir().ok();
+    let mut msg = format!("Config file {arg} not found; looked for:");
+    for p in searched {
+        match &cwd {
+            Some(dir) if p.is_relative() => {
+                msg.push_str(&format!("\n    {} (in {})", p.display(), dir.display()))
+            }
+            _ => msg.push_str(&format!("\n    {}", p.display())),
+        }
+    }
+    msg
 }
 
 fn is_lifecycle(verb: Verb) -> bool {
@@ -692,10 +737,14 @@ fn convert(args: &ConvertArgs) -> i32 {
     0
 }
 
-/// `ldirectord list [--stats]`: the live IPVS table as `ipvsadm -Ln`.
-fn list(stats: bool) -> i32 {
+/// `ldirectord list [--stats|--daemon]`: the live IPVS table as
+/// `ipvsadm -Ln` (or its counters, or the sync daemons).
+fn list(stats: bool, daemon: bool) -> i32 {
     use crate::ipvs::{render, IpvsBackend, NetlinkIpvs};
     let result = NetlinkIpvs::new().and_then(|mut nl| {
+        if daemon {
+            return Ok(render::daemons(&nl.daemons()?));
+        }
         let info = nl.info()?;
         let table = nl.dump()?;
         Ok(if stats {
@@ -802,6 +851,13 @@ mod tests {
         assert!(!p(&["doctor"]).unwrap().real);
         assert!(matches!(
             p(&["x.cf", "status", "--real"]),
+            Err(Early::Usage(_))
+        ));
+        let i = p(&["list", "--daemon"]).unwrap();
+        assert_eq!((i.verb, i.daemon, i.stats), (Verb::List, true, false));
+        assert!(matches!(p(&["start", "--daemon"]), Err(Early::Usage(_))));
+        assert!(matches!(
+            p(&["list", "--daemon", "--stats"]),
             Err(Early::Usage(_))
         ));
         assert!(p(&["x.cf", "status", "--json"]).unwrap().json);

@@ -226,7 +226,7 @@ fn the_status_server_reads_agrees_and_stays_bounded() {
     let addr: SocketAddr = format!("127.0.0.1:{status_port}").parse().unwrap();
     let text = format!(
         "checkinterval=1\nchecktimeout=2\nnegotiatetimeout=2\nautoreload=no\n\
-         logfile=\"{}\"\nstatusaddress={addr}\n\
+         logfile=\"{}\"\nstatusaddress={addr}\nsyncdaemon=both nosuch0\n\
          virtual=192.0.2.10:80\n\treal=127.0.0.1:{up} masq 3\n\treal=127.0.0.1:{down} masq 2\n\
          \tservice=http\n\tchecktype=negotiate\n\trequest=\"/\"\n\treceive=\"OK\"\n\
          virtual=192.0.2.11:80\n\treal=127.0.0.1:{fb_real} masq\n\tchecktype=connect\n\
@@ -283,6 +283,16 @@ fn the_status_server_reads_agrees_and_stays_bounded() {
         settled,
         "states never settled: {}",
         get(addr, "/status.json").body
+    );
+    // syncdaemon= on an interface the (in-memory) kernel lacks: both roles
+    // listed, not running, with the kernel's answer.
+    let sync = snapshot(addr).sync_daemons;
+    assert_eq!(sync.len(), 2, "{sync:?}");
+    assert!(
+        sync.iter().all(|d| d.configured
+            && !d.running
+            && d.error.as_deref().is_some_and(|e| e.contains("(ENODEV)"))),
+        "{sync:?}"
     );
 
     // /metrics: the families, the values, promtool's verdict. The

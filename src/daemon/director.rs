@@ -36,6 +36,9 @@
 //!   state and of the kernel table, and reports the operations that copy
 //!   applied: what the reload or start would do now, changing nothing.
 //!   A reload logs the operations it applied in the same notation.
+//! - the connection-sync daemons of `syncdaemon=` start after adoption,
+//!   follow reloads and ticks, and stop with cleanstop
+//!   ([`super::sync_daemons`]).
 //!
 //! It never runs checks and never parses files.
 
@@ -60,6 +63,7 @@ use super::alert::DaemonStatus;
 use super::log::Logger;
 use super::observe::{self, Record};
 use super::slowstart::SlowStart;
+use super::sync_daemons::SyncDaemons;
 use crate::status::Snapshot;
 
 /// What the director is told.
@@ -227,6 +231,8 @@ pub struct Director<B: IpvsBackend> {
     /// Reals down with `emailalertfreq` > 0: (virtual index, `RIP:RPORT`)
     /// → when "Inaccessible real server" was last mailed.
     reminders: HashMap<(usize, String), Instant>,
+    /// The sync daemons of `syncdaemon=`.
+    sync: SyncDaemons,
     /// What is kept for the status only (since when, recent changes,
     /// counters); see [`Director::snapshot`].
     record: Record,
@@ -256,7 +262,6 @@ impl<B: IpvsBackend> Director<B> {
     pub fn new(config: Arc<Config>, backend: B, log: Arc<Logger>) -> Self {
         Director {
             index: index_of(&config),
-            config,
             backend,
             log,
             next_plan: None,
@@ -284,6 +289,8 @@ impl<B: IpvsBackend> Director<B> {
             journaling: false,
             watch_until: None,
             next_counters: Instant::now(),
+            sync: SyncDaemons::new(&config),
+            config,
         }
     }
 
@@ -333,6 +340,7 @@ impl<B: IpvsBackend> Director<B> {
             journaling: true,
             watch_until: None,
             next_counters: self.next_counters,
+            sync: SyncDaemons::new(&self.config),
         }
     }
 
@@ -382,6 +390,8 @@ impl<B: IpvsBackend> Director<B> {
         self.restore_overrides();
         let table = self.adopt();
         self.reconcile_from(table, hooks);
+        // After the table: a missing sync interface holds up no service.
+        self.sync.pass(&mut self.backend, &self.log);
         self.status = DaemonStatus::Running;
     }
 
@@ -424,6 +434,7 @@ impl<B: IpvsBackend> Director<B> {
             }
             Message::Tick => {
                 self.reconcile(hooks);
+                self.sync.pass(&mut self.backend, &self.log);
                 self.remind(hooks);
             }
             Message::Stop => {
@@ -529,15 +540,14 @@ impl<B: IpvsBackend> Director<B> {
     /// the snapshot) every [`COUNTERS_EVERY`]: one table read, whatever
     /// the number of clients asking.
     fn read_counters_if_watched(&mut self) {
-        match self.watch_until {
-            Some(until) if self.now < until => {
-                if self.now >= self.next_counters {
-                    let _ = self.read_table();
-                    self.next_counters = self.now + COUNTERS_EVERY;
-                }
-            }
-            Some(_) => self.watch_until = None,
-            None => {}
+        let Some(until) = self.watch_until else {
+            return;
+        };
+        if self.now >= until {
+            self.watch_until = None;
+        } else if self.now >= self.next_counters {
+            let _ = self.read_table();
+            self.next_counters = self.now + COUNTERS_EVERY;
         }
     }
 
@@ -1072,6 +1082,7 @@ impl<B: IpvsBackend> Director<B> {
             .filter_map(|(t, r)| Some((health.key(&t)?.clone(), r)))
             .collect();
         self.reconcile_from(table, hooks);
+        self.sync.reload(&self.config, &mut self.backend, &self.log);
     }
 
     /// upstream `ld_stop`: for each virtual with cleanstop, remove its reals
@@ -1130,6 +1141,8 @@ impl<B: IpvsBackend> Director<B> {
             self.log
                 .log(&format!("Failed to apply \"{}\": {e}", c.log_line("stop")));
         }
+        self.sync
+            .stop(&mut self.backend, config.global.cleanstop, &self.log);
     }
 
     /// The weight of real `ri` of virtual `vi` as the last pass set it,
@@ -1342,7 +1355,7 @@ impl<B: IpvsBackend> Director<B> {
 
     /// The pairs a request names: the real in every virtual service that
     /// has it, or in the one it names. `Err`: a reply that says why none.
-    fn pairs_of(&self, t: &ControlTarget) -> Result<Vec<(usize, usize)>, Reply> {
+    fn pairs_of(&self, t: &ControlTarget) -> Result<Vec<(usize, usize)>, Box<Reply>> {
         let config = &self.config;
         let wanted = |v: &Virtual| {
             t.virtual_service
@@ -1374,20 +1387,20 @@ impl<B: IpvsBackend> Director<B> {
                 .any(|v| protocol::matches_virtual(&v.key, s))
             {
                 let ids: Vec<String> = config.virtuals.iter().map(|v| v.key.id()).collect();
-                return Err(Reply {
+                return Err(Box::new(Reply {
                     matches: protocol::close_matches(s, ids.iter().map(String::as_str)),
                     ..Reply::error(format!(
                         "no virtual service {s} in the running configuration"
                     ))
-                });
+                }));
             }
             if !elsewhere.is_empty() {
                 elsewhere.dedup();
-                return Err(Reply::error(format!(
+                return Err(Box::new(Reply::error(format!(
                     "{} is not a real server of {s} (it is one of {})",
                     t.real,
                     elsewhere.join(", ")
-                )));
+                ))));
             }
         }
         let reals: Vec<String> = config
@@ -1396,7 +1409,7 @@ impl<B: IpvsBackend> Director<B> {
             .filter(|v| wanted(v))
             .flat_map(|v| v.reals.iter().map(|r| r.id()))
             .collect();
-        Err(Reply {
+        Err(Box::new(Reply {
             matches: protocol::close_matches(&t.real, reals.iter().map(String::as_str)),
             ..Reply::error(format!(
                 "no real server {} in the running configuration{}",
@@ -1405,7 +1418,7 @@ impl<B: IpvsBackend> Director<B> {
                     .as_deref()
                     .map_or(String::new(), |s| format!(" of {s}"))
             ))
-        })
+        }))
     }
 
     /// An operator's change request: set or clear the override of every
@@ -1425,7 +1438,7 @@ impl<B: IpvsBackend> Director<B> {
         }
         let pairs = match self.pairs_of(&target) {
             Ok(p) => p,
-            Err(reply) => return reply,
+            Err(reply) => return *reply,
         };
         let config = self.config.clone();
         let at = SystemTime::now();
@@ -1560,8 +1573,9 @@ impl<B: IpvsBackend> Director<B> {
             weight: &weight,
             operator: &operator,
         };
-        let snapshot = observe::build(&parts, &mut record);
+        let mut snapshot = observe::build(&parts, &mut record);
         self.record = record;
+        snapshot.sync_daemons = self.sync.status();
         snapshot
     }
 
@@ -1930,6 +1944,15 @@ mod tests {
         fn flush(&mut self) -> crate::ipvs::Result<()> {
             self.0.flush()
         }
+        fn daemons(&mut self) -> crate::ipvs::Result<Vec<crate::ipvs::SyncDaemon>> {
+            self.0.daemons()
+        }
+        fn start_daemon(&mut self, d: &crate::ipvs::SyncDaemon) -> crate::ipvs::Result<()> {
+            self.0.start_daemon(d)
+        }
+        fn stop_daemon(&mut self, s: crate::ipvs::SyncState) -> crate::ipvs::Result<()> {
+            self.0.stop_daemon(s)
+        }
     }
 
     #[test]
@@ -2056,6 +2079,39 @@ mod tests {
         d.handle(result(&c, 0, 0, true), &mut NoHooks);
         d.handle(Message::Stop, &mut NoHooks);
         assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+    }
+
+    #[test]
+    fn sync_daemons_follow_start_tick_reload_and_stop() {
+        let c = cfg(&format!("syncdaemon=both eth1 syncid=3\n{CF}"));
+        let (mut d, log) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        // No eth1: the error is logged after the table is set up, and the
+        // director balances all the same.
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+        let lines = log.lines.lock().unwrap().clone();
+        let first_error = lines
+            .iter()
+            .position(|l| l.contains("No such device (ENODEV)"))
+            .expect("the ENODEV error is logged");
+        assert!(lines[..first_error]
+            .iter()
+            .any(|l| l.starts_with("Added virtual server")));
+        assert!(d.status_lines().iter().any(|l| l
+            .starts_with("syncdaemon\tmaster sync daemon (mcast=eth1, syncid=3)\tnot running: ")));
+        // eth1 comes up: the next tick starts both.
+        d.backend().set_interfaces(&["lo", "eth1"]);
+        d.handle(Message::Tick, &mut NoHooks);
+        assert_eq!(d.backend().daemons().unwrap().len(), 2);
+        // A reload to master only stops the backup; stop stops the master.
+        let c2 = cfg(&format!("syncdaemon=master eth1 syncid=3\n{CF}"));
+        d.handle(Message::Reload(c2, None), &mut NoHooks);
+        let running = d.backend().daemons().unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!(running[0].state, crate::ipvs::SyncState::Master);
+        d.handle(Message::Stop, &mut NoHooks);
+        assert!(d.backend().daemons().unwrap().is_empty());
     }
 
     #[test]

@@ -13,3 +13,4 @@ pub mod operate;
 pub mod pidfile;
 pub mod run;
 pub mod slowstart;
+pub mod sync_daemons;

@@ -160,8 +160,11 @@ pub struct Parts<'a> {
     /// The weight the director gives a real, and why.
     pub weight: &'a dyn Fn(&Virtual, &crate::config::Real) -> RealWeight,
     /// The operator's override of a real, and whether it is in force.
-    pub operator: &'a dyn Fn(&Virtual, &crate::config::Real) -> Option<(Operated, bool)>,
+    pub operator: &'a OperatorOf<'a>,
 }
+
+/// The operator's override of a real, and whether it decides the weight.
+pub type OperatorOf<'a> = dyn Fn(&Virtual, &crate::config::Real) -> Option<(Operated, bool)> + 'a;
 
 /// Freeze the director's state and `record` into a snapshot.
 pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
@@ -299,6 +302,9 @@ pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
             ipvs_read: record.read_at.map(unix),
         },
         virtuals,
+        // The director's sync daemons are its own part (see
+        // Director::snapshot).
+        sync_daemons: Vec::new(),
         recent_changes: record.recent.iter().cloned().collect(),
         generation: record.generation,
     }

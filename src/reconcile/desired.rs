@@ -12,7 +12,9 @@
 //!   operator removed it) is added back with weight 0 only with
 //!   `readdquiescent=yes`, so it is [`Presence::IfPresent`] otherwise;
 //! - while no real of a virtual is up, its fallback server (weight 1,
-//!   thresholds 0) is present; it is never quiesced.
+//!   thresholds 0) is present; it is never quiesced;
+//! - `syncdaemon=` (extension) asks for a connection-sync daemon per role
+//!   ([`sync_daemons`]).
 //!
 //! Extensions (ldirectord-rs), all through [`RealInput`]:
 //! - a load monitor scales the weight (`75%`), sets it (`weight:N`,
@@ -36,7 +38,9 @@
 use crate::check::load::{Admin, Load, LoadWeight};
 use crate::config::{self, Config, Real, Virtual, VirtualKey};
 use crate::control::Override;
-use crate::ipvs::{self, Dest, DestKey, Netmask, Service, ServiceFlags, ServiceKey};
+use crate::ipvs::{
+    self, Dest, DestKey, Netmask, Service, ServiceFlags, ServiceKey, SyncDaemon, SyncState,
+};
 
 /// What a destination is to us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +273,30 @@ pub fn desired_of(
         })
         .collect();
     Desired { services }
+}
+
+/// The connection-sync daemons `syncdaemon=` asks for: a master, a backup,
+/// or both (the same settings for each), master first. Options left out
+/// stay unset: the kernel picks its defaults.
+pub fn sync_daemons(config: &Config) -> Vec<SyncDaemon> {
+    let Some(c) = &config.global.syncdaemon else {
+        return Vec::new();
+    };
+    let roles: &[SyncState] = match c.role {
+        config::SyncRole::Master => &[SyncState::Master],
+        config::SyncRole::Backup => &[SyncState::Backup],
+        config::SyncRole::Both => &[SyncState::Master, SyncState::Backup],
+    };
+    roles
+        .iter()
+        .map(|&state| SyncDaemon {
+            sync_maxlen: c.maxlen,
+            mcast_group: c.group,
+            mcast_port: c.port,
+            mcast_ttl: c.ttl,
+            ..SyncDaemon::new(state, &c.interface, c.syncid.map_or(0, u32::from))
+        })
+        .collect()
 }
 
 /// The IPVS service key of a virtual service.
@@ -609,5 +637,26 @@ mod tests {
             .flags
             .contains(ServiceFlags::PERSISTENT | ServiceFlags::ONEPACKET | ServiceFlags::SCHED2));
         assert_eq!(s.netmask, Netmask::V4("255.255.255.0".parse().unwrap()));
+    }
+
+    #[test]
+    fn syncdaemon_asks_for_one_daemon_per_role() {
+        assert!(sync_daemons(&cfg("virtual=192.0.2.1:80\n\treal=192.0.2.11:80 gate\n")).is_empty());
+        let c = cfg("syncdaemon=both eth0 syncid=10 port=8850\n\
+            virtual=192.0.2.1:80\n\treal=192.0.2.11:80 gate\n");
+        let d = sync_daemons(&c);
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                "master sync daemon (mcast=eth0, syncid=10, port=8850)",
+                "backup sync daemon (mcast=eth0, syncid=10, port=8850)"
+            ]
+        );
+        let c = cfg("syncdaemon=backup sync0\nvirtual=192.0.2.1:80\n\treal=192.0.2.11:80 gate\n");
+        assert_eq!(
+            sync_daemons(&c),
+            [SyncDaemon::new(SyncState::Backup, "sync0", 0)]
+        );
     }
 }

@@ -41,9 +41,29 @@ pub struct Snapshot {
     /// The last state changes of any real, newest first (at most
     /// [`RECENT_CHANGES`]).
     pub recent_changes: Vec<Change>,
+    /// The connection-sync daemons of `syncdaemon=`, and any other found
+    /// running; empty without the directive.
+    #[serde(default)]
+    pub sync_daemons: Vec<SyncDaemonStatus>,
     /// Counts the snapshots one daemon published (not in the JSON).
     #[serde(skip)]
     pub generation: u64,
+}
+
+/// A connection-sync daemon: one that `syncdaemon=` asks for (running or
+/// not), or one found running that it does not name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncDaemonStatus {
+    /// `master` or `backup`.
+    pub role: String,
+    /// As `ipvsadm -L --daemon` prints it: with the kernel's values when it
+    /// runs, as asked when it does not.
+    pub daemon: String,
+    pub running: bool,
+    /// `syncdaemon=` names it (false: someone else started it).
+    pub configured: bool,
+    /// Why it does not run: the kernel's answer to the last start.
+    pub error: Option<String>,
 }
 
 /// The daemon as a whole.

@@ -1,11 +1,14 @@
 //! The lines `ldirectord status` prints under "is running": one per
-//! virtual service, one per real (and fallback server), from a
-//! [`Snapshot`]. Ages are counted from `now`, when the command runs.
+//! virtual service, one per real (and fallback server), one per sync
+//! daemon, from a [`Snapshot`]. Ages are counted from `now`, when the
+//! command runs.
 
 use super::snapshot::{Role, Snapshot};
 
 /// `tcp:VIP:PORT<TAB>in kernel|missing`, then for each real
-/// `  RIP:PORT<TAB>state<TAB>weight W<TAB>effective E|out[ (why, …)]<TAB>kernel K|-<TAB>ok: …|failed: …|not checked yet<TAB>AGEs<TAB>LATms`.
+/// `  RIP:PORT<TAB>state<TAB>weight W<TAB>effective E|out[ (why, …)]<TAB>kernel K|-<TAB>ok: …|failed: …|not checked yet<TAB>AGEs<TAB>LATms`;
+/// last, each sync daemon:
+/// `syncdaemon<TAB>master sync daemon (mcast=…)<TAB>running|not running: WHY|running, not configured`.
 pub fn lines(s: &Snapshot, now: f64) -> Vec<String> {
     let mut out = Vec::new();
     for v in &s.virtuals {
@@ -46,6 +49,15 @@ pub fn lines(s: &Snapshot, now: f64) -> Vec<String> {
                 r.weight
             ));
         }
+    }
+    for d in &s.sync_daemons {
+        let how = match (d.running, d.configured, &d.error) {
+            (true, true, _) => "running".to_string(),
+            (true, false, _) => "running, not configured".to_string(),
+            (false, _, Some(e)) => format!("not running: {e}"),
+            (false, _, None) => "not running: not started yet".to_string(),
+        };
+        out.push(format!("syncdaemon\t{}\t{how}", d.daemon));
     }
     out
 }
@@ -110,6 +122,40 @@ mod tests {
                 "  192.0.2.21:80\tup\tweight 3\teffective 3\tkernel 3\tok: HTTP/1.1 200 OK\t7s\t4ms",
                 "  192.0.2.22:80\tunknown\tweight 3\teffective out (not checked yet)\tkernel -\t\
                  not checked yet\t-\t-",
+            ]
+        );
+    }
+
+    #[test]
+    fn each_sync_daemon_is_a_line() {
+        let d =
+            |role: &str, daemon: &str, running, configured, error: Option<&str>| SyncDaemonStatus {
+                role: role.into(),
+                daemon: daemon.into(),
+                running,
+                configured,
+                error: error.map(String::from),
+            };
+        let s = Snapshot {
+            sync_daemons: vec![
+                d(
+                    "master",
+                    "master sync daemon (mcast=eth1, syncid=3)",
+                    false,
+                    true,
+                    Some("start master sync daemon (mcast=eth1, syncid=3): No such device (ENODEV)"),
+                ),
+                d("backup", "backup sync daemon (mcast=eth0, syncid=0, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)", true, false, None),
+            ],
+            ..Snapshot::default()
+        };
+        assert_eq!(
+            lines(&s, 0.0),
+            [
+                "syncdaemon\tmaster sync daemon (mcast=eth1, syncid=3)\tnot running: start master \
+                 sync daemon (mcast=eth1, syncid=3): No such device (ENODEV)",
+                "syncdaemon\tbackup sync daemon (mcast=eth0, syncid=0, maxlen=1472, \
+                 group=224.0.0.81, port=8848, ttl=1)\trunning, not configured",
             ]
         );
     }
