@@ -36,6 +36,7 @@
 //!   state and of the kernel table, and reports the operations that copy
 //!   applied: what the reload or start would do now, changing nothing.
 //!   A reload logs the operations it applied in the same notation.
+//!   Both live in [`operator`].
 //! - the connection-sync daemons of `syncdaemon=` start after adoption,
 //!   follow reloads and ticks, and stop with cleanstop
 //!   ([`super::sync_daemons`]).
@@ -52,10 +53,10 @@ use crate::check::load::{self, LoadQuery, LoadTable};
 use crate::check::pool::{JobResult, Member, Plan};
 use crate::check::{CheckResult, Target};
 use crate::config::{CheckType, Config, Real, Virtual, VirtualKey};
-use crate::control::protocol::{self, PairChange, Reply, Request, Target as ControlTarget};
-use crate::control::state::{self as state_file, StateFile, Stored};
+use crate::control::protocol::{Reply, Request};
+use crate::control::state::Stored;
 use crate::control::{Override, Peer};
-use crate::ipvs::{Dest, IpvsBackend, MemoryIpvs, Op, Service, ServiceEntry, ServiceKey};
+use crate::ipvs::{Dest, IpvsBackend, Op, Service, ServiceKey};
 use crate::reconcile::desired::{service_key, weigh, RealInput};
 use crate::reconcile::{self, ChangeKind};
 
@@ -65,6 +66,9 @@ use super::observe::{self, Record};
 use super::slowstart::SlowStart;
 use super::sync_daemons::SyncDaemons;
 use crate::status::Snapshot;
+
+mod operator;
+use operator::outweighed;
 
 /// What the director is told.
 #[derive(Debug)]
@@ -291,56 +295,6 @@ impl<B: IpvsBackend> Director<B> {
             next_counters: Instant::now(),
             sync: SyncDaemons::new(&config),
             config,
-        }
-    }
-
-    /// Keep the operator's overrides in `path` (the state file), starting
-    /// with `stored` (what it held; pairs the configuration does not have
-    /// are dropped at start, with a log line).
-    pub fn with_state(mut self, path: Option<PathBuf>, stored: Vec<Stored>) -> Self {
-        self.state_file = path;
-        self.stored = Some(stored);
-        self
-    }
-
-    /// A copy of the director's state on `backend`: no state file, no
-    /// side effects of its own (its hooks are the caller's), its journal
-    /// kept. What a plan runs on.
-    fn fork<C: IpvsBackend>(&self, backend: C) -> Director<C> {
-        Director {
-            config: self.config.clone(),
-            backend,
-            log: Arc::new(Logger::new(
-                super::log::Sink::File("/dev/null".into()),
-                "plan",
-            )),
-            next_plan: None,
-            next_load_plan: None,
-            health: self.health.clone(),
-            loads: self.loads.clone(),
-            slow: self.slow.clone(),
-            now: self.now,
-            off_up: self.off_up.clone(),
-            last: self.last.clone(),
-            owned: self.owned.clone(),
-            fallback_active: self.fallback_active.clone(),
-            failed_last_pass: self.failed_last_pass,
-            view: self.view.clone(),
-            dirty: self.dirty.clone(),
-            index: self.index.clone(),
-            phase: self.phase,
-            status: self.status,
-            reminders: self.reminders.clone(),
-            record: Record::default(),
-            born: self.born.clone(),
-            overrides: self.overrides.clone(),
-            state_file: None,
-            stored: self.stored.clone(),
-            journal: Vec::new(),
-            journaling: true,
-            watch_until: None,
-            next_counters: self.next_counters,
-            sync: SyncDaemons::new(&self.config),
         }
     }
 
@@ -1217,310 +1171,6 @@ impl<B: IpvsBackend> Director<B> {
         }
     }
 
-    /// The operator's override of real `r` of `v`, and whether it decides
-    /// the weight now (`false`: something stricter wins).
-    pub fn operator_of(&self, v: &Virtual, r: &Real) -> Option<(Operated, bool)> {
-        let m = member(v, r);
-        let o = *self.overrides.get(&m)?;
-        let state = state(&self.health, &self.off_up, v, r);
-        let input = RealInput {
-            up: state == State::Up,
-            load: self.loads.load_of(&m),
-            ramp: None,
-            operator: Some(o.what),
-        };
-        let in_force = o.what == Override::Disable
-            || outweighed(o.what, &input, self.health_reason(&m, state)).is_none();
-        Some((o, in_force))
-    }
-
-    /// Every override, for a view of the director's state.
-    pub fn overrides(&self) -> impl Iterator<Item = (&Member, &Operated)> {
-        self.overrides.iter()
-    }
-
-    /// Put the overrides of the state file in force (at start): pairs the
-    /// configuration does not have are dropped, each with a line.
-    fn restore_overrides(&mut self) {
-        let Some(stored) = self.stored.take() else {
-            return;
-        };
-        let pairs: HashMap<(String, String), Member> = self
-            .config
-            .virtuals
-            .iter()
-            .flat_map(|v| {
-                v.reals
-                    .iter()
-                    .map(move |r| ((v.key.id(), r.id()), member(v, r)))
-            })
-            .collect();
-        let mut dropped = false;
-        for s in stored {
-            let at = std::time::UNIX_EPOCH + Duration::from_secs_f64(s.at.max(0.0));
-            match pairs.get(&(s.virtual_id.clone(), s.real.clone())) {
-                Some(m) => {
-                    self.log.log(&format!(
-                        "Operator override in force: real server {} ({}) {} (by {})",
-                        s.real,
-                        s.virtual_id,
-                        s.what.state(),
-                        s.by
-                    ));
-                    self.overrides.insert(
-                        m.clone(),
-                        Operated {
-                            what: s.what,
-                            by: s.by,
-                            at,
-                        },
-                    );
-                }
-                None => {
-                    dropped = true;
-                    self.log.log(&format!(
-                        "Dropped operator override: real server {} ({}) {}: not in the configuration",
-                        s.real,
-                        s.virtual_id,
-                        s.what.state()
-                    ));
-                }
-            }
-        }
-        if dropped {
-            self.persist();
-        }
-    }
-
-    /// After a reload: drop the overrides of pairs the configuration no
-    /// longer has, each with a line.
-    fn drop_unconfigured_overrides(&mut self) {
-        let configured: HashSet<Member> = self
-            .config
-            .virtuals
-            .iter()
-            .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
-            .collect();
-        let gone: Vec<Member> = self
-            .overrides
-            .keys()
-            .filter(|m| !configured.contains(*m))
-            .cloned()
-            .collect();
-        for m in &gone {
-            if let Some(o) = self.overrides.remove(m) {
-                self.log.log(&format!(
-                    "Dropped operator override: real server {} ({}) {}: no longer in the configuration",
-                    m.real_id(),
-                    m.virtual_key.id(),
-                    o.what.state()
-                ));
-            }
-        }
-        if !gone.is_empty() {
-            self.persist();
-        }
-    }
-
-    /// Write the overrides to the state file (when there is one); a
-    /// failure is logged, the overrides stay in force.
-    fn persist(&self) {
-        let Some(path) = &self.state_file else {
-            return;
-        };
-        let mut overrides: Vec<Stored> = self
-            .overrides
-            .iter()
-            .map(|(m, o)| Stored {
-                virtual_id: m.virtual_key.id(),
-                real: m.real_id(),
-                what: o.what,
-                by: o.by,
-                at: crate::status::snapshot::unix(o.at),
-            })
-            .collect();
-        overrides.sort_by(|a, b| (&a.virtual_id, &a.real).cmp(&(&b.virtual_id, &b.real)));
-        let state = StateFile {
-            version: state_file::VERSION,
-            config: self.config.path.display().to_string(),
-            overrides,
-        };
-        if let Err(e) = state_file::write(path, &state) {
-            self.log.log(&format!(
-                "Error writing the state file {}: {e} (the overrides hold until the daemon stops)",
-                path.display()
-            ));
-        }
-    }
-
-    /// The pairs a request names: the real in every virtual service that
-    /// has it, or in the one it names. `Err`: a reply that says why none.
-    fn pairs_of(&self, t: &ControlTarget) -> Result<Vec<(usize, usize)>, Box<Reply>> {
-        let config = &self.config;
-        let wanted = |v: &Virtual| {
-            t.virtual_service
-                .as_deref()
-                .is_none_or(|s| protocol::matches_virtual(&v.key, s))
-        };
-        let mut pairs = Vec::new();
-        let mut seen: HashSet<Member> = HashSet::new();
-        let mut elsewhere: Vec<String> = Vec::new();
-        for (vi, v) in config.virtuals.iter().enumerate() {
-            for (ri, r) in v.reals.iter().enumerate() {
-                if r.id() != t.real {
-                    continue;
-                }
-                if !wanted(v) {
-                    elsewhere.push(v.key.id());
-                } else if seen.insert(member(v, r)) {
-                    pairs.push((vi, ri));
-                }
-            }
-        }
-        if !pairs.is_empty() {
-            return Ok(pairs);
-        }
-        if let Some(s) = &t.virtual_service {
-            if !config
-                .virtuals
-                .iter()
-                .any(|v| protocol::matches_virtual(&v.key, s))
-            {
-                let ids: Vec<String> = config.virtuals.iter().map(|v| v.key.id()).collect();
-                return Err(Box::new(Reply {
-                    matches: protocol::close_matches(s, ids.iter().map(String::as_str)),
-                    ..Reply::error(format!(
-                        "no virtual service {s} in the running configuration"
-                    ))
-                }));
-            }
-            if !elsewhere.is_empty() {
-                elsewhere.dedup();
-                return Err(Box::new(Reply::error(format!(
-                    "{} is not a real server of {s} (it is one of {})",
-                    t.real,
-                    elsewhere.join(", ")
-                ))));
-            }
-        }
-        let reals: Vec<String> = config
-            .virtuals
-            .iter()
-            .filter(|v| wanted(v))
-            .flat_map(|v| v.reals.iter().map(|r| r.id()))
-            .collect();
-        Err(Box::new(Reply {
-            matches: protocol::close_matches(&t.real, reals.iter().map(String::as_str)),
-            ..Reply::error(format!(
-                "no real server {} in the running configuration{}",
-                t.real,
-                t.virtual_service
-                    .as_deref()
-                    .map_or(String::new(), |s| format!(" of {s}"))
-            ))
-        }))
-    }
-
-    /// An operator's change request: set or clear the override of every
-    /// pair it names, one log line each (who, what, before -> after), one
-    /// pass for the virtual services touched, the state file written.
-    pub fn control(&mut self, request: &Request, peer: Peer, hooks: &mut dyn Hooks) -> Reply {
-        let Some((target, to)) = request.setting() else {
-            return Reply::error("not a change request");
-        };
-        if let Some(Override::Weight { weight }) = to {
-            if weight > Override::MAX_WEIGHT {
-                return Reply::error(format!(
-                    "weight {weight} is out of range (0 to {})",
-                    Override::MAX_WEIGHT
-                ));
-            }
-        }
-        let pairs = match self.pairs_of(&target) {
-            Ok(p) => p,
-            Err(reply) => return *reply,
-        };
-        let config = self.config.clone();
-        let at = SystemTime::now();
-        let action = match request {
-            Request::Enable(_) => "enable",
-            _ => to.map_or("enable", |o| o.action()),
-        };
-        let mut changes = Vec::new();
-        let mut touched = false;
-        for &(vi, ri) in &pairs {
-            let (v, r) = (&config.virtuals[vi], &config.virtuals[vi].reals[ri]);
-            let m = member(v, r);
-            let before = self.overrides.get(&m).map(|o| o.what);
-            let weight_before = self.weight_of(v, r).effective;
-            if before != to {
-                touched = true;
-                match to {
-                    Some(what) => {
-                        self.overrides
-                            .insert(m.clone(), Operated { what, by: peer, at });
-                    }
-                    None => {
-                        self.overrides.remove(&m);
-                    }
-                }
-                if let Some(vis) = self.index.get(&v.key) {
-                    self.dirty.extend(vis);
-                }
-                self.log.log(&format!(
-                    "Operator {action}: real server {} ({}) {} -> {} by {peer}",
-                    r.id(),
-                    v.key.id(),
-                    crate::control::state_text(before),
-                    crate::control::state_text(to),
-                ));
-            }
-            changes.push(PairChange {
-                virtual_id: v.key.id(),
-                real: r.id(),
-                before,
-                after: to,
-                weight_before,
-                weight_after: None,
-            });
-        }
-        if touched {
-            self.record.operator_changed();
-            self.reconcile_changed(hooks);
-            self.persist();
-        }
-        for (c, &(vi, ri)) in changes.iter_mut().zip(&pairs) {
-            c.weight_after = self
-                .weight_of(&config.virtuals[vi], &config.virtuals[vi].reals[ri])
-                .effective;
-        }
-        Reply {
-            ok: true,
-            at: Some(crate::status::snapshot::unix(at)),
-            changes,
-            ..Reply::default()
-        }
-    }
-
-    /// The kernel operations a reload to `config` at `now` would apply:
-    /// the reload itself, run on a copy of the director's state and of the
-    /// kernel table (read once). Changes nothing.
-    pub fn plan_reload_at(
-        &mut self,
-        config: Arc<Config>,
-        now: Instant,
-    ) -> crate::ipvs::Result<Vec<Planned>> {
-        let mut copy = MemoryIpvs::new();
-        *copy.table_mut() = self.backend.dump()?;
-        let mut fork = self.fork(copy);
-        fork.handle_batch_at(
-            std::iter::once(Message::Reload(config, None)),
-            now,
-            &mut NoHooks,
-        );
-        Ok(fork.journal)
-    }
-
     /// Read the whole kernel table (counters kept for the status, a
     /// failure counted).
     fn read_table(&mut self) -> crate::ipvs::Result<Table> {
@@ -1584,47 +1234,6 @@ impl<B: IpvsBackend> Director<B> {
     pub fn status_lines(&mut self) -> Vec<String> {
         let now = crate::status::snapshot::unix(std::time::SystemTime::now());
         crate::status::text::lines(&self.snapshot(), now)
-    }
-}
-
-impl Director<MemoryIpvs> {
-    /// The kernel operations a start of `config` at `now` would apply to
-    /// `table`, with the overrides `stored` (the state file's): a start on
-    /// a copy of the table, before any check result (the adoption rules).
-    pub fn plan_start_at(
-        config: Arc<Config>,
-        table: Vec<ServiceEntry>,
-        stored: Vec<Stored>,
-        now: Instant,
-    ) -> Vec<Planned> {
-        let mut copy = MemoryIpvs::new();
-        *copy.table_mut() = table;
-        let log = Arc::new(Logger::new(
-            super::log::Sink::File("/dev/null".into()),
-            "plan",
-        ));
-        let mut d = Director::new(config, copy, log).with_state(None, stored);
-        d.journaling = true;
-        d.start_at(now, &mut NoHooks);
-        d.journal
-    }
-}
-
-/// What wins over an operator's `drain` or `weight` (given the real's
-/// other inputs and why its health is not up), if anything: the stricter
-/// wins.
-fn outweighed(o: Override, input: &RealInput, health: Option<String>) -> Option<String> {
-    use crate::check::load::Admin;
-    if let Some(h) = health {
-        return Some(h);
-    }
-    if input.load.down {
-        return Some("agent down".into());
-    }
-    match (input.load.admin, o) {
-        (Admin::Maint, _) => Some("agent maint".into()),
-        (Admin::Drain, Override::Weight { .. }) => Some("agent drain".into()),
-        _ => None,
     }
 }
 
