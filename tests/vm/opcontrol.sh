@@ -260,8 +260,8 @@ else
   notok "the reload's operations are the plan's"; printf '%s\n' "$applied" | sed 's/^/#   reload: /'
 fi
 expect_run 0 "would make no kernel operations" "plan after the reload: nothing to do, exit 0" plan
-echo "virtual=$VIP:7000 nonsense" >> "$CF"
-expect_run 2 "" "plan on a file with an error: exit 2" plan
+echo "checkintervall=5" >> "$CF"
+expect_run 2 'Unknown command "checkintervall"' "plan on a file with an error: exit 2, the error shown" plan
 write_cf rr 4
 
 # --- the state file: corrupt, and from an older configuration ----------------
