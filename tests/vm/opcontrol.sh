@@ -172,8 +172,15 @@ if [ -n "$held" ]; then
   check "status: effective 0, drained by operator" status_has "^  \Q$H\E\tup\tweight 10\teffective 0 \(drained by operator\)\tkernel 0\t"
   check "status --json: the override, who, in force" \
     eval '"$LD" "$CF" status --json | grep -qP "\"real\":\"\Q$H\E\".*?\"operator\":\{\"action\":\"drain\",\"by\":\{\"uid\":0,\"pid\":\d+\},\"at\":[\d.]+,\"in_force\":true\}"'
-  check "metrics: ldirectord_real_override 1 for it" \
-    eval 'curl -s --max-time 10 http://127.0.0.1:9909/metrics | grep -qP "^ldirectord_real_override\{virtual=\"\Q$SVC\E\",real=\"\Q$H\E\",action=\"drain\"\} 1$"'
+  scrape_has() { # PCRE: a line of /metrics matches (the scrape kept in $work/metrics)
+    curl -s --max-time 20 -o "$work/metrics" http://127.0.0.1:9909/metrics && grep -qP "$1" "$work/metrics"
+  }
+  if wait_for 30 scrape_has "^ldirectord_real_override\{virtual=\"\Q$SVC\E\",real=\"\Q$H\E\",action=\"drain\"\} 1$" >/dev/null; then
+    ok "metrics: ldirectord_real_override 1 for it"
+  else
+    notok "metrics: ldirectord_real_override 1 for it"
+    { wc -c < "$work/metrics"; grep -E "override|real_weight" "$work/metrics"; } 2>&1 | sed 's/^/#   /'
+  fi
   # --wait with the connection open: time is up, exit 1, and it says so.
   expect_run 1 "still has 1 active connections after 3 s" "drain --wait 3: the open connection holds it, exit 1" drain "$H" --wait 3
   kill "$CONN_PID" 2>/dev/null; wait "$CONN_PID" 2>/dev/null; CONN_PID=""
