@@ -171,7 +171,7 @@ if [ -n "$held" ]; then
   sleep 1.2   # the status file is written about once a second
   check "status: effective 0, drained by operator" status_has "^  \Q$H\E\tup\tweight 10\teffective 0 \(drained by operator\)\tkernel 0\t"
   check "status --json: the override, who, in force" \
-    eval '"$LD" "$CF" status --json | grep -qP "\"real\":\"\Q$H\E\".*?\"operator\":\{\"action\":\"drain\",\"by\":\{\"uid\":0,\"pid\":\d+\},\"at\":[\d.]+,\"in_force\":true\}"'
+    eval '"$LD" "$CF" status --json 2>/dev/null | grep -qP "\"real\":\"\Q$H\E\".*?\"operator\":\{\"action\":\"drain\",\"by\":\{\"uid\":0,\"pid\":\d+\},\"at\":[\d.]+,\"in_force\":true\}"'
   scrape_has() { # PCRE: a line of /metrics matches (the scrape kept in $work/metrics)
     curl -s --max-time 20 -o "$work/metrics" http://127.0.0.1:9909/metrics && grep -qP "$1" "$work/metrics"
   }
