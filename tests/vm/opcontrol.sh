@@ -96,6 +96,7 @@ addr_of() { case $1 in rs1) echo 192.0.2.11 ;; rs2) echo 192.0.2.12 ;; esac; }
 hello() { ns_exec client bash -c "(sleep 0.3) | timeout 3 busybox nc $VIP 7000 | head -n 1"; }
 # kernel: the table without counters, sorted.
 kernel() { ipvsadm -Ln | sort; }
+kernel_is() { [ "$(kernel)" = "$1" ]; }
 
 log "kernel $(uname -r)"
 modprobe -a ip_vs ip_vs_wrr ip_vs_rr veth bridge
@@ -225,7 +226,7 @@ expect_run 1 'is served by pid [0-9]+ \(uid 0\), not by the daemon \(pid [0-9]+\
   "a socket served by another process: refused before sending" drain 192.0.2.11:7000
 kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=""
 rm -f "$SOCK"; mv "$SOCK.real" "$SOCK"
-check "bad input changed nothing in the kernel" eval '[ "$(kernel)" = "$before" ]'
+check "bad input changed nothing in the kernel" kernel_is "$before"
 expect_run 0 "weight 3 \(unchanged\)" "the daemon's socket, moved back, still answers" weight 192.0.2.11:7000 3
 
 # --- a restart keeps the overrides -------------------------------------------
@@ -255,7 +256,7 @@ else
 fi
 check "plan says a reload would make them" eval 'printf "%s" "$err" | grep -q "is running with pid [0-9]*: a reload would make 2 kernel operations"'
 sleep 2
-check "plan changed nothing in the kernel" eval '[ "$(kernel)" = "$before" ]'
+check "plan changed nothing in the kernel" kernel_is "$before"
 reloads=$(grep -c "^.*Reload: " "$LOG")
 check "reload exits 0" "$LD" "$CF" reload
 t=$(wait_for 20 eval 'weight_is 192.0.2.12 4') && ok "the reload put the edit in force (${t}s)" || notok "reload ($(weights))"
