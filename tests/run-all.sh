@@ -129,7 +129,7 @@ tests/vm/observe.sh
 step "two directors in a qemu guest: VRRP + sync daemon, then ECMP + mh (live connections through a failure)" "3 to 10 min on a busy 2-core host, mostly deliberate waiting"
 tests/vm/multi-director.sh
 
-step "operating a running daemon in a qemu guest (drain, disable, enable, weight, restart, plan, bad input)" "about 2 min (100-122 s at load 7-10)"
+step "operating a running daemon in a qemu guest (drain, disable, enable, weight, restart, plan, bad input)" "about 2 min (100-126 s at load 7-10)"
 tests/vm/opcontrol.sh
 
 step "the run left the tracked files as it found them"

@@ -2,7 +2,7 @@
 # tests/vm/opcontrol.sh - operating a running daemon without editing its
 # file, end to end on a real IPVS in a throw-away qemu guest: drain (an
 # established connection goes on while new ones go elsewhere; --wait),
-# disable and enable, weight, a restart that keeps the overrides (the state
+# disable and enable, weight, maintenancedir over a weight, a restart that keeps the overrides (the state
 # file), plan (after an edit it lists exactly what the following reload
 # does, and the kernel is unchanged by it), and bad input (an unknown real
 # with its close matches, a weight out of range, a socket that is not the
@@ -127,6 +127,7 @@ quiescent=no
 autoreload=no
 logfile="$LOG"
 statusaddress=127.0.0.1:9909
+maintenancedir=$work/maint
 virtual=$VIP:7000
 	real=192.0.2.11:7000 masq 10
 	real=192.0.2.12:7000 masq $2
@@ -134,6 +135,7 @@ virtual=$VIP:7000
 	scheduler=$1
 EOF
 }
+mkdir -p "$work/maint"
 write_cf wrr 10
 rm -f "$STATE"
 
@@ -207,6 +209,15 @@ expect_run 0 "disabled -> health-driven, weight out -> 10" "enable 192.0.2.12:70
 check "enable: back at weight 10" weight_is 192.0.2.12 10
 expect_run 0 "health-driven -> weight 3, weight 10 -> 3" "weight 192.0.2.11:7000 3" weight 192.0.2.11:7000 3
 check "weight: the kernel weight is 3" weight_is 192.0.2.11 3
+# maintenancedir and an override: the stricter wins, and status says which.
+touch "$work/maint/192.0.2.11:7000"
+t=$(wait_for 15 eval '[ -z "$(weight_of 192.0.2.11)" ]') \
+  && ok "maintenancedir wins over the operator's weight: out (${t}s)" || notok "maintenance over weight ($(weights))"
+sleep 1.2
+check "status says maintenance wins" status_has '^  192\.0\.2\.11:7000\tdown\tweight 10\teffective out \(in maintenance, operator weight 3 \(in maintenance wins\)\)\tkernel -\t'
+rm -f "$work/maint/192.0.2.11:7000"
+t=$(wait_for 15 weight_is 192.0.2.11 3) \
+  && ok "out of maintenance: the operator's weight again (${t}s)" || notok "after maintenance ($(weights))"
 
 # --- bad input ---------------------------------------------------------------
 before=$(kernel)
