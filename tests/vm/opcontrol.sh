@@ -4,8 +4,8 @@
 # established connection goes on while new ones go elsewhere; --wait),
 # disable and enable, weight, maintenancedir over a weight, a restart that
 # keeps the overrides (the state file), plan (after an edit it lists
-# exactly what the following reload
-# does, and the kernel is unchanged by it), and bad input (an unknown real
+# exactly what the following reload does, and the kernel is unchanged by
+# it), and bad input (an unknown real
 # with its close matches, a weight out of range, a socket that is not the
 # daemon's, no daemon, a corrupt state file and one of an older config).
 #
