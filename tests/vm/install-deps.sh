@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/vm/install-deps.sh [--peers] [--lint] [--ocf]
+# tests/vm/install-deps.sh [--peers] [--lint] [--ocf] [--deb]
 #
 # Installs, from Debian 12 (bookworm) packages only, everything the real-kernel
 # harness in tests/vm/ needs on the host:
@@ -24,6 +24,8 @@
 #             agent ocf:heartbeat:ldirectord and ocf-tester) and libxml2-utils
 #             (xmllint, for ocf-tester's meta-data check): what
 #             tests/vm/upgrade-ocf.sh runs against ldirectord-rs
+#   --deb     also install what `cargo deb` and its checks use: dpkg-dev
+#             (dpkg-shlibdeps computes Depends), binutils (strip), lintian
 #
 # Idempotent: when every package is already installed it returns at once without
 # touching apt. Must run as root (no sudo is used). Non-interactive.
@@ -35,6 +37,7 @@ for arg in "$@"; do
     --peers) pkgs+=(ldirectord keepalived nginx) ;;
     --lint) pkgs+=(shellcheck) ;;
     --ocf) pkgs+=(ldirectord resource-agents libxml2-utils) ;;
+    --deb) pkgs+=(dpkg-dev binutils lintian) ;;
     -h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
