@@ -14,7 +14,10 @@
 #      a converted Piranha lvs.cf (tests/vm/e2e-piranha.sh);
 #   7. `ldirectord doctor` / `doctor --real` in a qemu guest (tests/vm/doctor.sh);
 #   8. upgrade from Debian's Perl ldirectord, Pacemaker's OCF agent and
-#      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh).
+#      ocf-tester, and -d, in a qemu guest (tests/vm/upgrade-ocf.sh);
+#   9. the Debian package: `cargo deb` (a release build), lintian, and
+#      dpkg installing it over Debian's ldirectord, upgrading and purging
+#      it in a qemu guest (tests/vm/deb-install.sh).
 #
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
@@ -26,6 +29,8 @@ if [ "$(id -u)" -eq 0 ]; then
     step "installing test dependencies (Debian packages)"
     # --peers: keepalived, for keepalived -t of convert --ha keepalived
     tests/vm/install-deps.sh --ocf --peers
+    # --deb: dpkg-dev (Depends from dpkg-shlibdeps), binutils, lintian
+    tests/vm/install-deps.sh --deb
     tests/servers/install.sh
 else
     echo "not root: skipping package installs; kernel and server tests need root" >&2
@@ -82,5 +87,16 @@ tests/vm/doctor.sh
 
 step "beside the Perl ldirectord and the OCF agent in a qemu guest (upgrade, ocf-tester, a typo while running, -d)"
 tests/vm/upgrade-ocf.sh
+
+step "the Debian package: cargo deb (the release build is the long part), lintian"
+if ! command -v cargo-deb >/dev/null; then
+    cargo install cargo-deb --locked -q
+fi
+# cargo deb prints the package's path last.
+deb=$(cargo deb | tail -n 1)
+lintian --fail-on error,warning "$deb"
+
+step "the Debian package over Debian's ldirectord in a qemu guest (dpkg -i, init script, upgrade, purge)"
+tests/vm/deb-install.sh "$deb"
 
 step "all tests passed"
