@@ -30,9 +30,10 @@ pub const VERSION_TEXT: &str = concat!(
 const USAGE: &str = "\
 Usage:
     ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status
+    ldirectord [configfile] status --json
     ldirectord [configfile] configtest|check
     ldirectord [configfile] doctor [--real]
-    ldirectord list [--stats]
+    ldirectord list [--stats|--daemon]
     ldirectord convert LVS_CF [-o FILE] [--lenient] [--ha keepalived|pacemaker]
     ldirectord -t [configfile]
     ldirectord -h|--help
@@ -43,6 +44,9 @@ Options:
     -t             Test the configuration: print every error (exit 2), or the
                    resolved configuration as canonical ldirectord.cf (exit 0).
     --real         With doctor: check this host as a real server.
+    --stats        With list: the counters, as ipvsadm -Ln --stats.
+    --daemon       With list: the connection-sync daemons, as ipvsadm -L --daemon.
+    --json         With status: the daemon's status as JSON (see ldirectord(8)).
     -o FILE        With convert: write the ldirectord.cf to FILE (atomically)
                    and its companion files beside it, instead of printing it.
     --lenient      With convert: read past what Piranha refused but can be
@@ -76,9 +80,15 @@ struct Args {
     /// `list --stats`: counters as `ipvsadm -Ln --stats`.
     #[arg(long = "stats")]
     stats: bool,
+    /// `list --daemon`: the sync daemons as `ipvsadm -L --daemon`.
+    #[arg(long = "daemon")]
+    daemon: bool,
     /// `doctor --real`: check this host as a real server.
     #[arg(long = "real")]
     real: bool,
+    /// `status --json`: the status as JSON.
+    #[arg(long = "json")]
+    json: bool,
     /// `convert -o FILE`.
     #[arg(short = 'o')]
     output: Option<String>,
@@ -140,8 +150,12 @@ pub struct Invocation {
     pub debug: bool,
     /// `--stats` (for `list`).
     pub stats: bool,
+    /// `--daemon` (for `list`).
+    pub daemon: bool,
     /// `--real` (for `doctor`).
     pub real: bool,
+    /// `--json` (for `status`).
+    pub json: bool,
     pub verb: Verb,
     /// The config argument as given (default `ldirectord.cf`).
     pub config_arg: String,
@@ -207,10 +221,25 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
     if a.real && verb != Verb::Doctor {
         return Err(Early::Usage("--real goes with doctor only".into()));
     }
+    if (a.stats || a.daemon) && verb != Verb::List {
+        return Err(Early::Usage(
+            "--stats and --daemon go with list only".into(),
+        ));
+    }
+    if a.stats && a.daemon {
+        return Err(Early::Usage(
+            "list takes --stats or --daemon, not both".into(),
+        ));
+    }
+    if a.json && verb != Verb::Status {
+        return Err(Early::Usage("--json goes with status only".into()));
+    }
     Ok(Invocation {
         debug: a.debug,
         stats: a.stats,
+        daemon: a.daemon,
         real: a.real,
+        json: a.json,
         verb,
         config_arg: config_arg.unwrap_or_else(|| "ldirectord.cf".into()),
         convert: None,
@@ -223,7 +252,7 @@ fn parse_convert(a: Args) -> Result<Invocation, Early> {
         [_] => return Err(Early::Usage("convert needs the lvs.cf to read".into())),
         _ => return Err(Early::Usage("convert takes one lvs.cf".into())),
     };
-    if a.debug || a.stats || a.real {
+    if a.debug || a.stats || a.daemon || a.real || a.json {
         return Err(Early::Usage(
             "convert takes only -o, --lenient and --ha".into(),
         ));
@@ -237,7 +266,9 @@ fn parse_convert(a: Args) -> Result<Invocation, Early> {
     Ok(Invocation {
         debug: false,
         stats: false,
+        daemon: false,
         real: false,
+        json: false,
         verb: Verb::Convert,
         config_arg: String::new(),
         convert: Some(ConvertArgs {
@@ -288,7 +319,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     };
     // `list` shows the kernel's table; it needs no configuration.
     if inv.verb == Verb::List {
-        return list(inv.stats);
+        return list(inv.stats, inv.daemon);
     }
     if let Some(args) = &inv.convert {
         return convert(args);
@@ -321,13 +352,39 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Verb::Check => run_check(&config),
         Verb::Doctor => crate::doctor::run(&config, inv.real),
         // Handled before the configuration is read.
-        _ => list(inv.stats),
+        _ => list(inv.stats, inv.daemon),
     }
 }
 
-/// Upstream's message for a configuration argument that names no file.
+/// Upstream's message for a configuration argument that names no file,
+/// then every place [`find_config`] looked, in its order, each once (an
+/// absolute argument is one path); a relative one with the directory it
+/// was relative to.
 fn config_not_found(arg: &str) -> String {
-    format!("Config file {arg} not found")
+    let base = std::env::var_os("LDIRECTORD_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/ha.d"));
+    let mut searched: Vec<PathBuf> = Vec::new();
+    for p in [
+        base.join(arg),
+        base.join("conf").join(arg),
+        PathBuf::from(arg),
+    ] {
+        if !searched.contains(&p) {
+            searched.push(p);
+        }
+    }
+    let cwd = std::env::current_dir().ok();
+    let mut msg = format!("Config file {arg} not found; looked for:");
+    for p in searched {
+        match &cwd {
+            Some(dir) if p.is_relative() => {
+                msg.push_str(&format!("\n    {} (in {})", p.display(), dir.display()))
+            }
+            _ => msg.push_str(&format!("\n    {}", p.display())),
+        }
+    }
+    msg
 }
 
 fn is_lifecycle(verb: Verb) -> bool {
@@ -386,7 +443,7 @@ fn lifecycle_command(inv: &Invocation, opts: &Options) -> i32 {
         Verb::Restart => lifecycle::restart(&ctx, &file),
         Verb::TryRestart => lifecycle::try_restart(&ctx, &file),
         Verb::Reload | Verb::ForceReload => lifecycle::reload(&ctx, &file),
-        _ => lifecycle::status(&ctx, &file),
+        _ => lifecycle::status(&ctx, &file, inv.json),
     }
 }
 
@@ -497,10 +554,14 @@ fn convert(args: &ConvertArgs) -> i32 {
     0
 }
 
-/// `ldirectord list [--stats]`: the live IPVS table as `ipvsadm -Ln`.
-fn list(stats: bool) -> i32 {
+/// `ldirectord list [--stats|--daemon]`: the live IPVS table as
+/// `ipvsadm -Ln` (or its counters, or the sync daemons).
+fn list(stats: bool, daemon: bool) -> i32 {
     use crate::ipvs::{render, IpvsBackend, NetlinkIpvs};
     let result = NetlinkIpvs::new().and_then(|mut nl| {
+        if daemon {
+            return Ok(render::daemons(&nl.daemons()?));
+        }
         let info = nl.info()?;
         let table = nl.dump()?;
         Ok(if stats {
@@ -604,6 +665,15 @@ mod tests {
             p(&["x.cf", "status", "--real"]),
             Err(Early::Usage(_))
         ));
+        let i = p(&["list", "--daemon"]).unwrap();
+        assert_eq!((i.verb, i.daemon, i.stats), (Verb::List, true, false));
+        assert!(matches!(p(&["start", "--daemon"]), Err(Early::Usage(_))));
+        assert!(matches!(
+            p(&["list", "--daemon", "--stats"]),
+            Err(Early::Usage(_))
+        ));
+        assert!(p(&["x.cf", "status", "--json"]).unwrap().json);
+        assert!(matches!(p(&["list", "--json"]), Err(Early::Usage(_))));
     }
 
     #[test]

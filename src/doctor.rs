@@ -1,12 +1,12 @@
 //! `ldirectord [configfile] doctor [--real]`: what a director (or, with
 //! `--real`, a real server) needs for the configured virtual services.
 //!
-//! Owns gathering host facts (IPVS availability, local addresses via
-//! `getifaddrs`, a few sysctls under `/proc/sys`) into [`Facts`], the pure
-//! findings logic over them ([`director`], [`real`]) and the per-real setup
-//! commands ([`real_setup`]). It must not change anything on the host: it
-//! only reads and prints the commands a human may run. It does not run
-//! health checks (that is `check`).
+//! Owns gathering host facts (IPVS availability, local addresses and
+//! interface flags via `getifaddrs`, a few sysctls under `/proc/sys`) into
+//! [`Facts`], the pure findings logic over them ([`director`], [`real`])
+//! and the per-real setup commands ([`real_setup`]). It must not change
+//! anything on the host: it only reads and prints the commands a human may
+//! run. It does not run health checks (that is `check`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -59,6 +59,16 @@ pub struct LocalAddr {
     pub prefix: u8,
 }
 
+/// A network interface of this namespace and the flags doctor looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    /// IFF_UP
+    pub up: bool,
+    /// IFF_MULTICAST
+    pub multicast: bool,
+}
+
 /// What doctor knows of the host; gathered by [`Facts::gather`] or built
 /// by hand in tests.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +76,8 @@ pub struct Facts {
     /// `Ok(())` when the IPVS netlink family opens, else why not.
     pub ipvs: Option<Result<(), String>>,
     pub addrs: Vec<LocalAddr>,
+    /// Every interface, with or without an address.
+    pub interfaces: Vec<Interface>,
     /// sysctl name (`net.ipv4.ip_forward`) → value; absent when unreadable.
     pub sysctls: BTreeMap<String, String>,
     /// The host has an iptables `nat` table loaded.
@@ -83,6 +95,7 @@ impl Facts {
             "net.ipv6.conf.all.forwarding".to_string(),
             "net.ipv4.vs.conntrack".to_string(),
             "net.ipv4.vs.expire_nodest_conn".to_string(),
+            "net.ipv4.vs.sloppy_tcp".to_string(),
         ];
         for n in &names {
             for k in ["arp_ignore", "arp_announce", "rp_filter"] {
@@ -108,6 +121,7 @@ impl Facts {
                     .map_err(|e| e.to_string())
             }),
             addrs,
+            interfaces: interfaces(),
             sysctls,
             nat_rules,
         }
@@ -238,6 +252,42 @@ pub fn local_addrs() -> Vec<LocalAddr> {
     out
 }
 
+/// The interfaces of this namespace, from `getifaddrs(3)` (its
+/// `AF_PACKET` entries list those without an address too).
+pub fn interfaces() -> Vec<Interface> {
+    let mut out: Vec<Interface> = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return out;
+    }
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string of the list.
+        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) }
+            .to_string_lossy()
+            .into_owned();
+        if out.iter().any(|i| i.name == name) {
+            continue;
+        }
+        let flags = ifa.ifa_flags as libc::c_int;
+        out.push(Interface {
+            name,
+            up: flags & libc::IFF_UP != 0,
+            multicast: flags & libc::IFF_MULTICAST != 0,
+        });
+    }
+    // SAFETY: `head` came from getifaddrs.
+    unsafe { libc::freeifaddrs(head) };
+    out
+}
+
 /// The VIPs a real serves (None for a firewall-mark virtual), with the
 /// virtuals' ids.
 type Vips = BTreeSet<(Option<IpAddr>, String)>;
@@ -349,6 +399,7 @@ pub fn director(config: &Config, facts: &Facts) -> Vec<Finding> {
             }
         }
     }
+    f.extend(more_than_one_director(config, facts));
     if let Some(e) = facts.sysctl("net.ipv4.vs.expire_nodest_conn") {
         if e == "0" {
             f.push(Finding::info(
@@ -357,6 +408,54 @@ pub fn director(config: &Config, facts: &Facts) -> Vec<Finding> {
             ));
         } else {
             f.push(Finding::info(format!("net.ipv4.vs.expire_nodest_conn={e}")));
+        }
+    }
+    f
+}
+
+/// `syncdaemon=`: its interface exists, is up and carries multicast. A
+/// hashing scheduler (`mh`, `sh`) is what directors side by side use: a
+/// director that did not see a connection's SYN takes it over only with
+/// `sloppy_tcp` (the kernel otherwise hands the packet to the local stack,
+/// which resets the connection).
+fn more_than_one_director(config: &Config, facts: &Facts) -> Vec<Finding> {
+    let mut f = Vec::new();
+    if let Some(sd) = &config.global.syncdaemon {
+        let name = &sd.interface;
+        match facts.interfaces.iter().find(|i| i.name == *name) {
+            None => f.push(Finding::problem(format!(
+                "syncdaemon interface {name} does not exist here; the kernel refuses the sync \
+                 daemon (ENODEV): name an existing interface in syncdaemon= (ip link show)"
+            ))),
+            Some(i) if !i.up => f.push(Finding::problem(format!(
+                "syncdaemon interface {name} is down; no connection is synchronised: \
+                 ip link set {name} up"
+            ))),
+            Some(i) if !i.multicast => f.push(Finding::problem(format!(
+                "syncdaemon interface {name} has multicast off; the sync messages are \
+                 multicast: ip link set {name} multicast on"
+            ))),
+            Some(_) => f.push(Finding::ok(format!(
+                "syncdaemon interface {name} is up with multicast"
+            ))),
+        }
+    }
+    let hashing = config
+        .virtuals
+        .iter()
+        .any(|v| matches!(v.scheduler.as_str(), "mh" | "sh"));
+    if hashing {
+        match facts.sysctl("net.ipv4.vs.sloppy_tcp") {
+            Some("0") => f.push(Finding::info(
+                "net.ipv4.vs.sloppy_tcp=0: with mh or sh on directors side by side (ECMP), a \
+                 director that did not see a connection's SYN resets it; \
+                 sysctl -w net.ipv4.vs.sloppy_tcp=1 lets it take the connection over",
+            )),
+            Some(v) => f.push(Finding::ok(format!(
+                "net.ipv4.vs.sloppy_tcp={v} (mh/sh: a director takes over connections it \
+                 did not see start)"
+            ))),
+            None => {}
         }
     }
     f
@@ -613,7 +712,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            nat_rules: false,
+            ..Facts::default()
         }
     }
 
@@ -788,6 +887,63 @@ mod tests {
         let all = real(&c, &f);
         assert!(all[0].level == Level::Info);
         assert!(!problems(&all).is_empty());
+    }
+
+    #[test]
+    fn syncdaemon_interface_must_exist_be_up_and_multicast() {
+        let c = config(&format!("syncdaemon=both eth1 syncid=10\n{GATE}"));
+        let mut f = facts(vec![addr("eth0", "192.0.2.10", 32)], &[]);
+        let p = problems(&director(&c, &f));
+        assert!(
+            p.len() == 1 && p[0].contains("eth1 does not exist"),
+            "{p:?}"
+        );
+        let iface = |up, multicast| Interface {
+            name: "eth1".into(),
+            up,
+            multicast,
+        };
+        f.interfaces = vec![iface(false, true)];
+        let p = problems(&director(&c, &f));
+        assert!(
+            p.len() == 1 && p[0].contains("ip link set eth1 up"),
+            "{p:?}"
+        );
+        f.interfaces = vec![iface(true, false)];
+        let p = problems(&director(&c, &f));
+        assert!(p.len() == 1 && p[0].contains("multicast on"), "{p:?}");
+        f.interfaces = vec![iface(true, true)];
+        let all = director(&c, &f);
+        assert!(problems(&all).is_empty());
+        assert!(all
+            .iter()
+            .any(|x| x.text == "syncdaemon interface eth1 is up with multicast"));
+    }
+
+    #[test]
+    fn hashing_schedulers_are_told_about_sloppy_tcp() {
+        let c = config(&format!("{GATE}\tscheduler=mh\n"));
+        let f = facts(
+            vec![addr("eth0", "192.0.2.10", 32)],
+            &[("net.ipv4.vs.sloppy_tcp", "0")],
+        );
+        let all = director(&c, &f);
+        assert!(problems(&all).is_empty());
+        assert!(all.iter().any(
+            |x| x.level == Level::Info && x.text.contains("sysctl -w net.ipv4.vs.sloppy_tcp=1")
+        ));
+        // Not for other schedulers.
+        let all = director(&config(GATE), &f);
+        assert!(!all.iter().any(|x| x.text.contains("sloppy_tcp")));
+    }
+
+    #[test]
+    fn getifaddrs_sees_every_interface() {
+        let all = interfaces();
+        assert!(
+            all.is_empty() || all.iter().any(|i| i.name == "lo" && i.up),
+            "{all:?}"
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //!   in-memory backend. A leaf: imports nothing else of this crate.
 //! - [`cli`]: the command line (upstream's synopsis plus our verbs).
 //! - [`doctor`]: what a director or real server needs; reads the host, changes nothing.
+//! - [`status`]: the director's state as one snapshot, and its views: the
+//!   status file, `status [--json]`, and the HTTP server of `statusaddress=`
+//!   (page, Prometheus metrics, JSON). Reads; never changes anything.
 //! - [`piranha`]: `ldirectord convert`: Red Hat Piranha's lvs.cf → ldirectord.cf text
 //!   (and a keepalived/Pacemaker companion for director failover).
 
@@ -22,3 +25,4 @@ pub mod doctor;
 pub mod ipvs;
 pub mod piranha;
 pub mod reconcile;
+pub mod status;

@@ -155,6 +155,96 @@ fn missing_config_exits_1() {
 }
 
 #[test]
+fn missing_config_lists_the_paths_searched() {
+    let dir = TempDir::new("notfound");
+    let out = bin()
+        .env("LDIRECTORD_CONFIG_DIR", &dir.0)
+        .current_dir(&dir.0)
+        .args(["site.cf", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let d = s(&dir.0);
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "Config file site.cf not found; looked for:\n    {d}/site.cf\n    \
+             {d}/conf/site.cf\n    site.cf (in {d})\n"
+        )
+    );
+    // An absolute path is looked for once.
+    let out = run(&["/nonexistent/x.cf", "check"]);
+    assert_eq!(
+        text(&out.stderr),
+        "Config file /nonexistent/x.cf not found; looked for:\n    /nonexistent/x.cf\n"
+    );
+}
+
+#[test]
+fn a_misspelled_directive_gets_a_suggestion() {
+    let dir = TempDir::new("did-you-mean");
+    let cf = dir.file(
+        "t.cf",
+        "checkintervall=5\nvirtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n\tsheduler=wlc\n\tbogus=1\n",
+    );
+    let out = run(&["-t", s(&cf)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    let p = s(&cf);
+    for head in [
+        format!(
+            "{p}:1:1: error: Unknown command \"checkintervall\": did you mean \"checkinterval\"?\n"
+        ),
+        format!("{p}:4:2: error: Unknown command \"sheduler\": did you mean \"scheduler\"?\n"),
+        // Nothing close: no guess.
+        format!("{p}:5:2: error: Unknown command \"bogus\"\n"),
+    ] {
+        assert!(err.contains(&head), "missing {head:?} in\n{err}");
+    }
+}
+
+#[test]
+fn a_file_without_a_virtual_service_gets_a_warning() {
+    let dir = TempDir::new("novirtual");
+    let run_dir = dir.0.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let cf = dir.file(
+        "g.cf",
+        &format!(
+            "checktimeout=3\nlogfile=\"{}\"\n",
+            dir.0.join("l.log").display()
+        ),
+    );
+    let warning = format!(
+        "{}: warning: no virtual service in this file: ldirectord will manage nothing \
+         (a virtual= line starts one)\n",
+        s(&cf)
+    );
+    let mut commands = vec![vec!["-t", s(&cf)], vec![s(&cf), "check"]];
+    // `start` on a kernel with IPVS would start a real daemon on the host.
+    if !Path::new("/proc/net/ip_vs").exists() {
+        commands.push(vec![s(&cf), "start"]);
+    }
+    for args in commands {
+        let out = bin()
+            .env("LDIRECTORD_RUN_DIR", &run_dir)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            text(&out.stderr).starts_with(&warning),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    // A file with a virtual service has no such warning.
+    let cf = dir.file("v.cf", "virtual=192.0.2.10:80\n\treal=192.0.2.21:80 gate\n");
+    let out = run(&["-t", s(&cf)]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
 fn config_is_found_in_the_ha_d_directories() {
     let dir = TempDir::new("had");
     std::fs::create_dir_all(dir.0.join("conf")).unwrap();

@@ -355,3 +355,118 @@ fn error_messages_name_the_fix() {
         "{e:?}"
     );
 }
+
+/// Every configuration-like file the repository and the shared corpus hold.
+fn sample_files() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![
+        root.join("tests/data/compat/synthetic-edge-cases"),
+        root.join("examples"),
+        root.join("fuzz/seeds"),
+    ];
+    let shared = root.join("../shared/compat-corpus");
+    if shared.is_dir() {
+        dirs.push(shared.join("derived"));
+        dirs.push(shared);
+    }
+    let mut out = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths.into_iter().filter(|p| p.is_file()) {
+            let bytes = std::fs::read(&p).unwrap();
+            out.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    out
+}
+
+/// `src/config/scan.rs` gives exactly the raw file the pest grammar gives,
+/// for every input it takes (and declines every file with a CR or a form
+/// feed): the sample files whole, hand-picked corners of the grammar, and
+/// a fixed set of mutations of the samples (the fuzz target asserts the
+/// same on whatever it finds).
+#[test]
+fn the_scanner_reads_every_file_as_the_grammar_does() {
+    use ldirectord::config::{parser, scan};
+    let check = |text: &str| {
+        let pest = parser::parse_pest(text);
+        match scan::parse(text) {
+            Some(fast) => assert_eq!(fast, pest, "scanner and grammar differ on {text:?}"),
+            None => assert!(text.contains(['\r', '\x0c']), "declined {text:?}"),
+        }
+        assert_eq!(parser::parse(text), pest);
+    };
+    let corners = [
+        "",
+        "\n",
+        "x",
+        "virtual",
+        "virtual=",
+        "virtual =1.2.3.4:80 # c\n",
+        "virtual6=[::1]:80\n\treal6=[::2]:80 gate\n",
+        "virtual6x=1\nvirtual-=1\nvirtual_=1\nvirtual 6=1\nvirtual#=1\n",
+        "virtual=a\n\tx=1\n    y=2\n \tz=3\n  \tw=4\n   \tv=5\n   u=6\n\t\n    \n\t# c\n  # c\n\n\tq=7\n",
+        "virtual=a\n\treal=b gate # c\n\trequest=\"/a#b\" # c\n\treceive=\"x\n\tr=\"a\"b\"#c\n\ts=\"\n",
+        "virtual=a\n\tfoo bar\n\tfoo # bar\n\tfoo#bar\n\tfoo\n\t=x\n\t[x]\n\t\u{e9}x=1\n\tx\u{e9}=\u{e9} \n",
+        "emailalertfrom=a#b\nquiescent = yes # c\nx=a\t#b\ny=a  #b\nz= #b\nw=\"a #b\" #c\nv=\"a #b\n",
+        "supervised\nsupervised # x\nsupervised#x\nfoo bar\n[vip]\n=x\n\u{feff}x=1\n  stray\n\tstray\n",
+        "a=\nb= \nc =\nd = # c\ne\t=\t1\t\n",
+        "virtual=a\n\treal=b gate",
+        "virtual=a\n\treal=b gate\n   ",
+        "virtual=a\n\n\n\treal=b gate\n\n",
+        "x=1\r\ny=2\n",
+        "\rfoo\n",
+        "x=\x0c1\n",
+    ];
+    for c in corners {
+        check(c);
+    }
+    // Mutations: deterministic (xorshift), bounded in count.
+    let pieces = [
+        " ", "\t", "#", "\"", "=", "\n", "virtual", "virtual6", "real", "a", "Z", "9", "_", "-",
+        "\u{e9}", "\u{feff}", "    ", " #", "\t#", "\u{a0}", ":", "x=1", "\n\t", "\n    ", "\n  ",
+        "\r", "\x0c",
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut rand = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let samples = sample_files();
+    assert!(!samples.is_empty());
+    for s in &samples {
+        check(s);
+    }
+    for _ in 0..20_000 {
+        let sample = &samples[rand(samples.len())];
+        let lines: Vec<&str> = sample.split_inclusive('\n').collect();
+        let from = rand(lines.len().max(1));
+        let to = (from + 1 + rand(12)).min(lines.len());
+        let mut text: Vec<char> = lines[from.min(to)..to].concat().chars().collect();
+        for _ in 0..1 + rand(6) {
+            let at = rand(text.len() + 1);
+            match rand(3) {
+                0 if at < text.len() => {
+                    text.remove(at);
+                }
+                1 => {
+                    let end = (at + rand(30)).min(text.len());
+                    text.drain(at..end);
+                }
+                _ => {
+                    // A CR or a form feed (the last two) one time in four.
+                    let kinds = pieces.len() - if rand(4) == 0 { 0 } else { 2 };
+                    let piece = pieces[rand(kinds)];
+                    text.splice(at..at, piece.chars());
+                }
+            }
+        }
+        check(&text.into_iter().collect::<String>());
+    }
+}

@@ -98,6 +98,12 @@ fn every_service_and_forwarding_method_has_an_example() {
         "external",
         "combined",
         "thresholds",
+        "multi-vrrp",
+        "multi-ecmp",
+        "multi-pacemaker",
+        "loadmonitor-agent",
+        "loadmonitor-command",
+        "loadmonitor-nanny",
     ] {
         assert!(names.iter().any(|n| n == f), "no examples/{f}.cf");
     }
@@ -131,5 +137,42 @@ fn examples_have_headers_and_documentation_addresses() {
                 &c[1]
             );
         }
+    }
+}
+
+/// The keepalived half of the VRRP example holds the VIP only (no
+/// virtual_server: ldirectord-rs owns the IPVS table), uses documentation
+/// addresses, and passes keepalived's own configuration test when
+/// keepalived is installed.
+#[test]
+fn the_keepalived_snippet_holds_only_the_vip() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/multi-vrrp-keepalived.conf"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.starts_with("# multi-vrrp-keepalived.conf - "));
+    let config: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(config.contains("vrrp_instance") && config.contains("virtual_ipaddress"));
+    assert!(!config.contains("virtual_server"));
+    let cf = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/multi-vrrp.cf"
+    ))
+    .unwrap();
+    assert!(text.contains("192.0.2.100/24") && cf.contains("virtual=192.0.2.100:80"));
+    if std::path::Path::new("/usr/sbin/keepalived").exists() {
+        let o = Command::new("/usr/sbin/keepalived")
+            .args(["--config-test", "-f", path])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "keepalived --config-test: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }

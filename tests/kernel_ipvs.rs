@@ -530,11 +530,23 @@ fn sync_daemons_start_list_stop() {
         assert_eq!(b.mcast_group, Some(ip("224.0.0.81")));
         assert_eq!(b.mcast_port, Some(8849));
         assert_eq!(b.mcast_ttl, Some(2));
+        // The dump meets the requests it came from; `list --daemon` prints
+        // what ipvsadm prints.
+        assert!(master.is_met_by(&got[0]) && backup.is_met_by(b));
+        if ipvsadm_available() {
+            let theirs = run("/usr/sbin/ipvsadm", &["-L", "--daemon"]);
+            compare_lines(&render::daemons(&got), &theirs);
+        }
 
         h.stop_daemon(SyncState::Master).unwrap();
         h.stop_daemon(SyncState::Backup).unwrap();
         let e = h.stop_daemon(SyncState::Master).unwrap_err();
-        assert!(matches!(e, Error::NoSuchService { .. }), "{e}");
+        assert!(matches!(e, Error::NotRunning { .. }), "{e}");
+        // ENODEV for an interface the namespace lacks (before EEXIST).
+        let e = h
+            .start_daemon(&SyncDaemon::new(SyncState::Master, "nosuch0", 7))
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(libc::ENODEV), "{e}");
         assert!(h.daemons().unwrap().is_empty());
     })
 }

@@ -39,6 +39,7 @@ fn every_command_and_option_is_documented() {
         "doctor",
         "\\-\\-real",
         "\\-\\-stats",
+        "\\-\\-json",
         "\\-t",
         "\\-d",
         "\\-\\-debug",

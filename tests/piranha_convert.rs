@@ -95,10 +95,22 @@ fn check_output(name: &str, conv: &piranha::Conversion) -> Result<(), String> {
     };
     let loaded = config::load_str(&conv.cf, Path::new("out.cf"), &cfg_opts)
         .map_err(|e| format!("{name}: the output does not load:\n{e}\n{}", conv.cf))?;
-    if !loaded.warnings.is_empty() {
+    // An lvs.cf without an active virtual server converts to a file
+    // without one, and the parser says so too (the converter's own
+    // warning, checked below, is in the file): the only warning allowed.
+    let warnings: Vec<_> = loaded
+        .warnings
+        .iter()
+        .filter(|w| {
+            !(loaded.config.virtuals.is_empty()
+                && w.line == 0
+                && w.message.starts_with("no virtual service in this file"))
+        })
+        .collect();
+    if !warnings.is_empty() {
         return Err(format!(
-            "{name}: our parser warns about the output: {:?}\n{}",
-            loaded.warnings, conv.cf
+            "{name}: our parser warns about the output: {warnings:?}\n{}",
+            conv.cf
         ));
     }
     let flat: String = conv

@@ -17,11 +17,65 @@ pub fn bench_args() -> Option<Vec<String>> {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    if args.first().map(String::as_str) != Some("serve") {
-        return Some(args);
+    match args.first().map(String::as_str) {
+        Some("serve") => serve(args[1].parse().expect("N"), args[2].parse().expect("hung")),
+        Some("agents") => serve_agents(args[1].parse().expect("N")),
+        _ => return Some(args),
     }
-    serve(args[1].parse().expect("N"), args[2].parse().expect("hung"));
     None
+}
+
+/// The port of the load agents of [`spawn_agents`]; agent i listens on
+/// [`agent_addr`]`(i)`, so that each real has an agent of its own.
+pub const AGENT_PORT: u16 = 7000;
+
+/// The loopback address of real i's agent: 127.0.1.1, 127.0.1.2, …
+pub fn agent_addr(i: u16) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(127, 0, 1 + (i / 250) as u8, (i % 250 + 1) as u8)
+}
+
+/// `n` HAProxy agents on [`agent_addr`]`(i)`:[`AGENT_PORT`], each
+/// answering `up 75%` to every connection and closing. Prints `ready`,
+/// serves until stdin closes (at most 10 minutes).
+fn serve_agents(n: u16) {
+    raise_nofile();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        for i in 0..n {
+            let l = tokio::net::TcpListener::bind((agent_addr(i), AGENT_PORT))
+                .await
+                .expect("bind");
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut s, _)) = l.accept().await else {
+                        continue;
+                    };
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = s.write_all(b"up 75%\n").await;
+                    });
+                }
+            });
+        }
+        ready_then_wait().await;
+    });
+}
+
+/// Say `ready` and serve until stdin closes (at most 10 minutes).
+async fn ready_then_wait() {
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    let mut stdin = tokio::io::stdin();
+    let mut b = [0u8; 1];
+    let _ = tokio::time::timeout(
+        Duration::from_secs(600),
+        tokio::io::AsyncReadExt::read(&mut stdin, &mut b),
+    )
+    .await;
 }
 
 /// Raise the soft open-files limit to the hard one (10,000 listeners).
@@ -75,23 +129,25 @@ fn serve(n: u16, hung_every: u16) {
                 }
             });
         }
-        println!("ready");
-        let _ = std::io::stdout().flush();
-        let mut stdin = tokio::io::stdin();
-        let mut b = [0u8; 1];
-        let _ = tokio::time::timeout(
-            Duration::from_secs(600),
-            tokio::io::AsyncReadExt::read(&mut stdin, &mut b),
-        )
-        .await;
+        ready_then_wait().await;
     });
 }
 
 /// Start the servers in a child (this executable with `serve N
 /// HUNG_EVERY`, see [`bench_args`]) and wait until it listens. Close the child's stdin to stop it.
 pub fn spawn_servers(n: u16, hung_every: u16) -> std::process::Child {
+    spawn_child(&["serve", &n.to_string(), &hung_every.to_string()])
+}
+
+/// Start [`serve_agents`] in a child (this executable with `agents N`)
+/// and wait until it listens. Close the child's stdin to stop it.
+pub fn spawn_agents(n: u16) -> std::process::Child {
+    spawn_child(&["agents", &n.to_string()])
+}
+
+fn spawn_child(args: &[&str]) -> std::process::Child {
     let mut server = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["serve", &n.to_string(), &hung_every.to_string()])
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -109,6 +165,11 @@ pub fn spawn_servers(n: u16, hung_every: u16) -> std::process::Child {
 /// Peak resident set of this process (VmHWM), MB.
 pub fn peak_rss_mb() -> f64 {
     status_mb("VmHWM:")
+}
+
+/// Resident set of this process now (VmRSS), MB.
+pub fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
 }
 
 fn status_mb(key: &str) -> f64 {

@@ -1,6 +1,8 @@
 //! Fuzz the configuration parser: any input must either load or be rejected
-//! with diagnostics, never panic; and whatever loads must print as
-//! canonical text that loads back as the same configuration.
+//! with diagnostics, never panic; whatever loads must print as canonical
+//! text that loads back as the same configuration; and the scanner
+//! (src/config/scan.rs) must read every input it takes exactly as the pest
+//! grammar does.
 #![no_main]
 
 use std::path::Path;
@@ -14,6 +16,14 @@ fuzz_target!(|data: &[u8]| {
         hostname: "fuzzhost".into(),
     };
     let path = Path::new("fuzz.cf");
+    let text = String::from_utf8_lossy(data);
+    if let Some(fast) = config::scan::parse(&text) {
+        assert_eq!(
+            fast,
+            config::parser::parse_pest(&text),
+            "the scanner and the grammar disagree"
+        );
+    }
     // The bytes as a file holds them: not UTF-8 is an error outside
     // comments (C30).
     match config::load_bytes(data, path, &opts) {

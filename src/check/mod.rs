@@ -16,13 +16,20 @@
 //! - [`pool`]: the schedule of every unique target, checks in bounded
 //!   slots, events on an mpsc channel.
 //! - [`report`]: `ldirectord check`, every check once.
+//! - [`load`]: the load monitors (`loadmonitor=`): agent, command and
+//!   nanny queries, scheduled by a pool of their own, and the per-real
+//!   state their answers build up.
+//! - [`stats`]: the pool's counters (results, latency, lateness, checks in
+//!   flight), shared atomics the status surface reads.
 
 pub mod error;
 pub mod health;
+pub mod load;
 pub mod pool;
 pub mod probe;
 pub mod report;
 pub mod service;
+pub mod stats;
 pub mod target;
 
 pub use error::CheckError;

@@ -8,6 +8,10 @@
 //! reload. Must not keep health or touch IPVS: the receiver of the events
 //! does (see [`super::health`]).
 //!
+//! What it schedules is a [`Job`]: a health check ([`Target`], the default
+//! everywhere below) or a load query ([`super::load::LoadQuery`]); the
+//! daemon runs one pool of each, so load queries never take a check's slot.
+//!
 //! Use:
 //!
 //! ```ignore
@@ -32,9 +36,32 @@ use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::probe::{run_with_deadline, Combined, Probe, ProbeKind};
-use super::{CheckResult, Target};
+use super::probe::{run_with_deadline, Probe};
+use super::stats::{CheckStats, InFlight};
+use super::{CheckError, Target};
 use crate::config::{CheckType, Config, VirtualKey};
+
+/// What a pool schedules: an identity probed at an interval. Equal jobs
+/// (by `Eq`) are one schedule, whatever the number of (virtual, real)
+/// pairs they serve.
+pub trait Job: Eq + std::hash::Hash + Send + Sync + 'static {
+    /// What one run does (for a health check: connect or negotiate).
+    type Step: Copy + Send + Sync + std::fmt::Debug + PartialEq + 'static;
+    /// What a job remembers between its runs (the combined-check counter).
+    type Memory: Default + Send + 'static;
+    /// What a run that succeeded observed.
+    type Detail: Clone + Send + Sync + std::fmt::Debug + PartialEq + 'static;
+    /// The step to run next; `None`: nothing to run (`checktype=off`).
+    fn next_step(&self, memory: &Self::Memory) -> Option<Self::Step>;
+    /// Remember how a run of `step` went.
+    fn record(memory: &mut Self::Memory, step: Self::Step, ok: bool);
+    /// How long a run of `step` may take; [`run_with_deadline`] adds a
+    /// backstop past it.
+    fn deadline(&self, step: Self::Step) -> Duration;
+}
+
+/// The result of one run of a job of type `J`.
+pub type JobResult<J> = Result<<J as Job>::Detail, CheckError>;
 
 /// One (virtual, real) pair a target's results apply to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,75 +85,98 @@ impl Member {
 
 /// A target to probe and what it serves.
 #[derive(Debug, Clone)]
-pub struct Planned {
-    pub target: Arc<Target>,
-    /// The smallest `checkinterval` of the virtuals sharing the target.
+pub struct Planned<J = Target> {
+    pub target: Arc<J>,
+    /// The smallest interval of the virtuals sharing the target
+    /// (`checkinterval`, or `loadinterval` for load queries).
     pub interval: Duration,
     /// The pairs whose health follows this target, in config order.
     pub members: Vec<Member>,
 }
 
 /// The unique targets of a configuration, in config order.
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
-    pub targets: Vec<Planned>,
+#[derive(Debug, Clone)]
+pub struct Plan<J = Target> {
+    pub targets: Vec<Planned<J>>,
 }
 
-impl Plan {
-    /// Every checked (virtual, real) pair of `config`, grouped by
-    /// [`Target`]. `checktype=off` pairs are left out: they are never
-    /// checked.
-    pub fn from_config(config: &Config) -> Plan {
-        let mut index: HashMap<Arc<Target>, usize> = HashMap::new();
-        let mut targets: Vec<Planned> = Vec::new();
-        for v in &config.virtuals {
-            if v.checktype == CheckType::Off {
-                continue;
-            }
-            let interval = Duration::from_secs(u64::from(v.checkinterval.max(1)));
-            for r in &v.reals {
-                let target = Arc::new(Target::new(v, r));
-                let member = Member {
-                    virtual_key: v.key,
-                    real_addr: r.addr,
-                    real_port: r.port,
-                };
-                match index.get(&target) {
-                    Some(&i) => {
-                        let p = &mut targets[i];
-                        p.interval = p.interval.min(interval);
-                        if !p.members.contains(&member) {
-                            p.members.push(member);
-                        }
+impl<J> Default for Plan<J> {
+    fn default() -> Self {
+        Plan {
+            targets: Vec::new(),
+        }
+    }
+}
+
+impl<J: Job> Plan<J> {
+    /// The planned entry of `target`.
+    pub fn get(&self, target: &J) -> Option<&Planned<J>> {
+        self.targets.iter().find(|p| *p.target == *target)
+    }
+
+    /// A plan of `(job, interval, member)` triples in config order: equal
+    /// jobs become one entry at the smallest interval, serving every
+    /// member once.
+    pub fn grouped(triples: impl IntoIterator<Item = (J, Duration, Member)>) -> Plan<J> {
+        let mut index: HashMap<Arc<J>, usize> = HashMap::new();
+        let mut targets: Vec<Planned<J>> = Vec::new();
+        for (job, interval, member) in triples {
+            match index.get(&job) {
+                Some(&i) => {
+                    let p = &mut targets[i];
+                    p.interval = p.interval.min(interval);
+                    if !p.members.contains(&member) {
+                        p.members.push(member);
                     }
-                    None => {
-                        index.insert(target.clone(), targets.len());
-                        targets.push(Planned {
-                            target,
-                            interval,
-                            members: vec![member],
-                        });
-                    }
+                }
+                None => {
+                    let target = Arc::new(job);
+                    index.insert(target.clone(), targets.len());
+                    targets.push(Planned {
+                        target,
+                        interval,
+                        members: vec![member],
+                    });
                 }
             }
         }
         Plan { targets }
     }
+}
 
-    /// The planned entry of `target`.
-    pub fn get(&self, target: &Target) -> Option<&Planned> {
-        self.targets.iter().find(|p| *p.target == *target)
+impl Plan<Target> {
+    /// Every checked (virtual, real) pair of `config`, grouped by
+    /// [`Target`]. `checktype=off` pairs are left out: they are never
+    /// checked.
+    pub fn from_config(config: &Config) -> Plan {
+        Plan::grouped(
+            config
+                .virtuals
+                .iter()
+                .filter(|v| v.checktype != CheckType::Off)
+                .flat_map(|v| {
+                    let interval = Duration::from_secs(u64::from(v.checkinterval.max(1)));
+                    v.reals.iter().map(move |r| {
+                        let member = Member {
+                            virtual_key: v.key,
+                            real_addr: r.addr,
+                            real_port: r.port,
+                        };
+                        (Target::new(v, r), interval, member)
+                    })
+                }),
+        )
     }
 }
 
 /// One probe result.
 #[derive(Debug, Clone)]
-pub struct CheckEvent {
+pub struct CheckEvent<J: Job = Target> {
     /// The probe's identity; look its members up in the [`Plan`].
-    pub target: Arc<Target>,
+    pub target: Arc<J>,
     /// What ran (for combined checks: connect or negotiate).
-    pub kind: ProbeKind,
-    pub result: CheckResult,
+    pub kind: J::Step,
+    pub result: JobResult<J>,
     /// How long the probe took.
     pub latency: Duration,
     /// When it finished (wall clock, for logs and the monitorfile).
@@ -248,11 +298,11 @@ impl Slots {
 
     /// Run `probe` holding `slot` until it ends or for [`Slots::hold`],
     /// whichever comes first.
-    pub async fn run<F: Future<Output = CheckResult>>(
+    pub async fn run<T, F: Future<Output = Result<T, CheckError>>>(
         &self,
         slot: OwnedSemaphorePermit,
         probe: F,
-    ) -> CheckResult {
+    ) -> Result<T, CheckError> {
         let started = Instant::now();
         tokio::pin!(probe);
         let result = tokio::select! {
@@ -280,10 +330,11 @@ pub struct UpdateSummary {
 /// The schedule of one target. Between checks a target is only this (and
 /// a place in the queue): no task, no timer, so 10,000 idle targets cost
 /// a few hundred kilobytes, not a task each.
-struct Entry {
-    target: Arc<Target>,
+struct Entry<J: Job> {
+    target: Arc<J>,
     interval: Duration,
-    combined: Combined,
+    /// The job's memory (the combined-check counter).
+    memory: J::Memory,
     /// When its last check started (`None`: never checked).
     last_start: Option<Instant>,
     /// Extra delay of its second run ([`spread`]), taken by the first.
@@ -297,10 +348,9 @@ struct Entry {
     running: Option<JoinHandle<()>>,
 }
 
-#[derive(Default)]
-struct Schedule {
-    entries: HashMap<u64, Entry>,
-    ids: HashMap<Arc<Target>, u64>,
+struct Schedule<J: Job> {
+    entries: HashMap<u64, Entry<J>>,
+    ids: HashMap<Arc<J>, u64>,
     /// Due times, earliest first. An entry whose `due` no longer matches
     /// (rescheduled or removed) is skipped when it comes up.
     queue: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -309,20 +359,35 @@ struct Schedule {
     wake: Option<Instant>,
 }
 
+impl<J: Job> Default for Schedule<J> {
+    fn default() -> Self {
+        Schedule {
+            entries: HashMap::new(),
+            ids: HashMap::new(),
+            queue: BinaryHeap::new(),
+            next_id: 0,
+            wake: None,
+        }
+    }
+}
+
 /// What the scheduler and the checks it starts share.
-struct Shared<P: Probe> {
+struct Shared<P: Probe<J>, J: Job> {
     probe: Arc<P>,
     slots: Arc<Slots>,
-    events: mpsc::Sender<CheckEvent>,
+    events: mpsc::Sender<CheckEvent<J>>,
     shutdown: watch::Receiver<bool>,
-    schedule: Mutex<Schedule>,
+    /// What the status surface reads: results, latency, lateness, checks
+    /// in flight and waiting.
+    stats: Arc<CheckStats>,
+    schedule: Mutex<Schedule<J>>,
     /// Wakes the scheduler: a check became due earlier than it planned
     /// to wake, or an update changed the schedule.
     wake: Notify,
 }
 
-impl<P: Probe> Shared<P> {
-    fn schedule(&self) -> std::sync::MutexGuard<'_, Schedule> {
+impl<P: Probe<J>, J: Job> Shared<P, J> {
+    fn schedule(&self) -> std::sync::MutexGuard<'_, Schedule<J>> {
         // A panic under the lock leaves a consistent schedule (every
         // change is one statement), so a poisoned lock is used as is.
         self.schedule.lock().unwrap_or_else(|e| e.into_inner())
@@ -330,7 +395,7 @@ impl<P: Probe> Shared<P> {
 
     /// Move every check that is due to `ready` (first checks of targets
     /// added by a reload to `ready_added`); returns when the next one is.
-    fn take_due(&self, ready: &mut Ready, ready_added: &mut Ready) -> Option<Instant> {
+    fn take_due(&self, ready: &mut Ready<J>, ready_added: &mut Ready<J>) -> Option<Instant> {
         let now = Instant::now();
         let mut s = self.schedule();
         while let Some(&Reverse((at, id))) = s.queue.peek() {
@@ -345,7 +410,7 @@ impl<P: Probe> Shared<P> {
                 continue;
             }
             e.due = None;
-            let Some(kind) = e.combined.next(e.target.checktype) else {
+            let Some(kind) = e.target.next_step(&e.memory) else {
                 continue;
             };
             let queue = if e.added && e.last_start.is_none() {
@@ -353,7 +418,7 @@ impl<P: Probe> Shared<P> {
             } else {
                 &mut *ready
             };
-            queue.push_back((id, e.target.clone(), kind));
+            queue.push_back((id, e.target.clone(), kind, at));
         }
         s.wake = s.queue.peek().map(|r| r.0 .0);
         s.wake
@@ -361,28 +426,31 @@ impl<P: Probe> Shared<P> {
 
     /// Start the check of entry `id` in `slot`, unless an update removed
     /// the entry while it waited.
-    fn start(self: &Arc<Self>, (id, target, kind): Due, slot: OwnedSemaphorePermit) {
+    fn start(self: &Arc<Self>, (id, target, kind, due): Due<J>, slot: OwnedSemaphorePermit) {
         let mut s = self.schedule();
         if let Some(e) = s.entries.get_mut(&id) {
+            self.stats.lateness.observe(due.elapsed());
+            let in_flight = self.stats.in_flight_guard();
             e.running = Some(tokio::spawn(run_check(
                 self.clone(),
                 id,
                 target,
                 kind,
                 slot,
+                in_flight,
             )));
         }
     }
 
     /// A check of entry `id` ended: record it, schedule the next.
-    fn finished(&self, id: u64, kind: ProbeKind, ok: bool, started: Instant) {
+    fn finished(&self, id: u64, kind: J::Step, ok: bool, started: Instant) {
         let mut s = self.schedule();
         // Removed (or replaced) by an update meanwhile: nothing to do.
         let Some(e) = s.entries.get_mut(&id) else {
             return;
         };
         e.running = None;
-        e.combined.record(kind, ok);
+        J::record(&mut e.memory, kind, ok);
         e.last_start = Some(started);
         // Never catch up in a burst: a late run moves the schedule.
         let at = (started + e.interval + e.phase.take().unwrap_or_default()).max(Instant::now());
@@ -398,28 +466,29 @@ impl<P: Probe> Shared<P> {
 
 /// The running probes. Dropping the pool aborts its checks; to stop
 /// gracefully, send `true` on the shutdown channel and [`Pool::join`].
-pub struct Pool<P: Probe> {
-    shared: Arc<Shared<P>>,
+pub struct Pool<P: Probe<J>, J: Job = Target> {
+    shared: Arc<Shared<P, J>>,
     scheduler: Option<JoinHandle<()>>,
     /// An update has run: targets new in later ones were added by a reload.
     updated: bool,
 }
 
-impl<P: Probe> Pool<P> {
+impl<P: Probe<J>, J: Job> Pool<P, J> {
     /// An empty pool; [`Pool::update`] starts the probes. `shutdown`: the
     /// pool stops when it becomes `true` (or its sender is dropped).
     /// Must be called inside a tokio runtime.
     pub fn new(
         probe: Arc<P>,
         options: PoolOptions,
-        events: mpsc::Sender<CheckEvent>,
+        events: mpsc::Sender<CheckEvent<J>>,
         shutdown: watch::Receiver<bool>,
-    ) -> Pool<P> {
+    ) -> Pool<P, J> {
         let shared = Arc::new(Shared {
             probe,
             slots: Slots::new(&options),
             events,
             shutdown,
+            stats: Arc::new(CheckStats::default()),
             schedule: Mutex::new(Schedule::default()),
             wake: Notify::new(),
         });
@@ -437,10 +506,10 @@ impl<P: Probe> Pool<P> {
     /// at start), then their second runs are spread over one interval by
     /// their position in the plan, so that later passes do not come in one
     /// burst; the others stop, a check in flight with them.
-    pub fn update(&mut self, plan: &Plan) -> UpdateSummary {
+    pub fn update(&mut self, plan: &Plan<J>) -> UpdateSummary {
         let mut summary = UpdateSummary::default();
         let now = Instant::now();
-        let wanted: HashSet<&Arc<Target>> = plan.targets.iter().map(|p| &p.target).collect();
+        let wanted: HashSet<&Arc<J>> = plan.targets.iter().map(|p| &p.target).collect();
         {
             let mut guard = self.shared.schedule();
             let s = &mut *guard;
@@ -490,7 +559,7 @@ impl<P: Probe> Pool<P> {
                     Entry {
                         target: p.target.clone(),
                         interval: p.interval,
-                        combined: Combined::default(),
+                        memory: J::Memory::default(),
                         last_start: None,
                         phase: Some(spread(p.interval, i as u32, n)),
                         added: self.updated,
@@ -509,8 +578,13 @@ impl<P: Probe> Pool<P> {
     }
 
     /// The targets being probed.
-    pub fn targets(&self) -> Vec<Arc<Target>> {
+    pub fn targets(&self) -> Vec<Arc<J>> {
         self.shared.schedule().ids.keys().cloned().collect()
+    }
+
+    /// The pool's counters (shared: they stay current while the pool runs).
+    pub fn stats(&self) -> Arc<CheckStats> {
+        self.shared.stats.clone()
     }
 
     /// Wait until the scheduler and every check have ended (after
@@ -532,7 +606,7 @@ impl<P: Probe> Pool<P> {
     }
 }
 
-impl<P: Probe> Drop for Pool<P> {
+impl<P: Probe<J>, J: Job> Drop for Pool<P, J> {
     fn drop(&mut self) {
         if let Some(scheduler) = &self.scheduler {
             scheduler.abort();
@@ -560,19 +634,20 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|&stop| stop).await;
 }
 
-/// A check that is due: entry, target, what to run.
-type Due = (u64, Arc<Target>, ProbeKind);
-type Ready = VecDeque<Due>;
+/// A check that is due: entry, target, what to run, when it was due.
+type Due<J> = (u64, Arc<J>, <J as Job>::Step, Instant);
+type Ready<J> = VecDeque<Due<J>>;
 
 /// Start checks as they come due and slots free up, until shutdown. Due
 /// checks wait here, in order, as a line of a queue: a task is spawned
 /// only for a check that has its slot, so when the checks fall behind
 /// (10,000 due at start) they cost no memory to speak of.
-async fn run_scheduler<P: Probe>(shared: Arc<Shared<P>>) {
+async fn run_scheduler<P: Probe<J>, J: Job>(shared: Arc<Shared<P, J>>) {
     let mut shutdown = shared.shutdown.clone();
     let (mut ready, mut ready_added) = (Ready::new(), Ready::new());
     loop {
         let next = shared.take_due(&mut ready, &mut ready_added);
+        shared.stats.set_waiting(ready.len() + ready_added.len());
         tokio::select! {
             biased;
             _ = stopped(&mut shutdown) => return,
@@ -591,12 +666,13 @@ async fn run_scheduler<P: Probe>(shared: Arc<Shared<P>>) {
 
 /// One check of entry `id` in its `slot`: probe, send the result, hand
 /// the target back to the schedule.
-async fn run_check<P: Probe>(
-    shared: Arc<Shared<P>>,
+async fn run_check<P: Probe<J>, J: Job>(
+    shared: Arc<Shared<P, J>>,
     id: u64,
-    target: Arc<Target>,
-    kind: ProbeKind,
+    target: Arc<J>,
+    kind: J::Step,
     slot: OwnedSemaphorePermit,
+    _in_flight: InFlight,
 ) {
     let mut shutdown = shared.shutdown.clone();
     let started = Instant::now();
@@ -607,6 +683,7 @@ async fn run_check<P: Probe>(
     };
     let latency = started.elapsed();
     let ok = result.is_ok();
+    shared.stats.finished(&result, latency);
     let event = CheckEvent {
         target,
         kind,
@@ -624,7 +701,8 @@ async fn run_check<P: Probe>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::CheckError;
+    use crate::check::probe::ProbeKind;
+    use crate::check::{CheckError, CheckResult};
     use crate::config::{HttpMethod, Protocol, Service};
     use std::net::Ipv4Addr;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -841,7 +919,9 @@ mod tests {
         // Failures do not count.
         let slot = slots.acquire(false).await;
         let r = slots
-            .run(slot, async { Err(crate::check::CheckError::Refused) })
+            .run(slot, async {
+                Err::<String, _>(crate::check::CheckError::Refused)
+            })
             .await;
         assert!(r.is_err());
         assert_eq!(slots.hold(), Duration::from_millis(500));

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::pool::{Job, JobResult};
 use super::{service, CheckError, CheckResult, Target};
 use crate::config::{bracketed, CheckType, Protocol, VirtualKey};
 
@@ -108,12 +109,32 @@ impl Combined {
     }
 }
 
-/// Runs probes. The pool takes any implementation, so tests can inject
-/// fakes; [`Prober`] is the real one.
-pub trait Probe: Send + Sync + 'static {
-    /// Run one probe of `target`. Should honour [`deadline`] itself; the
-    /// caller adds a backstop.
-    fn probe(&self, target: &Target, kind: ProbeKind) -> impl Future<Output = CheckResult> + Send;
+/// Runs probes of jobs of type `J` (health checks by default; load
+/// queries are [`super::load::LoadProber`]'s). The pool takes any
+/// implementation, so tests can inject fakes; [`Prober`] is the real one.
+pub trait Probe<J: Job = Target>: Send + Sync + 'static {
+    /// Run one probe of `target`. Should honour [`Job::deadline`] itself;
+    /// the caller adds a backstop.
+    fn probe(&self, target: &J, kind: J::Step) -> impl Future<Output = JobResult<J>> + Send;
+}
+
+/// A health check is a pool job: its memory is the combined-check counter.
+impl Job for Target {
+    type Step = ProbeKind;
+    type Memory = Combined;
+    type Detail = super::Detail;
+
+    fn next_step(&self, memory: &Combined) -> Option<ProbeKind> {
+        memory.next(self.checktype)
+    }
+
+    fn record(memory: &mut Combined, step: ProbeKind, ok: bool) {
+        memory.record(step, ok);
+    }
+
+    fn deadline(&self, step: ProbeKind) -> Duration {
+        deadline(self, step)
+    }
 }
 
 /// How long a probe of `kind` may take.
@@ -132,13 +153,14 @@ pub fn deadline(target: &Target, kind: ProbeKind) -> Duration {
 /// for an external check to be killed and reaped.
 pub const BACKSTOP_GRACE: Duration = Duration::from_secs(1);
 
-/// Run `probe` under a hard deadline of [`deadline`] + [`BACKSTOP_GRACE`].
-pub async fn run_with_deadline<P: Probe + ?Sized>(
+/// Run `probe` under a hard deadline of [`Job::deadline`] +
+/// [`BACKSTOP_GRACE`].
+pub async fn run_with_deadline<J: Job, P: Probe<J> + ?Sized>(
     probe: &P,
-    target: &Target,
-    kind: ProbeKind,
-) -> CheckResult {
-    let limit = deadline(target, kind) + BACKSTOP_GRACE;
+    target: &J,
+    kind: J::Step,
+) -> JobResult<J> {
+    let limit = target.deadline(kind) + BACKSTOP_GRACE;
     match tokio::time::timeout(limit, probe.probe(target, kind)).await {
         Ok(r) => r,
         Err(_) => Err(CheckError::Timeout),
@@ -293,19 +315,12 @@ pub async fn external(t: &Target, perl: bool) -> CheckResult {
             t.checkcommand
         ))
     })?;
-    let guard = GroupKill(child.id().map(|p| p as libc::pid_t));
+    let guard = GroupKill::of(&child);
     let remaining = t.checktimeout.saturating_sub(started.elapsed());
     let status = match tokio::time::timeout(remaining, child.wait()).await {
         Ok(r) => r.map_err(CheckError::from)?,
         Err(_) => {
-            guard.signal(libc::SIGTERM);
-            if tokio::time::timeout(TERM_GRACE, child.wait())
-                .await
-                .is_err()
-            {
-                guard.signal(libc::SIGKILL);
-                let _ = child.wait().await;
-            }
+            guard.end(&mut child).await;
             return Err(CheckError::Timeout);
         }
     };
@@ -322,10 +337,29 @@ pub async fn external(t: &Target, perl: bool) -> CheckResult {
 }
 
 /// Kills an external check's process group when a probe is dropped (the
-/// backstop fired, the pool shut down) before the child was reaped.
-struct GroupKill(Option<libc::pid_t>);
+/// backstop fired, the pool shut down) before the child was reaped. Also
+/// used by the load monitors' commands.
+pub(crate) struct GroupKill(Option<libc::pid_t>);
 
 impl GroupKill {
+    /// The guard of `child`, spawned with `process_group(0)`.
+    pub(crate) fn of(child: &tokio::process::Child) -> GroupKill {
+        GroupKill(child.id().map(|p| p as libc::pid_t))
+    }
+
+    /// At a deadline: SIGTERM to the group, SIGKILL after [`TERM_GRACE`],
+    /// and the child reaped.
+    pub(crate) async fn end(&self, child: &mut tokio::process::Child) {
+        self.signal(libc::SIGTERM);
+        if tokio::time::timeout(TERM_GRACE, child.wait())
+            .await
+            .is_err()
+        {
+            self.signal(libc::SIGKILL);
+            let _ = child.wait().await;
+        }
+    }
+
     fn signal(&self, sig: libc::c_int) {
         if let Some(pid) = self.0 {
             // SAFETY: kill(2) has no memory effects; a negative pid names
@@ -336,7 +370,7 @@ impl GroupKill {
         }
     }
 
-    fn disarm(mut self) {
+    pub(crate) fn disarm(mut self) {
         self.0 = None;
     }
 }

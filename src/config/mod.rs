@@ -1,7 +1,8 @@
 //! ldirectord.cf → [`Config`].
 //!
 //! The pipeline, one way: text → `grammar/ldirectord.pest` ([`parser`]:
-//! lines, blocks, name/value/comment, with positions) → [`resolve`]
+//! lines, blocks, name/value/comment, with positions; [`scan`] reads the
+//! common shape of file the same way without pest) → [`resolve`]
 //! (meaning, defaults, inheritance, names, every error) → [`model`] types.
 //! [`canonical`] prints a [`Config`] back as ldirectord.cf (`ldirectord -t`).
 //!
@@ -14,6 +15,7 @@ pub mod model;
 pub mod names;
 pub mod parser;
 pub mod resolve;
+pub mod scan;
 
 use std::path::Path;
 
@@ -32,17 +34,21 @@ pub struct Loaded {
 
 /// Parse `text` as if read from `path`.
 pub fn load_str(text: &str, path: &Path, opts: &Options) -> Result<Loaded, ConfigError> {
-    let raw = parser::parse(text);
-    let (config, diagnostics) = resolve::resolve(&raw, path, opts);
+    load_string(text.to_string(), path, opts)
+}
+
+/// [`load_str`], keeping `text` as the source without a copy.
+fn load_string(text: String, path: &Path, opts: &Options) -> Result<Loaded, ConfigError> {
+    let (config, diagnostics) = resolve::resolve(&parser::parse(&text), path, opts);
     match config {
         Some(config) => Ok(Loaded {
             config,
             warnings: diagnostics,
-            source: text.to_string(),
+            source: text,
         }),
         None => Err(ConfigError {
             path: path.to_path_buf(),
-            source_text: text.to_string(),
+            source_text: text,
             diagnostics,
         }),
     }
@@ -74,7 +80,10 @@ pub fn load_file(path: &Path, opts: &Options) -> Result<Loaded, ConfigError> {
     let bytes = std::fs::read(path).map_err(|e| {
         ConfigError::unreadable(path, format!("can not open file {}: {e}", path.display()))
     })?;
-    load_bytes(&bytes, path, opts)
+    match String::from_utf8(bytes) {
+        Ok(text) => load_string(text, path, opts),
+        Err(e) => load_bytes(e.as_bytes(), path, opts),
+    }
 }
 
 /// Parse the bytes of a file read from `path`.

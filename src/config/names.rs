@@ -25,22 +25,10 @@ pub enum Lookup {
 /// Resolve `name` (an address literal or a host name, IPv6 optionally in
 /// brackets) to its first address of `family`.
 pub fn host(name: &str, family: Family, lookup: Lookup) -> Option<IpAddr> {
-    let name = name
-        .strip_prefix('[')
-        .and_then(|n| n.strip_suffix(']'))
-        .unwrap_or(name);
-    match family {
-        Family::V4 => {
-            if let Ok(a) = name.parse::<Ipv4Addr>() {
-                return Some(IpAddr::V4(a));
-            }
-        }
-        Family::V6 => {
-            if let Ok(a) = name.parse::<Ipv6Addr>() {
-                return Some(IpAddr::V6(a));
-            }
-        }
+    if let Some(a) = literal(name, family) {
+        return Some(a);
     }
+    let name = unbracket(name);
     if name.is_empty() || name.len() > 253 {
         return None;
     }
@@ -50,6 +38,22 @@ pub fn host(name: &str, family: Family, lookup: Lookup) -> Option<IpAddr> {
             getaddrinfo(name, family, libc::AI_NUMERICHOST).or_else(|| hosts_file(name, family))
         }
     }
+}
+
+/// `name` as an address literal of `family` (IPv6 optionally in
+/// brackets): what [`host`] returns without any lookup.
+pub fn literal(name: &str, family: Family) -> Option<IpAddr> {
+    let name = unbracket(name);
+    match family {
+        Family::V4 => name.parse::<Ipv4Addr>().ok().map(IpAddr::V4),
+        Family::V6 => name.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+    }
+}
+
+fn unbracket(name: &str) -> &str {
+    name.strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name)
 }
 
 /// First address of `family` for `name` in /etc/hosts.

@@ -1,5 +1,6 @@
 //! pest pairs → [`RawFile`]: the directives of a file as written, with
-//! their positions. No meaning is given to any value here (that is
+//! their positions (or, for the common shape of file, the same from
+//! [`super::scan`]). No meaning is given to any value here (that is
 //! `resolve.rs`), and nothing here fails: the grammar accepts every input.
 
 use pest::iterators::Pair;
@@ -18,142 +19,153 @@ pub struct Pos {
 }
 
 /// A value as written: the text between `=` and the comment, trimmed.
+/// Every text of a [`RawFile`] borrows from the file's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawValue {
-    pub text: String,
+pub struct RawValue<'a> {
+    pub text: &'a str,
     pub pos: Pos,
 }
 
 /// `name[ = value]` on one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawDirective {
-    pub name: String,
+pub struct RawDirective<'a> {
+    pub name: &'a str,
     pub pos: Pos,
     /// Whether an `=` followed the name (a bare `supervised` has none).
     pub has_eq: bool,
-    pub value: Option<RawValue>,
+    pub value: Option<RawValue<'a>>,
 }
 
-impl RawDirective {
+impl<'a> RawDirective<'a> {
     /// The value text, or "" when absent.
-    pub fn text(&self) -> &str {
-        self.value.as_ref().map_or("", |v| v.text.as_str())
+    pub fn text(&self) -> &'a str {
+        self.value.as_ref().map_or("", |v| v.text)
     }
 
     /// Position of the value, or just after the name when absent.
     pub fn value_pos(&self) -> Pos {
-        self.value.as_ref().map_or(
-            Pos {
+        match &self.value {
+            Some(v) => v.pos,
+            None => Pos {
                 line: self.pos.line,
                 col: self.pos.col + self.name.chars().count(),
             },
-            |v| v.pos,
-        )
+        }
     }
 }
 
 /// A line of a block.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BlockLine {
-    Directive(RawDirective),
+pub enum BlockLine<'a> {
+    Directive(RawDirective<'a>),
     /// Text that does not start with a directive name.
     Junk {
-        text: String,
+        text: &'a str,
         pos: Pos,
     },
 }
 
 /// A `virtual=` line and the lines of its block.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawBlock {
+pub struct RawBlock<'a> {
     pub v6: bool,
     pub pos: Pos,
-    pub value: Option<RawValue>,
-    pub lines: Vec<BlockLine>,
+    pub value: Option<RawValue<'a>>,
+    pub lines: Vec<BlockLine<'a>>,
 }
 
 /// An item of the top level, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawItem {
-    Global(RawDirective),
-    Virtual(RawBlock),
+pub enum RawItem<'a> {
+    Global(RawDirective<'a>),
+    Virtual(RawBlock<'a>),
     /// A column-0 line that does not start with a directive name.
     Junk {
-        text: String,
+        text: &'a str,
         pos: Pos,
     },
     /// An indented line outside any block (or indented by 1-3 columns).
     Stray {
-        text: String,
+        text: &'a str,
         pos: Pos,
     },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RawFile {
-    pub items: Vec<RawItem>,
+pub struct RawFile<'a> {
+    pub items: Vec<RawItem<'a>>,
 }
 
-/// Maps byte offsets to line/column without rescanning the input
-/// (pest's own `line_col` walks from the start each time: quadratic on
-/// large files).
-struct LineIndex<'a> {
+/// Byte offsets → line/column, for offsets asked in increasing order (the
+/// order of the pairs): each call scans only the text since the last one,
+/// so positions cost nothing like a search per directive. (pest's own
+/// `line_col` walks from the start each time: quadratic on large files.)
+struct Cursor<'a> {
     text: &'a str,
-    starts: Vec<usize>,
+    /// Where the last call stopped, the line it is on and where that
+    /// line starts.
+    at: usize,
+    line: usize,
+    line_start: usize,
 }
 
-impl<'a> LineIndex<'a> {
+impl<'a> Cursor<'a> {
     fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { text, starts }
+        Cursor {
+            text,
+            at: 0,
+            line: 1,
+            line_start: 0,
+        }
     }
 
-    fn pos(&self, offset: usize) -> Pos {
-        let line = match self.starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i - 1,
-        };
-        let start = self.starts[line];
-        let col = self.text[start..offset].chars().count() + 1;
+    fn pos(&mut self, offset: usize) -> Pos {
+        debug_assert!(offset >= self.at, "positions are asked in file order");
+        let gap = &self.text.as_bytes()[self.at..offset];
+        if let Some(last) = gap.iter().rposition(|&b| b == b'\n') {
+            self.line += 1 + gap[..last].iter().filter(|&&b| b == b'\n').count();
+            self.line_start = self.at + last + 1;
+        }
+        self.at = offset;
         Pos {
-            line: line + 1,
-            col,
+            line: self.line,
+            col: self.text[self.line_start..offset].chars().count() + 1,
         }
     }
 }
 
 /// Split `text` into raw items. Never fails.
-pub fn parse(text: &str) -> RawFile {
-    let index = LineIndex::new(text);
+///
+/// The common shape of file is read by [`super::scan`], which gives what
+/// the grammar gives at a fraction of pest's cost; pest reads the rest.
+pub fn parse(text: &str) -> RawFile<'_> {
+    super::scan::parse(text).unwrap_or_else(|| parse_pest(text))
+}
+
+/// [`parse`] by the grammar alone: the definition [`super::scan`] is
+/// tested against.
+pub fn parse_pest(text: &str) -> RawFile<'_> {
     let file = match CfParser::parse(Rule::file, text) {
         Ok(mut pairs) => pairs.next().expect("file rule"),
         // The grammar has a catch-all for every kind of line, so this is
         // unreachable; degrade to an empty file rather than panic.
         Err(_) => return RawFile::default(),
     };
+    let mut at = Cursor::new(text);
     let mut items = Vec::new();
     for pair in file.into_inner() {
         match pair.as_rule() {
-            Rule::virtual_block => items.push(RawItem::Virtual(block(pair, &index))),
-            Rule::global_line => {
-                let inner = pair.into_inner().next().expect("line content");
-                items.push(match inner.as_rule() {
-                    Rule::global_directive => RawItem::Global(directive(inner, &index)),
-                    _ => RawItem::Junk {
-                        text: inner.as_str().trim_end().to_string(),
-                        pos: index.pos(inner.as_span().start()),
-                    },
-                });
-            }
-            Rule::stray_line => {
-                let pos = index.pos(pair.as_span().start());
-                items.push(RawItem::Stray {
-                    text: pair.as_str().trim_end().to_string(),
-                    pos,
-                });
-            }
-            _ => {} // blank and comment lines, EOI
+            Rule::virtual_block => items.push(RawItem::Virtual(block(pair, &mut at))),
+            Rule::global_directive => items.push(RawItem::Global(directive(pair, &mut at))),
+            Rule::junk => items.push(RawItem::Junk {
+                pos: at.pos(pair.as_span().start()),
+                text: pair.as_str().trim_end(),
+            }),
+            Rule::stray_line => items.push(RawItem::Stray {
+                pos: at.pos(pair.as_span().start()),
+                text: pair.as_str().trim_end(),
+            }),
+            _ => {} // comment text, EOI
         }
     }
     RawFile { items }
@@ -199,33 +211,28 @@ pub fn spans(f: &RawFile) -> Vec<(usize, usize, usize)> {
     out
 }
 
-fn block(pair: Pair<'_, Rule>, index: &LineIndex<'_>) -> RawBlock {
+fn block<'a>(pair: Pair<'a, Rule>, at: &mut Cursor<'a>) -> RawBlock<'a> {
     let mut inner = pair.into_inner();
     let vline = inner.next().expect("virtual line");
-    let pos = index.pos(vline.as_span().start());
+    let pos = at.pos(vline.as_span().start());
     let mut v6 = false;
     let mut value = None;
     for p in vline.into_inner() {
         match p.as_rule() {
             Rule::virtual_kw => v6 = p.as_str().ends_with('6'),
-            Rule::block_value => value = raw_value(&p, index),
+            Rule::block_value => value = raw_value(&p, at),
             _ => {}
         }
     }
     let mut lines = Vec::new();
     for p in inner {
-        if p.as_rule() != Rule::block_line {
-            continue;
-        }
-        for q in p.into_inner() {
-            match q.as_rule() {
-                Rule::block_directive => lines.push(BlockLine::Directive(directive(q, index))),
-                Rule::junk => lines.push(BlockLine::Junk {
-                    text: q.as_str().trim_end().to_string(),
-                    pos: index.pos(q.as_span().start()),
-                }),
-                _ => {}
-            }
+        match p.as_rule() {
+            Rule::block_directive => lines.push(BlockLine::Directive(directive(p, at))),
+            Rule::junk => lines.push(BlockLine::Junk {
+                pos: at.pos(p.as_span().start()),
+                text: p.as_str().trim_end(),
+            }),
+            _ => {} // comment text
         }
     }
     RawBlock {
@@ -236,20 +243,26 @@ fn block(pair: Pair<'_, Rule>, index: &LineIndex<'_>) -> RawBlock {
     }
 }
 
-fn directive(pair: Pair<'_, Rule>, index: &LineIndex<'_>) -> RawDirective {
-    let pos = index.pos(pair.as_span().start());
-    let has_eq = pair.as_str().contains('=');
-    let mut name = String::new();
+fn directive<'a>(pair: Pair<'a, Rule>, at: &mut Cursor<'a>) -> RawDirective<'a> {
+    let pos = at.pos(pair.as_span().start());
+    // The directive runs from its name to the end of its line.
+    let line = pair.as_str();
+    let mut name = "";
     let mut value = None;
     for p in pair.into_inner() {
         match p.as_rule() {
-            Rule::name => name = p.as_str().to_string(),
-            Rule::block_value | Rule::global_value => value = raw_value(&p, index),
+            Rule::name => name = p.as_str(),
+            Rule::block_value | Rule::global_value => value = raw_value(&p, at),
             _ => {}
         }
     }
-    // `has_eq` must not be fooled by an `=` inside a comment.
-    let has_eq = has_eq && (value.is_some() || eq_follows_name(&name, index, pos));
+    // `has_eq` must not be fooled by an `=` inside a comment: with no
+    // value, it is the `=` right after the name (and blanks).
+    let has_eq = line.contains('=')
+        && (value.is_some()
+            || line[name.len()..]
+                .trim_start_matches([' ', '\t', '\r'])
+                .starts_with('='));
     RawDirective {
         name,
         pos,
@@ -258,23 +271,12 @@ fn directive(pair: Pair<'_, Rule>, index: &LineIndex<'_>) -> RawDirective {
     }
 }
 
-/// Whether the character after the name (and blanks) is `=`.
-fn eq_follows_name(name: &str, index: &LineIndex<'_>, pos: Pos) -> bool {
-    let start = index.starts[pos.line - 1];
-    let line = index.text[start..].split('\n').next().unwrap_or("");
-    let after: String = line
-        .chars()
-        .skip(pos.col - 1 + name.chars().count())
-        .collect();
-    after.trim_start_matches([' ', '\t', '\r']).starts_with('=')
-}
-
 /// The value without its trailing blanks; `None` when nothing is left.
-fn raw_value(p: &Pair<'_, Rule>, index: &LineIndex<'_>) -> Option<RawValue> {
+fn raw_value<'a>(p: &Pair<'a, Rule>, at: &mut Cursor<'a>) -> Option<RawValue<'a>> {
     let text = p.as_str().trim_end_matches([' ', '\t', '\r', '\x0c']);
     (!text.is_empty()).then(|| RawValue {
-        text: text.to_string(),
-        pos: index.pos(p.as_span().start()),
+        text,
+        pos: at.pos(p.as_span().start()),
     })
 }
 
@@ -282,7 +284,7 @@ fn raw_value(p: &Pair<'_, Rule>, index: &LineIndex<'_>) -> Option<RawValue> {
 mod tests {
     use super::*;
 
-    fn items(text: &str) -> Vec<RawItem> {
+    fn items(text: &str) -> Vec<RawItem<'_>> {
         parse(text).items
     }
 
@@ -291,7 +293,7 @@ mod tests {
         let f = items("checktimeout = 3\nvirtual=1.2.3.4:80\n\treal=5.6.7.8:80 gate\n    service=http\nquiescent=yes\n");
         assert_eq!(f.len(), 3);
         let RawItem::Global(d) = &f[0] else { panic!() };
-        assert_eq!((d.name.as_str(), d.text()), ("checktimeout", "3"));
+        assert_eq!((d.name, d.text()), ("checktimeout", "3"));
         assert_eq!(d.value.as_ref().unwrap().pos, Pos { line: 1, col: 16 });
         let RawItem::Virtual(b) = &f[1] else { panic!() };
         assert_eq!(b.value.as_ref().unwrap().text, "1.2.3.4:80");
@@ -299,7 +301,7 @@ mod tests {
         let BlockLine::Directive(r) = &b.lines[0] else {
             panic!()
         };
-        assert_eq!((r.name.as_str(), r.text()), ("real", "5.6.7.8:80 gate"));
+        assert_eq!((r.name, r.text()), ("real", "5.6.7.8:80 gate"));
         assert_eq!(r.pos, Pos { line: 3, col: 2 });
         assert!(matches!(&f[2], RawItem::Global(d) if d.name == "quiescent"));
     }
@@ -360,7 +362,7 @@ mod tests {
     #[test]
     fn junk_and_bare_words() {
         let f = items("[vip]\nsupervised\nsupervised # x\n\tfoo\n");
-        assert!(matches!(&f[0], RawItem::Junk { text, .. } if text == "[vip]"));
+        assert!(matches!(&f[0], RawItem::Junk { text, .. } if *text == "[vip]"));
         assert!(matches!(&f[1], RawItem::Global(d) if d.name == "supervised" && !d.has_eq));
         assert!(matches!(&f[2], RawItem::Global(d) if d.name == "supervised" && !d.has_eq));
         assert!(matches!(&f[3], RawItem::Stray { .. }));

@@ -19,6 +19,7 @@
 //! first run of digits, `5s` is 5, …) except where upstream misreads a file;
 //! each such place is marked `COMPAT:` and listed in ldirectord(8).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -135,35 +136,88 @@ pub const BLOCK_ONLY: &[&str] = &[
     "comment",
 ];
 
+/// The directive a misspelled `name` most likely meant: the known one at
+/// the smallest edit distance (case ignored), when that distance is small
+/// for the name's length (1 up to 7 characters, 2 up to 11, then 3), so
+/// that a typo gets a suggestion and an unrelated word does not.
+fn closest_directive(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let limit = (lower.chars().count() / 4).clamp(1, 3);
+    GLOBAL_ONLY
+        .iter()
+        .chain(SHARED)
+        .chain(BLOCK_ONLY)
+        .chain(&["virtual", "virtual6"])
+        .map(|&known| (edit_distance(&lower, known), known))
+        .filter(|&(d, known)| d <= limit && known != name)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance with adjacent transpositions counted as one edit
+/// (`chekcinterval` is one edit from `checkinterval`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // Three rows of the table: two back (for transpositions), one back, this.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(before[j - 2] + 1);
+            }
+        }
+        before = std::mem::replace(&mut prev, row);
+    }
+    prev[b.len()]
+}
+
 /// Resolve a parsed file. Returns the configuration when there is no
 /// error, and every diagnostic (errors and warnings) in line order.
 pub fn resolve(raw: &RawFile, path: &Path, opts: &Options) -> (Option<Config>, Vec<Diagnostic>) {
-    let mut cx = Cx {
-        diags: Vec::new(),
-        opts,
-        hosts: HashMap::new(),
-        ports: HashMap::new(),
-    };
+    let mut cx = Cx::new(opts);
     let global = cx.globals(raw);
-    let mut virtuals = Vec::new();
-    let mut seen: std::collections::HashMap<VirtualKey, usize> = Default::default();
+    let blocks = raw
+        .items
+        .iter()
+        .filter(|i| matches!(i, RawItem::Virtual(_)))
+        .count();
+    let mut virtuals = Vec::with_capacity(blocks);
+    // A BTreeMap: one walk per virtual, no hashing of the key (SipHash
+    // cost more than the rest of a small virtual's resolution).
+    let mut seen: std::collections::BTreeMap<VirtualKey, usize> = Default::default();
     for item in &raw.items {
         if let RawItem::Virtual(block) = item {
             if let Some(v) = cx.virtual_block(block, &global) {
-                if let Some(first) = seen.get(&v.key) {
-                    cx.err(
+                match seen.entry(v.key) {
+                    std::collections::btree_map::Entry::Occupied(first) => cx.err(
                         block.pos,
                         format!(
-                            "duplicate virtual server {} (first defined at line {first})",
-                            v.key.id()
+                            "duplicate virtual server {} (first defined at line {})",
+                            v.key.id(),
+                            first.get()
                         ),
-                    );
-                } else {
-                    seen.insert(v.key, v.line);
-                    virtuals.push(v);
+                    ),
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(v.line);
+                        virtuals.push(v);
+                    }
                 }
             }
         }
+    }
+    if !raw.items.iter().any(|i| matches!(i, RawItem::Virtual(_))) {
+        // Upstream runs such a file and does nothing; a user who wrote
+        // one most likely lost a virtual= line (or is reading an empty file).
+        cx.warn(
+            Pos { line: 0, col: 0 },
+            "no virtual service in this file: ldirectord will manage nothing \
+             (a virtual= line starts one)",
+        );
     }
     let mut diags = cx.diags;
     diags.sort_by_key(|d| (d.line, d.col));
@@ -239,23 +293,23 @@ fn stray_message(text: &str, block_above: bool) -> String {
 /// The global section of a file, errors or not (errors are dropped: see
 /// [`super::salvage_global`]).
 pub fn globals_of(raw: &RawFile, opts: &Options) -> Global {
-    let mut cx = Cx {
-        diags: Vec::new(),
-        opts,
-        hosts: HashMap::new(),
-        ports: HashMap::new(),
-    };
-    cx.globals(raw).global
+    Cx::new(opts).globals(raw).global
 }
 
 struct Cx<'o> {
     diags: Vec<Diagnostic>,
+    /// How many of `diags` are errors.
+    errors: usize,
     opts: &'o Options,
     /// Name lookups of this parse: glibc re-reads /etc/services (and
     /// /etc/hosts) on every call, which dominated files with port names.
-    hosts: HashMap<(String, Family), Option<IpAddr>>,
-    ports: HashMap<(String, Option<&'static str>), Option<u16>>,
+    /// Looked up by `&str` (no key is built for a hit).
+    hosts: HashMap<String, [Option<Option<IpAddr>>; 2]>,
+    ports: HashMap<String, PortLookups>,
 }
+
+/// The answers for one port name: (protocol asked for, port).
+type PortLookups = Vec<(Option<&'static str>, Option<u16>)>;
 
 /// The global section, plus what is needed to resolve virtuals.
 struct Globals {
@@ -268,10 +322,11 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 
 /// Upstream's `/(\d+)/`: the first run of digits anywhere in the value.
 fn first_digits(text: &str) -> Option<&str> {
-    let start = text.find(|c: char| c.is_ascii_digit())?;
+    let start = text.bytes().position(|c| c.is_ascii_digit())?;
     let rest = &text[start..];
     let len = rest
-        .find(|c: char| !c.is_ascii_digit())
+        .bytes()
+        .position(|c| !c.is_ascii_digit())
         .unwrap_or(rest.len());
     Some(&rest[..len])
 }
@@ -279,31 +334,140 @@ fn first_digits(text: &str) -> Option<&str> {
 /// `(digits, rest)` when `text` starts with a run of ASCII digits.
 fn leading_digits(text: &str) -> Option<(&str, &str)> {
     let len = text
-        .find(|c: char| !c.is_ascii_digit())
+        .bytes()
+        .position(|c| !c.is_ascii_digit())
         .unwrap_or(text.len());
     (len > 0).then(|| text.split_at(len))
 }
 
+/// The length of the run of word characters (`is_alphanumeric` or `_`)
+/// that starts `text`; bytes first, characters only past a non-ASCII one.
+fn word_len(text: &str) -> usize {
+    let ascii = text
+        .bytes()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        .count();
+    match text.as_bytes().get(ascii) {
+        Some(c) if !c.is_ascii() => text
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(text.len()),
+        _ => ascii,
+    }
+}
+
 /// The common `a.b.c.d[:port] rest…` form of a real= value, without the
 /// regex (hot with tens of thousands of reals); `None` for anything else.
-fn simple_real(text: &str) -> Option<(String, Option<String>, String)> {
+/// The port is digits or a name (`[A-Za-z0-9_-]+`), as the regex reads it.
+fn simple_real(text: &str) -> Option<(std::net::Ipv4Addr, &str, Option<&str>, &str)> {
     let end = text
-        .find(|c: char| c.is_ascii_whitespace())
+        .bytes()
+        .position(|c| c.is_ascii_whitespace())
         .unwrap_or(text.len());
     let (head, flags) = text.split_at(end);
     let (host, port) = match head.split_once(':') {
-        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        Some((h, p)) if is_port_word(p) => (h, Some(p)),
         Some(_) => return None,
         None => (head, None),
     };
     // Strictly four decimal octets without leading zeros (std's parser);
     // inet_aton forms such as 010.1.1.1 take the regex path.
-    host.parse::<std::net::Ipv4Addr>().ok()?;
-    Some((
-        host.to_string(),
-        port.map(str::to_string),
-        flags.to_string(),
-    ))
+    let addr = host.parse::<std::net::Ipv4Addr>().ok()?;
+    Some((addr, host, port, flags))
+}
+
+/// The first run of bytes `is` accepts, anywhere in `text`.
+fn first_run(text: &str, is: impl Fn(u8) -> bool) -> Option<&str> {
+    let start = text.bytes().position(&is)?;
+    let len = text[start..].bytes().take_while(|&c| is(c)).count();
+    Some(&text[start..start + len])
+}
+
+/// Upstream's `/(\w+)/`: the first word anywhere in the value (a regex
+/// only for text that is not ASCII, where `\w` takes more than
+/// `[0-9A-Za-z_]`).
+fn first_word(text: &str) -> Option<&str> {
+    if text.is_ascii() {
+        return first_run(text, |c| c.is_ascii_alphanumeric() || c == b'_');
+    }
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"\w+").find(text).map(|m| m.as_str())
+}
+
+/// `^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)` on ASCII text, without the
+/// regex: the common `virtual=HOST:PORT` (`None` for anything else).
+fn host_port(text: &str) -> Option<(&str, &str)> {
+    if !text.is_ascii() {
+        return None;
+    }
+    let host_len = text
+        .bytes()
+        .take_while(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'+' | b'-'))
+        .count();
+    let rest = text[host_len..].strip_prefix(':')?;
+    let port_len = rest
+        .bytes()
+        .take_while(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+        .count();
+    (host_len > 0 && port_len > 0).then(|| (&text[..host_len], &rest[..port_len]))
+}
+
+/// A port as the regexes write it: `\d+|[A-Za-z0-9_-]+` (digits are in
+/// the second class).
+fn is_port_word(p: &str) -> bool {
+    !p.is_empty()
+        && p.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+/// Upstream's `^(.*?)(?::(\d+|[A-Za-z0-9_-]+))?$` (fallback): the text
+/// before the first `:` that is followed by a port running to the end,
+/// and that port.
+fn split_port(hostport: &str) -> (&str, Option<&str>) {
+    if !hostport.is_ascii() {
+        static R: OnceLock<Regex> = OnceLock::new();
+        return match re(&R, r"^(.*?)(?::(\d+|[A-Za-z0-9_-]+))?$").captures(hostport) {
+            Some(c) => (
+                c.get(1).map_or("", |m| m.as_str()),
+                c.get(2).map(|m| m.as_str()),
+            ),
+            None => (hostport, None),
+        };
+    }
+    hostport
+        .match_indices(':')
+        .map(|(i, _)| (&hostport[..i], &hostport[i + 1..]))
+        .find(|(_, p)| is_port_word(p))
+        .map_or((hostport, None), |(h, p)| (h, Some(p)))
+}
+
+/// Upstream's `[\w-]+` (checktype): the first run of word characters or
+/// `-` anywhere in the value.
+fn dashed_word(text: &str) -> Option<&str> {
+    if text.is_ascii() {
+        return first_run(text, |c| {
+            c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+        });
+    }
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"[\w-]+").find(text).map(|m| m.as_str())
+}
+
+/// Upstream's `^\d+` (emailalertfreq): the digits that open the value.
+fn leading_number(text: &str) -> Option<&str> {
+    if text.is_ascii() {
+        return leading_digits(text).map(|(digits, _)| digits);
+    }
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"^\d+").find(text).map(|m| m.as_str())
+}
+
+/// `^[A-Za-z0-9_-]+` (scheduler; an ASCII class, so no regex is needed).
+fn scheduler_word(text: &str) -> Option<&str> {
+    let len = text
+        .bytes()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+        .count();
+    (len > 0).then(|| &text[..len])
 }
 
 /// Upstream's `/^…\s*=\s*"(.*)"/`: the text between the first quote (which
@@ -319,26 +483,53 @@ fn unquote(text: &str) -> &str {
     quoted(text).unwrap_or(text)
 }
 
-impl Cx<'_> {
+impl<'o> Cx<'o> {
+    fn new(opts: &'o Options) -> Self {
+        Cx {
+            diags: Vec::new(),
+            errors: 0,
+            opts,
+            hosts: HashMap::new(),
+            ports: HashMap::new(),
+        }
+    }
+
     fn host(&mut self, name: &str, family: Family) -> Option<IpAddr> {
-        let lookup = self.opts.lookup;
-        *self
-            .hosts
-            .entry((name.to_string(), family))
-            .or_insert_with(|| names::host(name, family, lookup))
+        // An address literal needs no lookup, so no cache either.
+        if let Some(a) = names::literal(name, family) {
+            return Some(a);
+        }
+        let slot = match family {
+            Family::V4 => 0,
+            Family::V6 => 1,
+        };
+        if let Some(Some(hit)) = self.hosts.get(name).map(|e| e[slot]) {
+            return hit;
+        }
+        let found = names::host(name, family, self.opts.lookup);
+        self.hosts.entry(name.to_string()).or_default()[slot] = Some(found);
+        found
     }
 
     fn port(&mut self, name: &str, protocol: Option<&'static str>) -> Option<u16> {
         if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
             return names::port(name, protocol);
         }
-        *self
-            .ports
-            .entry((name.to_string(), protocol))
-            .or_insert_with(|| names::port(name, protocol))
+        if let Some(known) = self.ports.get(name) {
+            if let Some(&(_, hit)) = known.iter().find(|(p, _)| *p == protocol) {
+                return hit;
+            }
+        }
+        let found = names::port(name, protocol);
+        self.ports
+            .entry(name.to_string())
+            .or_default()
+            .push((protocol, found));
+        found
     }
 
     fn err(&mut self, pos: Pos, msg: impl Into<String>) {
+        self.errors += 1;
         self.diags.push(Diagnostic::error(pos.line, pos.col, msg));
     }
 
@@ -382,13 +573,13 @@ impl Cx<'_> {
     }
 
     /// `"…"` required and non-empty (request, receive, login, …).
-    fn quoted_nonempty(&mut self, d: &RawDirective, empty_msg: &str) -> Option<String> {
+    fn quoted_nonempty<'t>(&mut self, d: &RawDirective<'t>, empty_msg: &str) -> Option<&'t str> {
         match quoted(d.text()) {
             Some("") => {
                 self.err(d.value_pos(), empty_msg.to_string());
                 None
             }
-            Some(s) => Some(s.to_string()),
+            Some(s) => Some(s),
             None => {
                 // The suggestion must be a line that reads: typographic
                 // quotes (an editor's or a web page's) are taken off too.
@@ -432,11 +623,7 @@ impl Cx<'_> {
     fn emailalertfreq(&mut self, d: &RawDirective) -> Option<u32> {
         // Upstream: `emailalertfreq\s*=\s*(\d*)`, so digits must open the
         // value; 0 is allowed (never repeat).
-        static R: OnceLock<Regex> = OnceLock::new();
-        match re(&R, r"^\d+")
-            .find(d.text())
-            .map(|m| m.as_str().parse::<u32>())
-        {
+        match leading_number(d.text()).map(str::parse::<u32>) {
             Some(Ok(n)) => Some(n),
             _ => {
                 self.err(d.value_pos(), "invalid email alert frequency");
@@ -721,7 +908,7 @@ impl Cx<'_> {
                     continue;
                 }
             };
-            let name = d.name.as_str();
+            let name = d.name;
             if !d.has_eq && name != "supervised" {
                 self.unknown(d, false);
                 continue;
@@ -795,15 +982,15 @@ impl Cx<'_> {
                 }
                 "callback" => {
                     if let Some(v) = self.quoted_nonempty(d, "no callback command specified") {
-                        g.callback = Some(v)
+                        g.callback = Some(v.to_string())
                     }
                 }
                 "logfile" => {
                     if let Some(v) = self.quoted_nonempty(d, "no logfile specified") {
                         if v.starts_with('/') {
                             g.logfile = LogTarget::File(PathBuf::from(v));
-                        } else if SYSLOG_FACILITIES.contains(&v.as_str()) {
-                            g.logfile = LogTarget::Syslog(v);
+                        } else if SYSLOG_FACILITIES.contains(&v) {
+                            g.logfile = LogTarget::Syslog(v.to_string());
                         } else {
                             self.err(
                                 d.value_pos(),
@@ -919,7 +1106,7 @@ impl Cx<'_> {
     }
 
     fn unknown(&mut self, d: &RawDirective, in_block: bool) {
-        let name = d.name.as_str();
+        let name = d.name;
         let hint = if in_block && GLOBAL_ONLY.contains(&name) {
             format!(
                 ": {name} is a global directive; write it in column 0, outside the virtual block"
@@ -934,6 +1121,8 @@ impl Cx<'_> {
             && (SHARED.contains(&name) || BLOCK_ONLY.contains(&name) || GLOBAL_ONLY.contains(&name))
         {
             format!(": {name} needs a value ({name}=…)")
+        } else if let Some(known) = closest_directive(name) {
+            format!(": did you mean \"{known}\"?")
         } else {
             String::new()
         };
@@ -968,10 +1157,7 @@ impl Cx<'_> {
                 }
             },
         };
-        static R: OnceLock<Regex> = OnceLock::new();
-        let caps = re(&R, r"^(.*?)(?::(\d+|[A-Za-z0-9_-]+))?$").captures(hostport)?;
-        let server = caps.get(1).map_or("", |m| m.as_str());
-        let port_text = caps.get(2).map(|m| m.as_str());
+        let (server, port_text) = split_port(hostport);
         let ipversion = match family {
             Family::V4 => "IPv4",
             Family::V6 => "IPv6",
@@ -1007,11 +1193,12 @@ impl Cx<'_> {
 
     fn virtual_block(&mut self, block: &RawBlock, g: &Globals) -> Option<Virtual> {
         let family = if block.v6 { Family::V6 } else { Family::V4 };
-        let vtext = block.value.as_ref().map_or("", |v| v.text.as_str());
+        let vtext = block.value.as_ref().map_or("", |v| v.text);
         let vpos = block.value.as_ref().map_or(block.pos, |v| v.pos);
         let addr = self.virtual_address(vtext, vpos, family);
 
-        let mut b = Builder::new(family, &addr, &self.opts.hostname);
+        let opts = self.opts;
+        let mut b = Builder::new(&addr, &opts.hostname);
         let mut ok = addr.is_some();
         let mut reals_todo: Vec<&RawDirective> = Vec::new();
         let mut fallback_d: Option<&RawDirective> = None;
@@ -1047,8 +1234,8 @@ impl Cx<'_> {
             Some((_, _, Some(mark))) => Some(VirtualKey::Fwmark { family, mark }),
             Some((host_text, port_text, None)) => {
                 let protocol = protocol.unwrap_or(Protocol::Tcp);
-                let ip = self.host(&host_text, family);
-                let port = self.port(&port_text, Some(protocol.as_str()));
+                let ip = self.host(host_text, family);
+                let port = self.port(port_text, Some(protocol.as_str()));
                 match (ip, port) {
                     (Some(addr), Some(port)) => Some(VirtualKey::Addr {
                         protocol,
@@ -1075,7 +1262,7 @@ impl Cx<'_> {
             return None;
         };
         let vport = key.port();
-        let service = b.service.unwrap_or(match key {
+        let service = b.service.unwrap_or_else(|| match key {
             VirtualKey::Fwmark { .. } => Service::None,
             VirtualKey::Addr { port, .. } => Service::from_port(port),
         });
@@ -1144,7 +1331,7 @@ impl Cx<'_> {
             line: block.pos.line,
             service,
             checktype: b.checktype,
-            checkcommand: b.checkcommand,
+            checkcommand: b.checkcommand.into_owned(),
             checkport: b.checkport,
             checktimeout,
             negotiatetimeout,
@@ -1152,7 +1339,7 @@ impl Cx<'_> {
             checkcount: b.checkcount.unwrap_or(gg.checkcount),
             failurecount: b.failurecount.unwrap_or(gg.failurecount),
             risecount: b.risecount.unwrap_or(gg.risecount),
-            request: b.request,
+            request: b.request.into_owned(),
             receive: b.receive,
             httpmethod: b.httpmethod,
             virtualhost: b.virtualhost,
@@ -1160,7 +1347,7 @@ impl Cx<'_> {
             passwd: b.passwd,
             database: b.database,
             secret: b.secret,
-            scheduler: b.scheduler,
+            scheduler: b.scheduler.into_owned(),
             persistent: b.persistent,
             netmask: b.netmask,
             schedflags: b.schedflags,
@@ -1187,77 +1374,81 @@ impl Cx<'_> {
     }
 
     fn error_count(&self) -> usize {
-        self.diags.iter().filter(|d| d.is_error()).count()
+        self.errors
     }
 
     /// The value of `virtual=`/`virtual6=`: (host text, port text, fwmark).
-    fn virtual_address(
+    fn virtual_address<'t>(
         &mut self,
-        text: &str,
+        text: &'t str,
         pos: Pos,
         family: Family,
-    ) -> Option<(String, String, Option<u32>)> {
+    ) -> Option<(&'t str, &'t str, Option<u32>)> {
         static V4: OnceLock<Regex> = OnceLock::new();
         static HOST: OnceLock<Regex> = OnceLock::new();
         static V6: OnceLock<Regex> = OnceLock::new();
         static MARK: OnceLock<Regex> = OnceLock::new();
         static BARE_V4: OnceLock<Regex> = OnceLock::new();
-        let v4 = re(&V4, r"^(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)");
-        let host = re(&HOST, r"^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)");
-        let v6 = re(&V6, r"^\[([0-9A-Fa-f:.]+)\]:([0-9A-Za-z_-]+)");
-        let mark = re(&MARK, r"^(\d+)(\s|$)");
-        let bare_v4 = re(&BARE_V4, r"^\d+\.\d+\.\d+\.\d+(\s|$)");
+        // Compiled when a file first needs them (host_port reads the
+        // common form).
+        let v4 = || re(&V4, r"^(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)");
+        let host = || re(&HOST, r"^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)");
+        let v6 = || re(&V6, r"^\[([0-9A-Fa-f:.]+)\]:([0-9A-Za-z_-]+)");
+        let mark = || re(&MARK, r"^(\d+)(\s|$)");
+        let bare_v4 = || re(&BARE_V4, r"^\d+\.\d+\.\d+\.\d+(\s|$)");
 
-        let (host_text, port_text, fwmark, end) =
-            if let (Family::V4, Some(c)) = (family, v4.captures(text)) {
-                (c[1].to_string(), c[2].to_string(), None, c.get(0)?.end())
-            } else if let Some(c) = host.captures(text) {
-                (c[1].to_string(), c[2].to_string(), None, c.get(0)?.end())
-            } else if bare_v4.is_match(text) {
-                // COMPAT: upstream reads `virtual=192.0.2.1` as firewall mark 192.
-                self.err(
-                    pos,
-                    format!(
-                        "invalid address for virtual server: \"{}\" has no port; write \
+        let (host_text, port_text, fwmark, end) = if let Some((h, p)) = host_port(text) {
+            // The common form, without the regexes: the same match as
+            // the first two below on ASCII text.
+            (h, p, None, h.len() + 1 + p.len())
+        } else if let (Family::V4, Some(c)) = (family, v4().captures(text)) {
+            let (h, p) = (c.get(1)?, c.get(2)?);
+            (h.as_str(), p.as_str(), None, p.end())
+        } else if let Some(c) = host().captures(text) {
+            let (h, p) = (c.get(1)?, c.get(2)?);
+            (h.as_str(), p.as_str(), None, p.end())
+        } else if bare_v4().is_match(text) {
+            // COMPAT: upstream reads `virtual=192.0.2.1` as firewall mark 192.
+            self.err(
+                pos,
+                format!(
+                    "invalid address for virtual server: \"{}\" has no port; write \
                      virtual={}:PORT, or a bare number for a firewall mark",
-                        text.split_whitespace().next().unwrap_or(""),
-                        text.split_whitespace().next().unwrap_or("")
-                    ),
-                );
-                return None;
-            } else if let Some(c) = mark.captures(text) {
-                match c[1].parse::<u32>() {
-                    Ok(m) if m > 0 => (String::new(), String::new(), Some(m), c.get(1)?.end()),
-                    _ => {
-                        self.err(
-                            pos,
-                            "invalid firewall mark: it must be between 1 and 4294967295",
-                        );
-                        return None;
-                    }
-                }
-            } else if let Some(c) = v6.captures(text) {
-                if family == Family::V4 {
+                    text.split_whitespace().next().unwrap_or(""),
+                    text.split_whitespace().next().unwrap_or("")
+                ),
+            );
+            return None;
+        } else if let Some(c) = mark().captures(text) {
+            match c[1].parse::<u32>() {
+                Ok(m) if m > 0 => ("", "", Some(m), c.get(1)?.end()),
+                _ => {
                     self.err(
                         pos,
-                        "cannot specify an IPv6 address here. please use \"virtual6\" instead.",
+                        "invalid firewall mark: it must be between 1 and 4294967295",
                     );
                     return None;
                 }
-                if c[1].parse::<std::net::Ipv6Addr>().is_err() {
-                    self.err(pos, "invalid ipv6 address for virtual server");
-                    return None;
-                }
-                (
-                    format!("[{}]", &c[1]),
-                    c[2].to_string(),
-                    None,
-                    c.get(0)?.end(),
-                )
-            } else {
-                self.err(pos, "invalid address for virtual server");
+            }
+        } else if let Some(c) = v6().captures(text) {
+            if family == Family::V4 {
+                self.err(
+                    pos,
+                    "cannot specify an IPv6 address here. please use \"virtual6\" instead.",
+                );
                 return None;
-            };
+            }
+            if c[1].parse::<std::net::Ipv6Addr>().is_err() {
+                self.err(pos, "invalid ipv6 address for virtual server");
+                return None;
+            }
+            // `[ADDRESS]`: the text up to the closing bracket.
+            let (h, p) = (c.get(1)?, c.get(2)?);
+            (&text[..h.end() + 1], p.as_str(), None, p.end())
+        } else {
+            self.err(pos, "invalid address for virtual server");
+            return None;
+        };
         let rest = text[end..].trim();
         if !rest.is_empty() {
             self.warn(
@@ -1271,17 +1462,17 @@ impl Cx<'_> {
         Some((host_text, port_text, fwmark))
     }
 
-    fn block_directive<'a>(
+    fn block_directive<'a, 't>(
         &mut self,
-        d: &'a RawDirective,
-        b: &mut Builder,
+        d: &'a RawDirective<'t>,
+        b: &mut Builder<'_>,
         family: Family,
-        reals: &mut Vec<&'a RawDirective>,
-        fallback: &mut Option<&'a RawDirective>,
+        reals: &mut Vec<&'a RawDirective<'t>>,
+        fallback: &mut Option<&'a RawDirective<'t>>,
     ) {
         let v = d.text();
         let at = d.value_pos();
-        match d.name.as_str() {
+        match d.name {
             "real" | "real6" => {
                 if self.family_matches(d, family, "real") {
                     reals.push(d);
@@ -1289,12 +1480,12 @@ impl Cx<'_> {
             }
             "request" => {
                 if let Some(s) = self.quoted_nonempty(d, "no request string specified") {
-                    b.request = slash(&s);
+                    b.request = Cow::Owned(slash(s));
                 }
             }
             "receive" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid receive string") {
-                    b.receive = s;
+                    b.receive = s.to_string();
                 }
             }
             "checktype" => {
@@ -1308,7 +1499,7 @@ impl Cx<'_> {
                 if s.is_empty() {
                     self.err(at, "invalid check command");
                 } else {
-                    b.checkcommand = s.to_string();
+                    b.checkcommand = Cow::Owned(s.to_string());
                 }
             }
             "checktimeout" => b.checktimeout = self.positive(d, "invalid check timeout"),
@@ -1335,35 +1526,33 @@ impl Cx<'_> {
             },
             "login" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid login string") {
-                    b.login = s
+                    b.login = s.to_string()
                 }
             }
             "passwd" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid password") {
-                    b.passwd = s
+                    b.passwd = s.to_string()
                 }
             }
             "database" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid database") {
-                    b.database = s
+                    b.database = s.to_string()
                 }
             }
             "secret" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid secret") {
-                    b.secret = s
+                    b.secret = s.to_string()
                 }
             }
             "load" => {
                 if let Some(s) = self.quoted_nonempty(d, "invalid string for load testing") {
-                    b.load = Some(s)
+                    b.load = Some(s.to_string())
                 }
             }
             "scheduler" => {
-                static R: OnceLock<Regex> = OnceLock::new();
-                let word = re(&R, r"^[A-Za-z0-9_-]+").find(v).map(|m| m.as_str());
-                match word {
+                match scheduler_word(v) {
                     Some(w) if w.bytes().all(|c| c.is_ascii_lowercase()) && w.len() <= 15 => {
-                        b.scheduler = w.to_string()
+                        b.scheduler = Cow::Owned(w.to_string())
                     }
                     Some(w) if w.bytes().any(|c| c.is_ascii_lowercase()) => {
                         // COMPAT: upstream keeps the first lowercase run,
@@ -1428,66 +1617,52 @@ impl Cx<'_> {
                     Err(_) => self.err(at, "invalid netmask: dotted quad notation is required"),
                 },
             },
-            "protocol" => {
-                static R: OnceLock<Regex> = OnceLock::new();
-                let word = re(&R, r"\w+").find(v).map(|m| m.as_str());
-                match (word, b.fwmark) {
-                    (None, _) => self.err(at, "invalid protocol"),
-                    (Some("fwm"), true) => {}
-                    (Some(_), true) => self.err(
-                        at,
-                        "protocol must be fwm if the virtual service is a fwmark (a number)",
-                    ),
-                    (Some("tcp"), false) => b.protocol = Some(Protocol::Tcp),
-                    (Some("udp"), false) => b.protocol = Some(Protocol::Udp),
-                    (Some(_), false) => self.err(
-                        at,
-                        "protocol must be tcp or udp if the virtual service is an address and port",
-                    ),
-                }
-            }
+            "protocol" => match (first_word(v), b.fwmark) {
+                (None, _) => self.err(at, "invalid protocol"),
+                (Some("fwm"), true) => {}
+                (Some(_), true) => self.err(
+                    at,
+                    "protocol must be fwm if the virtual service is a fwmark (a number)",
+                ),
+                (Some("tcp"), false) => b.protocol = Some(Protocol::Tcp),
+                (Some("udp"), false) => b.protocol = Some(Protocol::Udp),
+                (Some(_), false) => self.err(
+                    at,
+                    "protocol must be tcp or udp if the virtual service is an address and port",
+                ),
+            },
             "ops" => {
                 if let Some(x) = self.yes_no(d) {
                     b.ops = x
                 }
             }
-            "service" => {
-                static R: OnceLock<Regex> = OnceLock::new();
-                let word = re(&R, r"\w+").find(v).map(|m| m.as_str());
-                match word.and_then(Service::from_name) {
-                    Some(s) => {
-                        b.service = Some(s);
-                        let who = format!("ldirectord@{}", b.hostname);
-                        if s == Service::Ftp {
-                            if b.login.is_empty() {
-                                b.login = "anonymous".into();
-                            }
-                            if b.passwd.is_empty() {
-                                b.passwd = who;
-                            }
-                        } else if s == Service::Sip && b.login.is_empty() {
-                            b.login = who;
+            "service" => match first_word(v).and_then(Service::from_name) {
+                Some(s) => {
+                    b.service = Some(s);
+                    let who = || format!("ldirectord@{}", b.hostname);
+                    if s == Service::Ftp {
+                        if b.login.is_empty() {
+                            b.login = "anonymous".into();
                         }
+                        if b.passwd.is_empty() {
+                            b.passwd = who();
+                        }
+                    } else if s == Service::Sip && b.login.is_empty() {
+                        b.login = who();
                     }
-                    None => self.err(
-                        at,
-                        "service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, \
+                }
+                None => self.err(
+                    at,
+                    "service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, \
                          ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, \
                          sip, smtp or submission",
-                    ),
-                }
-            }
-            "httpmethod" => {
-                static R: OnceLock<Regex> = OnceLock::new();
-                match re(&R, r"\w+")
-                    .find(v)
-                    .map(|m| m.as_str().to_ascii_uppercase())
-                {
-                    Some(m) if m == "GET" => b.httpmethod = HttpMethod::Get,
-                    Some(m) if m == "HEAD" => b.httpmethod = HttpMethod::Head,
-                    _ => self.err(at, "httpmethod must be GET or HEAD"),
-                }
-            }
+                ),
+            },
+            "httpmethod" => match first_word(v).map(str::to_ascii_uppercase) {
+                Some(m) if m == "GET" => b.httpmethod = HttpMethod::Get,
+                Some(m) if m == "HEAD" => b.httpmethod = HttpMethod::Head,
+                _ => self.err(at, "httpmethod must be GET or HEAD"),
+            },
             "virtualhost" => {
                 let h = v.trim_matches('"');
                 if h.is_empty() {
@@ -1536,13 +1711,17 @@ impl Cx<'_> {
     /// `real`/`real6` and `fallback`/`fallback6` must match the block's
     /// family (`base` is the v4 name); upstream's message otherwise.
     fn family_matches(&mut self, d: &RawDirective, family: Family, base: &str) -> bool {
+        let matches = match family {
+            Family::V4 => d.name == base,
+            Family::V6 => d.name.strip_prefix(base) == Some("6"),
+        };
+        if matches {
+            return true;
+        }
         let want = match family {
             Family::V4 => base.to_string(),
             Family::V6 => format!("{base}6"),
         };
-        if d.name == want {
-            return true;
-        }
         self.err(
             d.pos,
             format!(
@@ -1574,9 +1753,7 @@ impl Cx<'_> {
             }
             return Some(CheckType::Combined(n));
         }
-        static R: OnceLock<Regex> = OnceLock::new();
-        let word = re(&R, r"[\w-]+").find(v).map(|m| m.as_str());
-        Some(match word {
+        Some(match dashed_word(v) {
             Some("connect") => CheckType::Connect,
             Some("negotiate") => CheckType::Negotiate,
             Some("ping") => CheckType::Ping,
@@ -1597,40 +1774,45 @@ impl Cx<'_> {
 
     /// One `real=`/`real6=` line → one real, or one per address of a range.
     fn real(&mut self, d: &RawDirective, family: Family, out: &mut Vec<Real>) {
+        // Compiled when a line first needs them: simple_real reads the
+        // common form.
         static ADDR: OnceLock<Regex> = OnceLock::new();
         static DOUBLE: OnceLock<Regex> = OnceLock::new();
-        let addr_re = re(
-            &ADDR,
-            r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?:->(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]))?(?::(\d+|[A-Za-z0-9_-]+))?(\s.*)?$",
-        );
-        let double_re = re(
-            &DOUBLE,
-            r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+)::(\d+|[A-Za-z0-9_-]+)(\s.*)?$",
-        );
+        let addr_re = || {
+            re(
+                &ADDR,
+                r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?:->(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]))?(?::(\d+|[A-Za-z0-9_-]+))?(\s.*)?$",
+            )
+        };
+        let double_re = || {
+            re(
+                &DOUBLE,
+                r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+)::(\d+|[A-Za-z0-9_-]+)(\s.*)?$",
+            )
+        };
         let text = d.text();
         let at = d.value_pos();
-        let (host1, host2, port_text, flags) = if let Some((h, p, f)) = simple_real(text) {
+        // The address when simple_real read it (what `host` gives for it).
+        let mut literal = None;
+        let (host1, host2, port_text, flags) = if let Some((a, h, p, f)) = simple_real(text) {
+            literal = (family == Family::V4).then_some(IpAddr::V4(a));
             (h, None, p, f)
-        } else if let Some(c) = addr_re.captures(text) {
+        } else if let Some(c) = addr_re().captures(text) {
             (
-                c[1].to_string(),
-                c.get(2).map(|m| m.as_str().to_string()),
-                c.get(3).map(|m| m.as_str().to_string()),
-                c.get(4).map_or("", |m| m.as_str()).to_string(),
+                c.get(1).map_or("", |m| m.as_str()),
+                c.get(2).map(|m| m.as_str()),
+                c.get(3).map(|m| m.as_str()),
+                c.get(4).map_or("", |m| m.as_str()),
             )
-        } else if let Some(c) = double_re.captures(text) {
+        } else if let Some(c) = double_re().captures(text) {
             // COMPAT: upstream reads `ip::port` (its own SIP sample) as host
             // "port" (0.0.19.196 for 5060), port 0.
-            self.warn(
-                at,
-                format!("read \"{}::{}\" as \"{}:{}\"", &c[1], &c[2], &c[1], &c[2]),
+            let (h, p) = (
+                c.get(1).map_or("", |m| m.as_str()),
+                c.get(2).map_or("", |m| m.as_str()),
             );
-            (
-                c[1].to_string(),
-                None,
-                Some(c[2].to_string()),
-                c.get(3).map_or("", |m| m.as_str()).to_string(),
-            )
+            self.warn(at, format!("read \"{h}::{p}\" as \"{h}:{p}\""));
+            (h, None, Some(p), c.get(3).map_or("", |m| m.as_str()))
         } else {
             self.err(at, "invalid address for real server (wrong format)");
             return;
@@ -1639,7 +1821,7 @@ impl Cx<'_> {
             self.err(at, "invalid address for real server (wrong format): a forwarding method (gate, masq or ipip) must follow the address");
             return;
         }
-        let port = match &port_text {
+        let port = match port_text {
             None => 0,
             Some(p) => match self.port(p, None) {
                 Some(n) => n,
@@ -1652,14 +1834,14 @@ impl Cx<'_> {
                 }
             },
         };
-        let Some(first) = self.host(&host1, family) else {
+        let Some(first) = literal.or_else(|| self.host(host1, family)) else {
             self.err(
                 at,
                 format!("invalid address ({host1}) for real server (could not resolve host)"),
             );
             return;
         };
-        let Some(opts) = self.real_options(&flags, at) else {
+        let Some(opts) = self.real_options(flags, at) else {
             return;
         };
         let make = |addr: IpAddr| Real {
@@ -1677,7 +1859,7 @@ impl Cx<'_> {
             out.push(make(first));
             return;
         };
-        let Some(last) = self.host(&host2, family) else {
+        let Some(last) = self.host(host2, family) else {
             self.err(
                 at,
                 format!("invalid address ({host2}) for real server (could not resolve end host)"),
@@ -1721,13 +1903,12 @@ impl Cx<'_> {
     fn real_options(&mut self, flags: &str, at: Pos) -> Option<RealOptions> {
         static STRINGS: OnceLock<Regex> = OnceLock::new();
         // Upstream's greedy pair: the receive string runs to the last quote.
-        let strings_re = re(&STRINGS, r#"^"(.*)"[, ]\s*"(.*)""#);
+        // Anchored on a quote: only a item that starts with one is tried.
+        let strings_re = || re(&STRINGS, r#"^"(.*)"[, ]\s*"(.*)""#);
         let at_token_end = |s: &str| s.is_empty() || s.starts_with(|c: char| c.is_whitespace());
 
         let after_ws = flags.trim_start();
-        let word_len = after_ws
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .unwrap_or(after_ws.len());
+        let word_len = word_len(after_ws);
         let forward = match Forward::from_name(&after_ws[..word_len]) {
             Some(f) if after_ws.len() < flags.len() => f,
             _ => {
@@ -1757,7 +1938,11 @@ impl Cx<'_> {
                 around(self, rest);
                 return None;
             }
-            if let Some(c) = strings_re.captures(trimmed) {
+            if let Some(c) = trimmed
+                .starts_with('"')
+                .then(|| strings_re().captures(trimmed))
+                .flatten()
+            {
                 if o.request.is_some() {
                     around(self, rest);
                     return None;
@@ -1838,13 +2023,14 @@ impl Cx<'_> {
 }
 
 /// Defaults of a virtual block before inheritance (upstream read_config).
-struct Builder {
-    hostname: String,
+struct Builder<'h> {
+    hostname: &'h str,
     fwmark: bool,
     protocol: Option<Protocol>,
     service: Option<Service>,
     checktype: CheckType,
-    checkcommand: String,
+    // Defaults are not allocated unless they are kept.
+    checkcommand: Cow<'static, str>,
     checkport: Option<u16>,
     checktimeout: Option<u32>,
     negotiatetimeout: Option<u32>,
@@ -1852,7 +2038,7 @@ struct Builder {
     checkcount: Option<u32>,
     failurecount: Option<u32>,
     risecount: Option<u32>,
-    request: String,
+    request: Cow<'static, str>,
     receive: String,
     httpmethod: HttpMethod,
     virtualhost: Option<String>,
@@ -1861,7 +2047,7 @@ struct Builder {
     database: String,
     secret: String,
     load: Option<String>,
-    scheduler: String,
+    scheduler: Cow<'static, str>,
     persistent: Option<u32>,
     netmask: Option<Netmask>,
     schedflags: Option<String>,
@@ -1882,22 +2068,22 @@ struct Builder {
     slowstart: Option<u32>,
 }
 
-impl Builder {
-    fn new(_family: Family, addr: &Option<(String, String, Option<u32>)>, hostname: &str) -> Self {
+impl<'h> Builder<'h> {
+    fn new(addr: &Option<(&str, &str, Option<u32>)>, hostname: &'h str) -> Self {
         let fwmark = matches!(addr, Some((_, _, Some(_))));
         // Upstream: udp when the port is written `53` or `domain`.
         let protocol = match addr {
-            Some((_, port, None)) if port == "53" || port == "domain" => Some(Protocol::Udp),
+            Some((_, port, None)) if *port == "53" || *port == "domain" => Some(Protocol::Udp),
             Some((_, _, None)) => Some(Protocol::Tcp),
             _ => None,
         };
         Builder {
-            hostname: hostname.to_string(),
+            hostname,
             fwmark,
             protocol,
             service: None,
             checktype: CheckType::Negotiate,
-            checkcommand: "/bin/true".into(),
+            checkcommand: Cow::Borrowed("/bin/true"),
             checkport: None,
             checktimeout: None,
             negotiatetimeout: None,
@@ -1905,7 +2091,7 @@ impl Builder {
             checkcount: None,
             failurecount: None,
             risecount: None,
-            request: "/".into(),
+            request: Cow::Borrowed("/"),
             receive: String::new(),
             httpmethod: HttpMethod::Get,
             virtualhost: None,
@@ -1914,7 +2100,7 @@ impl Builder {
             database: String::new(),
             secret: String::new(),
             load: None,
-            scheduler: "wrr".into(),
+            scheduler: Cow::Borrowed("wrr"),
             persistent: None,
             netmask: None,
             schedflags: None,
@@ -1951,7 +2137,10 @@ fn slash(s: &str) -> String {
     if s.starts_with('/') {
         s.to_string()
     } else {
-        format!("/{s}")
+        let mut r = String::with_capacity(s.len() + 1);
+        r.push('/');
+        r.push_str(s);
+        r
     }
 }
 
@@ -1981,3 +2170,173 @@ pub const SYSLOG_FACILITIES: &[&str] = &[
     "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user",
     "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written readers of the common forms give exactly what the
+    /// regexes they replace give (the regexes are upstream's; `\d`, `\w`
+    /// and `\s` are Unicode there), on random short texts built from the
+    /// pieces that matter: digits, letters, separators, blanks, non-ASCII
+    /// letters, digits and blanks.
+    #[test]
+    fn hand_matchers_read_as_the_regexes() {
+        let v4 = Regex::new(r"^(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)").unwrap();
+        let host = Regex::new(r"^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)").unwrap();
+        let addr = Regex::new(
+            r"^(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?:->(\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]))?(?::(\d+|[A-Za-z0-9_-]+))?(\s.*)?$",
+        )
+        .unwrap();
+        let fallback = Regex::new(r"^(.*?)(?::(\d+|[A-Za-z0-9_-]+))?$").unwrap();
+        let word = Regex::new(r"\w+").unwrap();
+        let dashed = Regex::new(r"[\w-]+").unwrap();
+        let number = Regex::new(r"^\d+").unwrap();
+        let scheduler = Regex::new(r"^[A-Za-z0-9_-]+").unwrap();
+        let pieces = [
+            "192.0.2.1",
+            "10.0.0.255",
+            "1.2.3",
+            "01.2.3.4",
+            "256.1.1.1",
+            "0",
+            "7",
+            "80",
+            "www",
+            "do-main",
+            "x_y",
+            "a",
+            "Z",
+            ".",
+            ":",
+            "::",
+            "->",
+            "[::1]",
+            "[",
+            "]",
+            "+",
+            "-",
+            "_",
+            " ",
+            "\t",
+            "\x0b",
+            "gate",
+            "masq 3",
+            "\u{e9}",
+            "\u{663}",
+            "\u{a0}",
+            "#",
+            "\"",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut rand = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        fn group<'t>(c: &regex::Captures<'t>, i: usize) -> Option<&'t str> {
+            c.get(i).map(|m| m.as_str())
+        }
+        /// `first_digits` as it was written, with `char` searches.
+        fn digits(t: &str) -> Option<&str> {
+            let start = t.find(|c: char| c.is_ascii_digit())?;
+            let rest = &t[start..];
+            Some(
+                &rest[..rest
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len())],
+            )
+        }
+        for _ in 0..100_000 {
+            let text: String = (0..rand(7)).map(|_| pieces[rand(pieces.len())]).collect();
+            let t = text.as_str();
+
+            let by_re = v4.captures(t).or_else(|| host.captures(t));
+            let by_re = by_re.map(|c| (group(&c, 1).unwrap(), group(&c, 2).unwrap()));
+            match host_port(t) {
+                Some(hp) => assert_eq!(Some(hp), by_re, "host_port {t:?}"),
+                None => assert!(by_re.is_none() || !t.is_ascii(), "host_port {t:?}"),
+            }
+
+            if let Some((a, h, p, f)) = simple_real(t) {
+                let c = addr
+                    .captures(t)
+                    .expect("simple_real took what the regex refuses");
+                let flags = group(&c, 4).unwrap_or("");
+                assert_eq!(
+                    (Some(h), group(&c, 2), group(&c, 3), flags),
+                    (Some(h), None, p, f),
+                    "simple_real {t:?}"
+                );
+                assert_eq!(group(&c, 1), Some(h), "simple_real {t:?}");
+                assert_eq!(Some(IpAddr::V4(a)), names::literal(h, Family::V4));
+            }
+
+            let hostport = t.split_whitespace().next().unwrap_or("");
+            let c = fallback.captures(hostport).unwrap();
+            assert_eq!(
+                split_port(hostport),
+                (group(&c, 1).unwrap(), group(&c, 2)),
+                "split_port {hostport:?}"
+            );
+
+            assert_eq!(
+                first_word(t),
+                word.find(t).map(|m| m.as_str()),
+                "first_word {t:?}"
+            );
+            assert_eq!(
+                dashed_word(t),
+                dashed.find(t).map(|m| m.as_str()),
+                "dashed_word {t:?}"
+            );
+            assert_eq!(
+                leading_number(t),
+                number.find(t).map(|m| m.as_str()),
+                "leading_number {t:?}"
+            );
+            assert_eq!(
+                scheduler_word(t),
+                scheduler.find(t).map(|m| m.as_str()),
+                "scheduler_word {t:?}"
+            );
+            assert_eq!(
+                word_len(t),
+                t.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(t.len()),
+                "word_len {t:?}"
+            );
+            assert_eq!(first_digits(t), digits(t), "first_digits {t:?}");
+        }
+    }
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_substitutions_and_swaps() {
+        assert_eq!(edit_distance("checkinterval", "checkinterval"), 0);
+        assert_eq!(edit_distance("checkintervall", "checkinterval"), 1);
+        assert_eq!(edit_distance("chekcinterval", "checkinterval"), 1);
+        assert_eq!(edit_distance("checkintreval", "checkinterval"), 1);
+        assert_eq!(edit_distance("sheduler", "scheduler"), 1);
+        assert_eq!(edit_distance("", "ops"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn a_typo_gets_the_directive_it_meant_and_a_stranger_gets_none() {
+        for (typo, meant) in [
+            ("checkintervall", "checkinterval"),
+            ("CheckInterval", "checkinterval"),
+            ("negotiatetimout", "negotiatetimeout"),
+            ("quiesent", "quiescent"),
+            ("virutal", "virtual"),
+            ("reciever", "receive"),
+            ("servise", "service"),
+        ] {
+            assert_eq!(closest_directive(typo), Some(meant), "{typo}");
+        }
+        for stranger in ["bogus", "foo", "timeouts_are_fun", "x"] {
+            assert_eq!(closest_directive(stranger), None, "{stranger}");
+        }
+    }
+}

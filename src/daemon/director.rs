@@ -15,12 +15,20 @@
 //!   change reconciles the virtual services it touched, against the
 //!   director's view of the kernel table (the last full read, kept current
 //!   with what was applied since);
+//! - a load-monitor answer feeds the load table, and a slow-start step is
+//!   due once a second while a real ramps: both reconcile the virtual
+//!   services they touched in the same way. The weight itself is the
+//!   desired state's ([`reconcile::desired::weigh`]): the director only
+//!   gathers its inputs ([`RealInput`]) and keeps the time;
 //! - a tick re-reads the kernel table and repairs drift (`ipvsadm -C`, a
 //!   deleted destination, a changed weight); so do start, reload and any
 //!   pass after a refused change;
 //! - a reload swaps the configuration, keeps the health of unchanged
 //!   probes, purges services the new configuration no longer names;
-//! - stop: with cleanstop, removes our reals and services.
+//! - stop: with cleanstop, removes our reals and services;
+//! - the connection-sync daemons of `syncdaemon=` start after adoption,
+//!   follow reloads and ticks, and stop with cleanstop
+//!   ([`super::sync_daemons`]).
 //!
 //! It never runs checks and never parses files.
 
@@ -29,14 +37,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::check::health::{HealthTable, State, Transition};
-use crate::check::pool::{Member, Plan};
+use crate::check::load::{self, LoadQuery, LoadTable};
+use crate::check::pool::{JobResult, Member, Plan};
 use crate::check::{CheckResult, Target};
 use crate::config::{CheckType, Config, Real, Virtual, VirtualKey};
 use crate::ipvs::{Dest, IpvsBackend, Op, Service, ServiceKey};
-use crate::reconcile::{self, desired::service_key, ChangeKind};
+use crate::reconcile::desired::{service_key, weigh, RealInput};
+use crate::reconcile::{self, ChangeKind};
 
 use super::alert::DaemonStatus;
 use super::log::Logger;
+use super::observe::{self, Record};
+use super::slowstart::SlowStart;
+use super::sync_daemons::SyncDaemons;
+use crate::status::Snapshot;
 
 /// What the director is told.
 #[derive(Debug)]
@@ -48,15 +62,58 @@ pub enum Message {
         result: CheckResult,
         latency: Duration,
     },
-    /// A new configuration that parsed without errors, with its check
-    /// plan when the sender built one already (the daemon: its pool probes
-    /// the same [`Target`]s, so the director shares them instead of
-    /// building its own).
-    Reload(Arc<Config>, Option<Plan>),
+    /// One load query finished (the load pool's query, kept without a
+    /// copy as checks' targets are).
+    Load {
+        query: Arc<LoadQuery>,
+        result: JobResult<LoadQuery>,
+    },
+    /// A new configuration that parsed without errors, with its plans
+    /// when the sender built them already (the daemon: its pools probe
+    /// the same [`Target`]s and [`LoadQuery`]s, so the director shares
+    /// them instead of building its own).
+    Reload(Arc<Config>, Option<Plans>),
+    /// A reload was asked for and the file had errors: the running
+    /// configuration stays (only counted, for the status).
+    ReloadFailed,
     /// Re-read the kernel table and repair drift.
     Tick,
     /// Stop: clean up (per cleanstop) and return.
     Stop,
+}
+
+/// The plans of one configuration: its health checks and its load queries.
+#[derive(Debug, Clone, Default)]
+pub struct Plans {
+    pub checks: Plan,
+    pub loads: Plan<LoadQuery>,
+}
+
+impl Plans {
+    pub fn from_config(config: &Config) -> Plans {
+        Plans {
+            checks: Plan::from_config(config),
+            loads: load::plan_of(config),
+        }
+    }
+}
+
+/// A real's weight as the director sets it, and why it is not the
+/// configured one: for `status` and any other view of the director's
+/// state. Computed by [`reconcile::desired::weigh`] from the inputs of the
+/// last pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealWeight {
+    /// `real=`'s weight.
+    pub configured: u32,
+    /// The kernel weight it is given; `None`: out of service (down, in
+    /// maintenance), absent or quiesced at 0 by `quiescent`.
+    pub effective: Option<u32>,
+    /// Why the two differ, most important first: `down`, `agent drain`,
+    /// `agent 50%`, `nanny load 0.42`, `slow start 12/40`, `agent
+    /// failing: Connection refused` (a failing monitor keeps the last
+    /// weight). Empty when nothing moves the weight.
+    pub reasons: Vec<String>,
 }
 
 /// The last result of a probe, for `status` and `check`.
@@ -90,9 +147,17 @@ pub struct Director<B: IpvsBackend> {
     config: Arc<Config>,
     backend: B,
     log: Arc<Logger>,
-    /// The plan of the next [`Director::start`], built by the caller.
+    /// The plans of the next [`Director::start`], built by the caller.
     next_plan: Option<Plan>,
+    next_load_plan: Option<Plan<LoadQuery>>,
     health: HealthTable,
+    /// What the load monitors said.
+    loads: LoadTable,
+    /// When each real came back into service (slow start).
+    slow: SlowStart,
+    /// The time of the message being handled (a value passed in, so that
+    /// tests drive slow start with a fake clock).
+    now: Instant,
     /// `checktype=off` reals found up in the kernel at start: they stay up
     /// (upstream never checks them).
     off_up: HashSet<Member>,
@@ -119,6 +184,11 @@ pub struct Director<B: IpvsBackend> {
     /// Reals down with `emailalertfreq` > 0: (virtual index, `RIP:RPORT`)
     /// → when "Inaccessible real server" was last mailed.
     reminders: HashMap<(usize, String), Instant>,
+    /// The sync daemons of `syncdaemon=`.
+    sync: SyncDaemons,
+    /// What is kept for the status only (since when, recent changes,
+    /// counters); see [`Director::snapshot`].
+    record: Record,
     /// When each virtual service came into the configuration (start, or
     /// the reload that added it): its fallback waits for the first checks
     /// of its reals for at most its check deadline from then.
@@ -130,11 +200,14 @@ impl<B: IpvsBackend> Director<B> {
     pub fn new(config: Arc<Config>, backend: B, log: Arc<Logger>) -> Self {
         Director {
             index: index_of(&config),
-            config,
             backend,
             log,
             next_plan: None,
+            next_load_plan: None,
             health: HealthTable::new(),
+            loads: LoadTable::new(),
+            slow: SlowStart::new(),
+            now: Instant::now(),
             off_up: HashSet::new(),
             last: HashMap::new(),
             owned: HashSet::new(),
@@ -145,7 +218,10 @@ impl<B: IpvsBackend> Director<B> {
             phase: "start",
             status: DaemonStatus::Starting,
             reminders: HashMap::new(),
+            record: Record::default(),
             born: HashMap::new(),
+            sync: SyncDaemons::new(&config),
+            config,
         }
     }
 
@@ -153,6 +229,12 @@ impl<B: IpvsBackend> Director<B> {
     /// pool) instead of building one: the two then share their targets.
     pub fn with_plan(mut self, plan: Plan) -> Self {
         self.next_plan = Some(plan);
+        self
+    }
+
+    /// Start with the load pool's `plan` (see [`Director::with_plan`]).
+    pub fn with_load_plan(mut self, plan: Plan<LoadQuery>) -> Self {
+        self.next_load_plan = Some(plan);
         self
     }
 
@@ -176,17 +258,34 @@ impl<B: IpvsBackend> Director<B> {
 
     /// Adopt the kernel table and bring it in line with the configuration.
     pub fn start(&mut self, hooks: &mut dyn Hooks) {
+        self.start_at(Instant::now(), hooks)
+    }
+
+    /// [`Director::start`] at time `now`.
+    pub fn start_at(&mut self, now: Instant, hooks: &mut dyn Hooks) {
+        self.now = now;
         self.phase = "start";
         self.status = DaemonStatus::Starting;
-        let now = Instant::now();
         self.born = self.config.virtuals.iter().map(|v| (v.key, now)).collect();
         let table = self.adopt();
         self.reconcile_from(table, hooks);
+        // After the table: a missing sync interface holds up no service.
+        self.sync.pass(&mut self.backend, &self.log);
         self.status = DaemonStatus::Running;
     }
 
     /// Handle one message; returns false after [`Message::Stop`].
     pub fn handle(&mut self, msg: Message, hooks: &mut dyn Hooks) -> bool {
+        self.handle_batch(std::iter::once(msg), hooks)
+    }
+
+    /// [`Director::handle`] at time `now`.
+    pub fn handle_at(&mut self, msg: Message, now: Instant, hooks: &mut dyn Hooks) -> bool {
+        self.handle_batch_at(std::iter::once(msg), now, hooks)
+    }
+
+    /// One message, the batch's clock already set.
+    fn handle_one(&mut self, msg: Message, hooks: &mut dyn Hooks) -> bool {
         match msg {
             Message::Result {
                 target,
@@ -197,14 +296,24 @@ impl<B: IpvsBackend> Director<B> {
                     self.reconcile_changed(hooks);
                 }
             }
-            Message::Reload(config, plan) => {
+            Message::ReloadFailed => self.record.reloaded(false),
+            Message::Load { query, result } => {
+                if self.observe_load(&query, &result) {
+                    self.reconcile_changed(hooks);
+                }
+            }
+            Message::Reload(config, plans) => {
+                self.record.reloaded(true);
                 self.status = DaemonStatus::Reloading;
-                self.next_plan = plan;
+                let (checks, loads) = plans.map(|p| (p.checks, p.loads)).unzip();
+                self.next_plan = checks;
+                self.next_load_plan = loads;
                 self.reload(config, hooks);
                 self.status = DaemonStatus::Running;
             }
             Message::Tick => {
                 self.reconcile(hooks);
+                self.sync.pass(&mut self.backend, &self.log);
                 self.remind(hooks);
             }
             Message::Stop => {
@@ -221,12 +330,25 @@ impl<B: IpvsBackend> Director<B> {
     /// reconciled once for all of them (once per result would be one table
     /// dump each: at start-up, with every real changing at once, the
     /// director fell ever further behind its checks). Other messages keep
-    /// their place in the order. Returns false after [`Message::Stop`].
+    /// their place in the order. Slow-start steps that came due are
+    /// taken with the batch (an empty batch takes only them). Returns
+    /// false after [`Message::Stop`].
     pub fn handle_batch(
         &mut self,
         msgs: impl IntoIterator<Item = Message>,
         hooks: &mut dyn Hooks,
     ) -> bool {
+        self.handle_batch_at(msgs, Instant::now(), hooks)
+    }
+
+    /// [`Director::handle_batch`] at time `now`.
+    pub fn handle_batch_at(
+        &mut self,
+        msgs: impl IntoIterator<Item = Message>,
+        now: Instant,
+        hooks: &mut dyn Hooks,
+    ) -> bool {
+        self.now = now;
         let mut changed = false;
         for msg in msgs {
             match msg {
@@ -235,20 +357,54 @@ impl<B: IpvsBackend> Director<B> {
                     result,
                     latency,
                 } => changed |= self.observe(target, result, latency),
+                Message::Load { query, result } => changed |= self.observe_load(&query, &result),
                 other => {
                     if std::mem::take(&mut changed) {
                         self.reconcile_changed(hooks);
                     }
-                    if !self.handle(other, hooks) {
+                    if !self.handle_one(other, hooks) {
                         return false;
                     }
                 }
             }
         }
+        changed |= self.ramp_steps();
         if changed {
             self.reconcile_changed(hooks);
         }
         true
+    }
+
+    /// When the director must look at the table again without a message
+    /// (the next slow-start step), if ever.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.slow.next_step()
+    }
+
+    /// Mark the virtual services whose reals reached a new slow-start
+    /// second; true when there are any.
+    fn ramp_steps(&mut self) -> bool {
+        let due = self.slow.due(self.now);
+        for m in &due {
+            if let Some(vis) = self.index.get(&m.virtual_key) {
+                self.dirty.extend(vis);
+            }
+        }
+        !due.is_empty()
+    }
+
+    /// Feed one load answer; true when a real's weight inputs changed.
+    fn observe_load(&mut self, query: &LoadQuery, result: &JobResult<LoadQuery>) -> bool {
+        let observed = self.loads.observe(query, result);
+        for note in &observed.notes {
+            self.log.log(note);
+        }
+        for m in &observed.changed {
+            if let Some(vis) = self.index.get(&m.virtual_key) {
+                self.dirty.extend(vis);
+            }
+        }
+        !observed.changed.is_empty()
     }
 
     /// Initial health from the kernel table: a configured real present with
@@ -256,7 +412,7 @@ impl<B: IpvsBackend> Director<B> {
     /// reals are always up; `off` keeps what was found. Returns the table
     /// it read, for the full pass that follows (`None`: the read failed).
     fn adopt(&mut self) -> Option<Table> {
-        let read = match self.backend.services() {
+        let read = match self.read_table() {
             Ok(t) => Some(t),
             Err(e) => {
                 self.log.log(&format!("Error reading the IPVS table: {e}"));
@@ -266,6 +422,11 @@ impl<B: IpvsBackend> Director<B> {
         let dests_of: HashMap<ServiceKey, &Vec<Dest>> =
             read.iter().flatten().map(|(s, d)| (s.key, d)).collect();
         let config = self.config.clone();
+        let load_plan = self
+            .next_load_plan
+            .take()
+            .unwrap_or_else(|| load::plan_of(&config));
+        self.loads.sync(&config, &load_plan);
         let mut adopted: HashSet<Member> = HashSet::new();
         for v in &config.virtuals {
             let key = service_key(&v.key);
@@ -275,11 +436,21 @@ impl<B: IpvsBackend> Director<B> {
             };
             for r in &v.reals {
                 let rk = reconcile::desired::real_key(v, r);
-                if dests.iter().any(|d| d.key == rk && d.weight > 0) {
-                    adopted.insert(member(v, r));
+                if let Some(d) = dests.iter().find(|d| d.key == rk && d.weight > 0) {
+                    let m = member(v, r);
+                    // A load-driven weight survives a restart until the
+                    // monitor answers again.
+                    self.loads.hold(&m, d.weight);
+                    adopted.insert(m);
                 }
             }
         }
+        let configured: HashSet<Member> = config
+            .virtuals
+            .iter()
+            .flat_map(|v| v.reals.iter().map(move |r| member(v, r)))
+            .collect();
+        self.slow.retain(|m| configured.contains(m));
         self.off_up = config
             .virtuals
             .iter()
@@ -383,6 +554,13 @@ impl<B: IpvsBackend> Director<B> {
                 if let Some(vis) = self.index.get(&m.virtual_key) {
                     self.dirty.extend(vis);
                 }
+                let reason = if maintenance {
+                    "in maintenance".to_string()
+                } else {
+                    why.clone()
+                };
+                let up = matches!(t, Transition::Up { .. });
+                self.record.state_changed(&m, up, reason);
             }
             if let Transition::Down { forced: true } = t {
                 self.log.log(&format!(
@@ -461,7 +639,7 @@ impl<B: IpvsBackend> Director<B> {
     fn reconcile_from(&mut self, table: Option<Table>, hooks: &mut dyn Hooks) {
         let read = match table {
             Some(t) => Ok(t),
-            None => self.backend.services(),
+            None => self.read_table(),
         };
         let actual = match read {
             Ok(t) => t,
@@ -496,11 +674,34 @@ impl<B: IpvsBackend> Director<B> {
     /// Take the services of `actual` (all of ours, or those of the virtual
     /// services in `only`) to the desired table and keep the view current.
     fn pass(&mut self, actual: Table, only: Option<HashSet<usize>>, hooks: &mut dyn Hooks) {
-        let (health, off_up) = (&self.health, &self.off_up);
         let include = |vi: usize| only.as_ref().is_none_or(|d| d.contains(&vi));
-        let hold = |vi: usize| self.holds_fallback(vi, &actual);
-        let want = reconcile::desired::desired_of(&self.config, include, hold, |v, r| {
-            state(health, off_up, v, r) == State::Up
+        let held: HashSet<usize> = (0..self.config.virtuals.len())
+            .filter(|&vi| include(vi) && self.holds_fallback(vi, &actual))
+            .collect();
+        let hold = |vi: usize| held.contains(&vi);
+        let (health, off_up, now) = (&self.health, &self.off_up, self.now);
+        let (loads, slow) = (&mut self.loads, &mut self.slow);
+        let want = reconcile::desired::desired_of(&self.config, include, hold, |v, _, r| {
+            let m = member(v, r);
+            let state = state(health, off_up, v, r);
+            let input = RealInput {
+                up: state == State::Up,
+                load: loads.load_of(&m),
+                ramp: None,
+            };
+            // In service = taking new connections; not known before its
+            // first check (start-up never ramps). Watched only where slow
+            // start or a monitor needs it (memory at 10,000 reals).
+            let watch = v.slowstart > 0 || !v.loadmonitor.is_none();
+            let serving = (watch && state != State::Unknown)
+                .then(|| weigh(r, &input).weight.is_some_and(|w| w > 0));
+            if serving == Some(false) && slow.serving(&m) == Some(true) {
+                loads.restart(&m);
+            }
+            RealInput {
+                ramp: slow.observe(&m, serving, v.slowstart, now),
+                ..input
+            }
         });
         // Services to purge are found by a full pass only.
         let purge: Vec<ServiceKey> = match only {
@@ -537,6 +738,7 @@ impl<B: IpvsBackend> Director<B> {
             ));
         }
         self.failed_last_pass = applied.failed.len();
+        self.record.netlink_errors += applied.failed.len() as u64;
         // fallbackcommand on the edges only.
         let config = self.config.clone();
         for ds in &want.services {
@@ -591,7 +793,7 @@ impl<B: IpvsBackend> Director<B> {
         if self
             .born
             .get(&v.key)
-            .is_none_or(|t| t.elapsed() >= deadline)
+            .is_none_or(|t| self.now.saturating_duration_since(*t) >= deadline)
         {
             return false;
         }
@@ -651,7 +853,7 @@ impl<B: IpvsBackend> Director<B> {
     /// Swap in a new configuration, keeping the health of pairs whose
     /// probe did not change (identity = [`Target`] equality).
     fn reload(&mut self, config: Arc<Config>, hooks: &mut dyn Hooks) {
-        let now = Instant::now();
+        let now = self.now;
         let born = std::mem::take(&mut self.born);
         self.born = config
             .virtuals
@@ -664,14 +866,16 @@ impl<B: IpvsBackend> Director<B> {
         // Indexes of the old configuration mean nothing in the new one.
         self.reminders.clear();
         let table = self.adopt();
+        let health = &self.health;
+        self.record.retain(|m| health.of_member(m).is_some());
         // Keep the last results of planned targets, keyed by the plan's
         // copy (the one the pool now holds too).
-        let health = &self.health;
         self.last = std::mem::take(&mut self.last)
             .into_iter()
             .filter_map(|(t, r)| Some((health.key(&t)?.clone(), r)))
             .collect();
         self.reconcile_from(table, hooks);
+        self.sync.reload(&self.config, &mut self.backend, &self.log);
     }
 
     /// upstream `ld_stop`: for each virtual with cleanstop, remove its reals
@@ -725,71 +929,111 @@ impl<B: IpvsBackend> Director<B> {
             self.log.log(&c.log_line("stop"));
             self.alert(c, hooks);
         }
+        self.record.netlink_errors += applied.failed.len() as u64;
         for (c, e) in &applied.failed {
             self.log
                 .log(&format!("Failed to apply \"{}\": {e}", c.log_line("stop")));
         }
+        self.sync
+            .stop(&mut self.backend, config.global.cleanstop, &self.log);
     }
 
-    /// What to show for `status`: one line per virtual and real.
-    pub fn status_lines(&mut self) -> Vec<String> {
+    /// The weight of real `ri` of virtual `vi` as the last pass set it,
+    /// and why it differs from the configured one.
+    pub fn real_weight(&self, vi: usize, ri: usize) -> Option<RealWeight> {
+        let v = self.config.virtuals.get(vi)?;
+        Some(self.weight_of(v, v.reals.get(ri)?))
+    }
+
+    fn weight_of(&self, v: &Virtual, r: &Real) -> RealWeight {
+        let m = member(v, r);
+        let state = state(&self.health, &self.off_up, v, r);
+        let input = RealInput {
+            up: state == State::Up,
+            load: self.loads.load_of(&m),
+            ramp: self.slow.ramp(&m, self.now),
+        };
+        let w = weigh(r, &input);
+        let mut reasons = Vec::new();
+        match state {
+            State::Up => {}
+            State::Down => reasons.push("down".to_string()),
+            State::Unknown => reasons.push("not checked yet".to_string()),
+        }
+        reasons.extend(self.loads.reasons(&m));
+        if let (Some(now), Some(_)) = (w.weight, input.ramp) {
+            if now != w.target {
+                reasons.push(format!("slow start {now}/{}", w.target));
+            }
+        }
+        RealWeight {
+            configured: r.weight,
+            effective: w.weight,
+            reasons,
+        }
+    }
+
+    /// Read the whole kernel table (counters kept for the status, a
+    /// failure counted).
+    fn read_table(&mut self) -> crate::ipvs::Result<Table> {
+        match self.backend.dump() {
+            Ok(entries) => {
+                self.record.table_read(&entries);
+                Ok(entries
+                    .into_iter()
+                    .map(|e| (e.service, e.dests.into_iter().map(|d| d.dest).collect()))
+                    .collect())
+            }
+            Err(e) => {
+                self.record.netlink_errors += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// State changes of any real since start (a new one is worth a
+    /// snapshot soon).
+    pub fn state_changes(&self) -> u64 {
+        self.record.changes()
+    }
+
+    /// Everything the director knows, frozen: each virtual and real with
+    /// its state, weights (configured and in the kernel), last check,
+    /// since when; the recent changes; reloads and netlink errors. Reads
+    /// the table only when the director has no view of it (after a failed
+    /// read); its cost is a few allocations per real.
+    pub fn snapshot(&mut self) -> Snapshot {
         if self.view.is_none() {
-            if let Ok(t) = self.backend.services() {
+            if let Ok(t) = self.read_table() {
                 self.view = Some(view_of(t));
             }
         }
-        let empty = HashMap::new();
-        let table = self.view.as_ref().unwrap_or(&empty);
-        let config = self.config.clone();
-        let mut out = Vec::new();
-        for v in &config.virtuals {
-            let key = service_key(&v.key);
-            let dests = table.get(&key).map(|(_, d)| d);
-            out.push(format!(
-                "{}\t{}",
-                v.key.id(),
-                if dests.is_some() {
-                    "in kernel"
-                } else {
-                    "missing"
-                }
-            ));
-            for r in &v.reals {
-                let target = self.health.of_member(&member(v, r)).map(|(t, _)| t);
-                let state = state(&self.health, &self.off_up, v, r);
-                let kw = dests
-                    .and_then(|d| {
-                        d.iter()
-                            .find(|d| d.key == reconcile::desired::real_key(v, r))
-                    })
-                    .map_or("-".to_string(), |d| d.weight.to_string());
-                let (res, age, lat) = match target.and_then(|t| self.last.get(t)) {
-                    Some(l) => (
-                        match (&l.result, &config.global.maintenancedir) {
-                            (_, Some(dir)) if l.maintenance => {
-                                format!("in maintenance: a file in {}", dir.display())
-                            }
-                            (Ok(d), _) => format!("ok: {d}"),
-                            (Err(e), _) => format!("failed: {}", e.reason(l.latency)),
-                        },
-                        format!("{}s", l.at.elapsed().as_secs()),
-                        format!("{}ms", l.latency.as_millis()),
-                    ),
-                    None => ("not checked yet".into(), "-".into(), "-".into()),
-                };
-                out.push(format!(
-                    "  {}\t{}\tweight {}\tkernel {kw}\t{res}\t{age}\t{lat}",
-                    r.id(),
-                    match state {
-                        State::Up => "up",
-                        State::Down => "down",
-                        State::Unknown => "unknown",
-                    },
-                    r.weight,
-                ));
-            }
-        }
-        out
+        // The builder reads the director while it updates the record.
+        let mut record = std::mem::take(&mut self.record);
+        let (health, off_up) = (&self.health, &self.off_up);
+        let state = |v: &Virtual, r: &Real| state(health, off_up, v, r);
+        let weight = |v: &Virtual, r: &Real| self.weight_of(v, r);
+        let parts = observe::Parts {
+            config: &self.config,
+            health,
+            last: &self.last,
+            view: self.view.as_ref(),
+            fallback_active: &self.fallback_active,
+            status: self.status,
+            state: &state,
+            weight: &weight,
+        };
+        let mut snapshot = observe::build(&parts, &mut record);
+        self.record = record;
+        snapshot.sync_daemons = self.sync.status();
+        snapshot
+    }
+
+    /// What `status` prints now: one line per virtual and real (the
+    /// text of [`Director::snapshot`]).
+    pub fn status_lines(&mut self) -> Vec<String> {
+        let now = crate::status::snapshot::unix(std::time::SystemTime::now());
+        crate::status::text::lines(&self.snapshot(), now)
     }
 }
 
@@ -1109,6 +1353,15 @@ mod tests {
         fn flush(&mut self) -> crate::ipvs::Result<()> {
             self.0.flush()
         }
+        fn daemons(&mut self) -> crate::ipvs::Result<Vec<crate::ipvs::SyncDaemon>> {
+            self.0.daemons()
+        }
+        fn start_daemon(&mut self, d: &crate::ipvs::SyncDaemon) -> crate::ipvs::Result<()> {
+            self.0.start_daemon(d)
+        }
+        fn stop_daemon(&mut self, s: crate::ipvs::SyncState) -> crate::ipvs::Result<()> {
+            self.0.stop_daemon(s)
+        }
     }
 
     #[test]
@@ -1235,6 +1488,39 @@ mod tests {
         d.handle(result(&c, 0, 0, true), &mut NoHooks);
         d.handle(Message::Stop, &mut NoHooks);
         assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+    }
+
+    #[test]
+    fn sync_daemons_follow_start_tick_reload_and_stop() {
+        let c = cfg(&format!("syncdaemon=both eth1 syncid=3\n{CF}"));
+        let (mut d, log) = director(c.clone(), MemoryIpvs::new());
+        d.start(&mut NoHooks);
+        // No eth1: the error is logged after the table is set up, and the
+        // director balances all the same.
+        d.handle(result(&c, 0, 0, true), &mut NoHooks);
+        assert_eq!(weights(d.backend()), [("192.0.2.21:80".to_string(), 3)]);
+        let lines = log.lines.lock().unwrap().clone();
+        let first_error = lines
+            .iter()
+            .position(|l| l.contains("No such device (ENODEV)"))
+            .expect("the ENODEV error is logged");
+        assert!(lines[..first_error]
+            .iter()
+            .any(|l| l.starts_with("Added virtual server")));
+        assert!(d.status_lines().iter().any(|l| l
+            .starts_with("syncdaemon\tmaster sync daemon (mcast=eth1, syncid=3)\tnot running: ")));
+        // eth1 comes up: the next tick starts both.
+        d.backend().set_interfaces(&["lo", "eth1"]);
+        d.handle(Message::Tick, &mut NoHooks);
+        assert_eq!(d.backend().daemons().unwrap().len(), 2);
+        // A reload to master only stops the backup; stop stops the master.
+        let c2 = cfg(&format!("syncdaemon=master eth1 syncid=3\n{CF}"));
+        d.handle(Message::Reload(c2, None), &mut NoHooks);
+        let running = d.backend().daemons().unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!(running[0].state, crate::ipvs::SyncState::Master);
+        d.handle(Message::Stop, &mut NoHooks);
+        assert!(d.backend().daemons().unwrap().is_empty());
     }
 
     #[test]

@@ -391,9 +391,12 @@ pub fn reload(ctx: &Context, file: &File) -> i32 {
 }
 
 /// `status`: 0 running, 3 stopped, 1 stale pid file; then, when running,
-/// each virtual and real as the daemon last saw them. Needs only the
-/// file's name; a file with errors is reported after the daemon's state.
-pub fn status(ctx: &Context, file: &File) -> i32 {
+/// each virtual and real as the daemon last saw them (its status file),
+/// as text or, with `json`, as the JSON document of ldirectord(8) (then
+/// nothing else goes to stdout: the lines about the state go to stderr,
+/// and the `execute=` instances are not asked). Needs only the file's
+/// name; a file with errors is reported after the daemon's state.
+pub fn status(ctx: &Context, file: &File, json: bool) -> i32 {
     let found = find(ctx, file);
     if let File::Missing(m) = file {
         if found.running.is_empty() {
@@ -407,19 +410,20 @@ pub fn status(ctx: &Context, file: &File) -> i32 {
                 config_text(ctx),
                 d.pid
             );
+            // A Perl daemon of the same file writes no status file.
             if d.own {
-                if let Ok(text) = std::fs::read_to_string(ctx.status_path()) {
-                    print!("{text}");
-                }
+                print_status(&ctx.status_path(), json);
             }
             use std::io::Write;
             let _ = std::io::stdout().flush();
-            if let (File::Good(c), Some(log)) = (file, logger_of(ctx, file)) {
-                super::instances::Instances::new(&ctx.cfgname, stop_timeout()).command(
-                    "status",
-                    &c.global.execute,
-                    &log,
-                );
+            if !json {
+                if let (File::Good(c), Some(log)) = (file, logger_of(ctx, file)) {
+                    super::instances::Instances::new(&ctx.cfgname, stop_timeout()).command(
+                        "status",
+                        &c.global.execute,
+                        &log,
+                    );
+                }
             }
             0
         }
@@ -429,11 +433,11 @@ pub fn status(ctx: &Context, file: &File) -> i32 {
                 stale.display(),
                 config_text(ctx)
             );
-            println!("ldirectord is stopped for {}", config_text(ctx));
+            stopped_line(ctx, json);
             1
         }
         (None, None) => {
-            println!("ldirectord is stopped for {}", config_text(ctx));
+            stopped_line(ctx, json);
             3
         }
     };
@@ -454,6 +458,39 @@ pub fn status(ctx: &Context, file: &File) -> i32 {
         File::Good(_) => {}
     }
     code
+}
+
+/// Upstream's "stopped" line: on stdout, or stderr when stdout is JSON.
+fn stopped_line(ctx: &Context, json: bool) {
+    let line = format!("ldirectord is stopped for {}", config_text(ctx));
+    if json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
+/// The daemon's status file as text lines or JSON. Nothing while the
+/// daemon has not written one yet; a file that is not our JSON (an older
+/// daemon's text) is printed as it is.
+fn print_status(path: &std::path::Path, json: bool) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    match serde_json::from_slice::<crate::status::Snapshot>(&bytes) {
+        Ok(_) if json => print!("{}", String::from_utf8_lossy(&bytes)),
+        Ok(s) => {
+            let now = crate::status::snapshot::unix(std::time::SystemTime::now());
+            for line in crate::status::text::lines(&s, now) {
+                println!("{line}");
+            }
+        }
+        Err(_) if json => eprintln!(
+            "ldirectord: {} is not a JSON status (written by an older daemon?)",
+            path.display()
+        ),
+        Err(_) => print!("{}", String::from_utf8_lossy(&bytes)),
+    }
 }
 
 fn signal(pid: u32, sig: i32) {

@@ -7,5 +7,8 @@ pub mod instances;
 pub mod lifecycle;
 pub mod log;
 pub mod maintenance;
+pub mod observe;
 pub mod pidfile;
 pub mod run;
+pub mod slowstart;
+pub mod sync_daemons;

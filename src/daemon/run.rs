@@ -4,23 +4,33 @@
 //! Shutdown is a value (`watch::Receiver<bool>`) passed to the pool; the
 //! director is told with [`Message::Stop`] after the pool has drained.
 //! Nothing here changes IPVS itself.
+//!
+//! The director publishes a [`crate::status::Snapshot`] about once a second
+//! and soon after a state change; a thread of its own writes it to the
+//! status file, and with `statusaddress=` the status HTTP server
+//! ([`crate::status::http`]) serves it on this runtime.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
-use crate::check::pool::{Plan, Pool, PoolOptions};
+use crate::check::load::{LoadProber, LoadQuery};
+use crate::check::pool::{Pool, PoolOptions};
 use crate::check::probe::Prober;
 use crate::config::{self, Config};
 use crate::ipvs::{IpvsBackend, NetlinkIpvs};
+use crate::status::http::{self, Limits, Source};
+use crate::status::{Publisher, Snapshot};
 
-use super::director::{Director, Hooks, Message};
+use super::director::{Director, Hooks, Message, Plans};
 use super::instances::{changes, Instances, Runner};
 use super::lifecycle::Context;
 use super::log::{Logger, Sink};
@@ -85,28 +95,63 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (events_tx, mut events_rx) = mpsc::channel(4096);
+    let (loads_tx, mut loads_rx) = mpsc::channel(4096);
     let (director_tx, director_rx) = std_mpsc::channel::<Message>();
 
-    // The pool and the director share the plan's targets.
-    let plan = Plan::from_config(&config);
+    // The pools and the director share the plans' targets and queries.
+    let plans = Plans::from_config(&config);
+    let (publisher, snapshots) = Publisher::new();
+    // The status file, written off the director's thread: the latest
+    // snapshot only (one waiting at most; a newer one replaces it).
+    let (file_tx, file_rx) = std_mpsc::sync_channel::<Arc<Snapshot>>(1);
+    let file_writer = {
+        let path = ctx.status_path();
+        std::thread::Builder::new()
+            .name("status-file".into())
+            .spawn(move || {
+                for snapshot in file_rx {
+                    let _ = crate::status::write_file(&path, &snapshot);
+                }
+            })
+            .expect("spawn status file thread")
+    };
     // The director thread: the only writer of IPVS.
     let director = {
-        let (config, log, status_path) = (config.clone(), log.clone(), ctx.status_path());
-        let plan = plan.clone();
+        let (config, log) = (config.clone(), log.clone());
+        let plans = plans.clone();
+        let out = Published {
+            publisher,
+            file: file_tx,
+        };
         std::thread::Builder::new()
             .name("director".into())
-            .spawn(move || director_loop(config, plan, backend, log, director_rx, status_path))
+            .spawn(move || director_loop(config, plans, backend, log, director_rx, out))
             .expect("spawn director thread")
     };
 
-    let mut pool = Pool::new(
-        Arc::new(Prober::new()),
-        PoolOptions::from_env(),
-        events_tx,
-        shutdown_rx,
-    );
-    pool.update(&plan);
-    drop(plan);
+    let mut pools = Pools {
+        checks: Pool::new(
+            Arc::new(Prober::new()),
+            PoolOptions::from_env(),
+            events_tx,
+            shutdown_rx.clone(),
+        ),
+        // Load queries in a pool of their own: they never take a check's
+        // slot, and a slow monitor never delays a health check.
+        loads: Pool::new(
+            Arc::new(LoadProber),
+            PoolOptions::from_env(),
+            loads_tx,
+            shutdown_rx,
+        ),
+    };
+    pools.update(&plans);
+    drop(plans);
+    let source = Source {
+        snapshots,
+        checks: Some(pools.checks.stats()),
+    };
+    let mut status_server = start_status(config.global.statusaddress, &source, &log).await;
     // upstream starts the other instances after its own table is set up;
     // ours are independent of it, so they start right away.
     instances.send("start", &config.global.execute);
@@ -140,6 +185,15 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                     break;
                 }
             }
+            Some(ev) = loads_rx.recv() => {
+                let msg = Message::Load {
+                    query: ev.target,
+                    result: ev.result,
+                };
+                if director_tx.send(msg).is_err() {
+                    break;
+                }
+            }
             _ = term.recv() => {
                 log.log("Linux Director Daemon terminated on signal: TERM");
                 break;
@@ -150,8 +204,14 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
             }
             _ = hup.recv() => {
                 log.log("Reloading Linux Director Daemon config on signal");
-                if let Some(new) = reload(&ctx, &log) {
-                    put_in_force(new, &mut running, &mut pool, &instances, &director_tx);
+                let before = running.global.statusaddress;
+                match reload(&ctx, &log) {
+                    Some(new) => put_in_force(new, &mut running, &mut pools, &instances, &director_tx),
+                    None => { let _ = director_tx.send(Message::ReloadFailed); }
+                }
+                if running.global.statusaddress != before {
+                    stop_status(status_server.take()).await;
+                    status_server = start_status(running.global.statusaddress, &source, &log).await;
                 }
                 digest = file_digest(&ctx.config_path);
             }
@@ -171,8 +231,14 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
                 ));
                 if running.global.autoreload {
                     log.log(" - reread new configuration");
-                    if let Some(new) = reload(&ctx, &log) {
-                        put_in_force(new, &mut running, &mut pool, &instances, &director_tx);
+                    let before = running.global.statusaddress;
+                    match reload(&ctx, &log) {
+                        Some(new) => put_in_force(new, &mut running, &mut pools, &instances, &director_tx),
+                        None => { let _ = director_tx.send(Message::ReloadFailed); }
+                    }
+                    if running.global.statusaddress != before {
+                        stop_status(status_server.take()).await;
+                        status_server = start_status(running.global.statusaddress, &source, &log).await;
                     }
                 } else {
                     log.log(" - ignore new configuration");
@@ -184,11 +250,15 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
         }
     }
     instances.send("stop", &running.global.execute);
+    stop_status(status_server.take()).await;
     let _ = shutdown_tx.send(true);
-    pool.join().await;
+    pools.checks.join().await;
+    pools.loads.join().await;
     let _ = director_tx.send(Message::Stop);
     let _ = tokio::task::spawn_blocking(move || {
         let _ = director.join();
+        // The director held the file thread's only sender.
+        let _ = file_writer.join();
         instances.finish();
     })
     .await;
@@ -196,24 +266,86 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     0
 }
 
+/// The daemon's two pools: health checks and load queries.
+struct Pools<P: crate::check::probe::Probe> {
+    checks: Pool<P>,
+    loads: Pool<LoadProber, LoadQuery>,
+}
+
+impl<P: crate::check::probe::Probe> Pools<P> {
+    fn update(&mut self, plans: &Plans) {
+        self.checks.update(&plans.checks);
+        self.loads.update(&plans.loads);
+    }
+}
+
+/// The status HTTP server of `statusaddress=`, while one runs.
+struct StatusServer {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// Serve the status on `addr`, if one is configured. A non-loopback
+/// address gets a warning; when it cannot be bound the error is logged and
+/// the director runs on without it.
+async fn start_status(
+    addr: Option<SocketAddr>,
+    source: &Source,
+    log: &Logger,
+) -> Option<StatusServer> {
+    let addr = addr?;
+    if !addr.ip().is_loopback() {
+        log.log(&format!(
+            "Warning: statusaddress={addr} is not a loopback address: the status \
+             (real servers, check results, metrics) can be read from the network"
+        ));
+    }
+    match http::bind(addr).await {
+        Ok(listener) => {
+            let (stop, stopped) = watch::channel(false);
+            let task = tokio::spawn(http::serve(
+                listener,
+                source.clone(),
+                Limits::default(),
+                stopped,
+            ));
+            log.log(&format!("Serving the status on http://{addr}/"));
+            Some(StatusServer { stop, task })
+        }
+        Err(e) => {
+            log.log(&format!(
+                "Error: cannot serve the status on {addr}: {e}; running without it"
+            ));
+            None
+        }
+    }
+}
+
+async fn stop_status(server: Option<StatusServer>) {
+    if let Some(s) = server {
+        let _ = s.stop.send(true);
+        let _ = s.task.await;
+    }
+}
+
 /// Put a newly read configuration in force, whatever asked for the reload:
-/// the checks, upstream's reload of the `execute=` instances (§f.8), then
-/// the director.
+/// the checks and load queries, upstream's reload of the `execute=`
+/// instances (§f.8), then the director.
 fn put_in_force<P: crate::check::probe::Probe>(
     new: Arc<Config>,
     running: &mut Arc<Config>,
-    pool: &mut Pool<P>,
+    pools: &mut Pools<P>,
     instances: &Runner,
     director_tx: &std_mpsc::Sender<Message>,
 ) {
-    let plan = Plan::from_config(&new);
-    pool.update(&plan);
+    let plans = Plans::from_config(&new);
+    pools.update(&plans);
     let c = changes(&running.global.execute, &new.global.execute);
     instances.send("stop", &c.stop);
     instances.send("reload_or_start", &c.reload);
     instances.send("start", &c.start);
     *running = new.clone();
-    let _ = director_tx.send(Message::Reload(new, Some(plan)));
+    let _ = director_tx.send(Message::Reload(new, Some(plans)));
 }
 
 /// Parse the file again. On any error keep the running configuration
@@ -245,31 +377,59 @@ fn log_diagnostic(log: &Logger, kind: &str, path: &Path, d: &config::Diagnostic)
     log.log(&super::lifecycle::diagnostic_line(kind, path, d));
 }
 
+/// Where the director's snapshots go: readers of the channel (the status
+/// server) and the status file's thread.
+struct Published {
+    publisher: Publisher,
+    file: std_mpsc::SyncSender<Arc<Snapshot>>,
+}
+
+impl Published {
+    fn publish(&self, snapshot: Snapshot) {
+        let snapshot = Arc::new(snapshot);
+        self.publisher.publish(snapshot.clone());
+        // Busy writing the last one: this one is skipped, the next is
+        // written (the file is never more than a publication behind).
+        let _ = self.file.try_send(snapshot);
+    }
+}
+
 fn director_loop<B: IpvsBackend>(
     config: Arc<Config>,
-    plan: Plan,
+    plans: Plans,
     backend: B,
     log: Arc<Logger>,
     rx: std_mpsc::Receiver<Message>,
-    status_path: PathBuf,
+    out: Published,
 ) {
-    let mut d = Director::new(config, backend, log.clone()).with_plan(plan);
+    let mut d = Director::new(config, backend, log.clone())
+        .with_plan(plans.checks)
+        .with_load_plan(plans.loads);
     let mut hooks = ShellHooks {
         log,
         hostname: config::resolve::system_hostname(),
     };
     d.start(&mut hooks);
     let mut next_status = Instant::now();
+    // When the last snapshot was taken and what it cost, and the state
+    // changes it showed.
+    let (mut last_status, mut last_cost, mut shown) = (Instant::now(), Duration::ZERO, 0);
     let mut next_tick = Instant::now() + tick_of(d.config());
     loop {
-        let wait = next_tick.saturating_duration_since(Instant::now());
+        // The tick, the next snapshot, or the next slow-start step if one
+        // comes first.
+        let wake = d
+            .next_wake()
+            .map_or(next_tick, |w| w.min(next_tick))
+            .min(next_status);
+        let wait = wake.saturating_duration_since(Instant::now());
         let mut batch = Vec::new();
         match rx.recv_timeout(wait) {
             Ok(m) => {
                 // Let the results that follow this one catch up, so that
                 // the thread wakes (and the sender wakes it) at most
                 // 1 / GATHER times a second, not once per check.
-                if matches!(m, Message::Result { .. }) {
+                if matches!(m, Message::Result { .. } | Message::Load { .. }) {
                     std::thread::sleep(GATHER);
                 }
                 batch.push(m);
@@ -298,13 +458,26 @@ fn director_loop<B: IpvsBackend>(
         if tick {
             next_tick = not_before(tick_of(d.config()), started);
         }
+        // A state change is shown soon, not at the next periodic
+        // snapshot; still at most a twentieth of the director's time.
+        let changes = d.state_changes();
+        if changes != shown {
+            shown = changes;
+            next_status = next_status.min(last_status + SOON.max(last_cost * 20));
+        }
         if Instant::now() >= next_status {
             let started = Instant::now();
-            write_status(&status_path, &d.status_lines());
+            out.publish(d.snapshot());
+            (last_status, last_cost) = (started, started.elapsed());
             next_status = not_before(Duration::from_secs(1), started);
         }
     }
+    // The last state, for a status server still answering.
+    out.publish(d.snapshot());
 }
+
+/// How soon after a state change a snapshot shows it (at the earliest).
+const SOON: Duration = Duration::from_millis(100);
 
 /// Most messages the director takes in one go.
 const MAX_BATCH: usize = 16_384;
@@ -338,14 +511,6 @@ fn tick_of(config: &Config) -> Duration {
         .unwrap_or(config.global.checkinterval)
         .max(1);
     Duration::from_secs(u64::from(secs))
-}
-
-fn write_status(path: &Path, lines: &[String]) {
-    let tmp = path.with_extension("status.tmp");
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    if std::fs::write(&tmp, text).is_ok() {
-        let _ = std::fs::rename(&tmp, path);
-    }
 }
 
 /// Side effects through the shell, as upstream runs them.
@@ -482,6 +647,33 @@ mod tests {
     use super::*;
     use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, ModifyKind, RenameMode};
     use notify::EventKind;
+
+    #[tokio::test]
+    async fn a_status_address_that_cannot_be_bound_is_logged_and_skipped() {
+        let (_publisher, snapshots) = Publisher::new();
+        let source = Source {
+            snapshots,
+            checks: None,
+        };
+        let log = Logger::new(super::super::log::Sink::Stderr, "t");
+        // In use already.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        assert!(start_status(Some(addr), &source, &log).await.is_none());
+        // Not an address of this host (a documentation address): also the
+        // warning that it is not loopback.
+        let elsewhere: SocketAddr = "192.0.2.1:9100".parse().unwrap();
+        assert!(start_status(Some(elsewhere), &source, &log).await.is_none());
+        let lines = log.lines.lock().unwrap().clone();
+        assert!(lines[0].starts_with(&format!("Error: cannot serve the status on {addr}: ")));
+        assert!(lines[1].starts_with("Warning: statusaddress=192.0.2.1:9100 is not a loopback"));
+        assert!(lines[2].ends_with("; running without it"), "{lines:?}");
+        // Free: served, and stopped again.
+        drop(taken);
+        let server = start_status(Some(addr), &source, &log).await;
+        assert!(server.is_some());
+        stop_status(server).await;
+    }
 
     #[test]
     fn reads_and_access_times_are_not_changes() {

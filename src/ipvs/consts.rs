@@ -197,6 +197,15 @@ pub const IP_VS_STATE_NONE: u32 = 0x0000;
 pub const IP_VS_STATE_MASTER: u32 = 0x0001;
 pub const IP_VS_STATE_BACKUP: u32 = 0x0002;
 
+// Sync daemon defaults (`ip_vs_sync.c`, `start_sync_thread`): what the kernel
+// uses for an option the request leaves out.
+/// `IP_VS_SYNC_GROUP`: 224.0.0.81
+pub const IP_VS_SYNC_GROUP: [u8; 4] = [224, 0, 0, 81];
+/// `IP_VS_SYNC_PORT`
+pub const IP_VS_SYNC_PORT: u16 = 8848;
+/// The multicast TTL when none is given.
+pub const IP_VS_SYNC_TTL: u8 = 1;
+
 // ---- linux/socket.h, netinet/in.h ----------------------------------------
 
 pub const AF_INET: u16 = 2;

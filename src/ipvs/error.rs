@@ -100,9 +100,19 @@ pub enum Error {
         errno: Errno,
     },
 
-    /// ESRCH: no such service (or, for a sync daemon, none running).
+    /// ESRCH: no such service.
     #[error("{request}: {errno}: no such service")]
     NoSuchService {
+        /// what was sent
+        request: String,
+        /// always ESRCH
+        #[source]
+        errno: Errno,
+    },
+
+    /// ESRCH to a sync-daemon request: no daemon of that role runs.
+    #[error("{request}: {errno}: no sync daemon of that role runs")]
+    NotRunning {
         /// what was sent
         request: String,
         /// always ESRCH
@@ -236,6 +246,7 @@ impl Error {
         match self {
             Error::Exists { errno, .. }
             | Error::NoSuchService { errno, .. }
+            | Error::NotRunning { errno, .. }
             | Error::NotFound { errno, .. }
             | Error::Permission { errno, .. }
             | Error::InvalidArgument { errno, .. }
@@ -251,10 +262,22 @@ impl Error {
         matches!(self, Error::Exists { .. })
     }
 
-    /// ESRCH or ENOENT: the service, dest, scheduler or PE is not there.
-    /// A delete that fails this way has nothing left to do.
+    /// ESRCH or ENOENT: the service, dest, scheduler, PE or sync daemon is
+    /// not there. A delete that fails this way has nothing left to do.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::NoSuchService { .. } | Error::NotFound { .. })
+        matches!(
+            self,
+            Error::NoSuchService { .. } | Error::NotFound { .. } | Error::NotRunning { .. }
+        )
+    }
+
+    /// The error of a sync-daemon request: there, ESRCH means that no
+    /// daemon of the role runs, not that a service is missing.
+    pub(crate) fn of_daemon_request(self) -> Error {
+        match self {
+            Error::NoSuchService { request, errno } => Error::NotRunning { request, errno },
+            e => e,
+        }
     }
 }
 

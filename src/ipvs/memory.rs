@@ -15,6 +15,23 @@
 //! | dest address multicast, broadcast or unspecified | EINVAL |
 //! | GUE tunnel with port 0; upper threshold > i32::MAX | EINVAL |
 //! | weight > i32::MAX (negative in the kernel); lower > upper threshold | ERANGE |
+//! | a dest of the other family while a sync daemon runs | EINVAL |
+//!
+//! and of the sync daemons (`ip_vs_ctl.c ip_vs_genl_new_daemon`,
+//! `ip_vs_sync.c start_sync_thread`/`stop_sync_thread`), in the kernel's
+//! order:
+//!
+//! | situation | answer |
+//! |---|---|
+//! | start with a group that is not multicast | EINVAL |
+//! | start while a service has a dest of the other family | EINVAL |
+//! | start on an interface the namespace lacks | ENODEV |
+//! | start a role that runs | EEXIST |
+//! | stop a role that does not run | ESRCH ([`Error::NotRunning`]) |
+//!
+//! A started daemon lists with the kernel's defaults filled in (group
+//! 224.0.0.81, port 8848, ttl 1, maxlen from a 1500-byte MTU, clamped as
+//! the kernel clamps a given one).
 //!
 //! It also normalises like [`NetlinkIpvs`](super::NetlinkIpvs) + the
 //! kernel: DR/tunnel dests of non-fwmark services get dport = vport (the
@@ -29,9 +46,10 @@
 
 use std::net::IpAddr;
 
+use super::consts::{IP_VS_SYNC_GROUP, IP_VS_SYNC_PORT, IP_VS_SYNC_TTL};
 use super::error::{Error, Result};
 use super::types::*;
-use super::{validate_op, IpvsBackend, Op};
+use super::{validate_daemon, validate_op, IpvsBackend, Op};
 
 /// An in-memory IPVS table.
 #[derive(Clone, Debug)]
@@ -39,6 +57,10 @@ pub struct MemoryIpvs {
     table: Vec<ServiceEntry>,
     schedulers: Vec<String>,
     pes: Vec<String>,
+    /// Running sync daemons, master first.
+    daemons: Vec<SyncDaemon>,
+    /// The network interfaces of the namespace (for ENODEV).
+    interfaces: Vec<String>,
 }
 
 impl Default for MemoryIpvs {
@@ -48,8 +70,9 @@ impl Default for MemoryIpvs {
 }
 
 impl MemoryIpvs {
-    /// An empty table that knows Linux's schedulers ([`KNOWN_SCHEDULERS`],
-    /// plus "none") and the "sip" persistence engine.
+    /// An empty table in a fresh network namespace: it knows Linux's
+    /// schedulers ([`KNOWN_SCHEDULERS`], plus "none"), the "sip"
+    /// persistence engine, and one interface, `lo`.
     pub fn new() -> Self {
         let mut schedulers: Vec<String> = KNOWN_SCHEDULERS.iter().map(|s| s.to_string()).collect();
         schedulers.push("none".into());
@@ -60,7 +83,20 @@ impl MemoryIpvs {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            daemons: Vec::new(),
+            interfaces: vec!["lo".into()],
         }
+    }
+
+    /// Sets the namespace's interfaces (a sync daemon needs one).
+    pub fn with_interfaces(mut self, names: &[&str]) -> Self {
+        self.set_interfaces(names);
+        self
+    }
+
+    /// Replaces the namespace's interfaces (one appearing later, in tests).
+    pub fn set_interfaces(&mut self, names: &[&str]) {
+        self.interfaces = names.iter().map(|s| s.to_string()).collect();
     }
 
     /// Restricts the schedulers that "load", to mimic a kernel without
@@ -103,9 +139,12 @@ impl MemoryIpvs {
 
     /// The checks of `ip_vs_genl_set_cmd` + `ip_vs_add_dest`/`edit_dest`
     /// that come before the dest lookup, in the kernel's order.
-    fn check_dest(svc: &ServiceKey, d: &Dest, req: &str) -> Result<Dest> {
+    fn check_dest(&self, svc: &ServiceKey, d: &Dest, req: &str) -> Result<Dest> {
         let d = d.normalized_for(svc);
-        if d.key.family() != svc.family() && d.forward != Forward::Tunnel {
+        // The sync protocol cannot carry mixed-family connections.
+        if d.key.family() != svc.family()
+            && (d.forward != Forward::Tunnel || !self.daemons.is_empty())
+        {
             return Err(Error::from_errno(libc::EINVAL, req));
         }
         if d.upper_threshold > i32::MAX as u32 {
@@ -162,7 +201,7 @@ impl MemoryIpvs {
                 let i = self
                     .find(k)
                     .ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
-                let d = Self::check_dest(k, d, &req)?;
+                let d = self.check_dest(k, d, &req)?;
                 let dests = &mut self.table[i].dests;
                 if dests.iter().any(|e| e.dest.key == d.key) {
                     return Err(Error::from_errno(libc::EEXIST, req));
@@ -184,7 +223,7 @@ impl MemoryIpvs {
                 let i = self
                     .find(k)
                     .ok_or_else(|| Error::from_errno(libc::ESRCH, &req))?;
-                let d = Self::check_dest(k, d, &req)?;
+                let d = self.check_dest(k, d, &req)?;
                 let e = self.table[i]
                     .dests
                     .iter_mut()
@@ -208,6 +247,16 @@ impl MemoryIpvs {
     }
 }
 
+impl MemoryIpvs {
+    fn mixed_family_dests(&self) -> bool {
+        self.table.iter().any(|e| {
+            e.dests
+                .iter()
+                .any(|d| d.dest.key.family() != e.service.key.family())
+        })
+    }
+}
+
 impl IpvsBackend for MemoryIpvs {
     fn dump(&mut self) -> Result<Vec<ServiceEntry>> {
         Ok(self.table.clone())
@@ -219,6 +268,55 @@ impl IpvsBackend for MemoryIpvs {
 
     fn flush(&mut self) -> Result<()> {
         self.table.clear();
+        Ok(())
+    }
+
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>> {
+        Ok(self.daemons.clone())
+    }
+
+    fn start_daemon(&mut self, d: &SyncDaemon) -> Result<()> {
+        validate_daemon(d)?;
+        let req = format!("start {d}");
+        if d.mcast_group.is_some_and(|g| !g.is_multicast()) || self.mixed_family_dests() {
+            return Err(Error::from_errno(libc::EINVAL, req));
+        }
+        if !self.interfaces.contains(&d.mcast_ifn) {
+            return Err(Error::from_errno(libc::ENODEV, req));
+        }
+        if self.daemons.iter().any(|r| r.state == d.state) {
+            return Err(Error::from_errno(libc::EEXIST, req));
+        }
+        let group = d.mcast_group.unwrap_or(IpAddr::V4(IP_VS_SYNC_GROUP.into()));
+        // IP + UDP header; a master sizes for 1500 bytes, a backup for the
+        // interface's MTU (1500 here) and takes no less than 1024.
+        let hlen = if group.is_ipv4() { 28 } else { 48 };
+        let min = match d.state {
+            SyncState::Master => 1,
+            SyncState::Backup => 1024,
+        };
+        let maxlen = d
+            .sync_maxlen
+            .map_or(1500 - hlen, |m| m.clamp(min, 65535 - hlen));
+        let running = SyncDaemon {
+            sync_maxlen: Some(maxlen),
+            mcast_group: Some(group),
+            mcast_port: Some(d.mcast_port.filter(|&p| p != 0).unwrap_or(IP_VS_SYNC_PORT)),
+            mcast_ttl: Some(d.mcast_ttl.filter(|&t| t != 0).unwrap_or(IP_VS_SYNC_TTL)),
+            ..d.clone()
+        };
+        self.daemons.push(running);
+        self.daemons.sort_by_key(|r| r.state.to_wire());
+        Ok(())
+    }
+
+    fn stop_daemon(&mut self, state: SyncState) -> Result<()> {
+        let before = self.daemons.len();
+        self.daemons.retain(|r| r.state != state);
+        if self.daemons.len() == before {
+            let req = format!("stop {} sync daemon", state.as_str());
+            return Err(Error::from_errno(libc::ESRCH, req).of_daemon_request());
+        }
         Ok(())
     }
 }
@@ -439,6 +537,65 @@ mod tests {
             one(&mut m, Op::AddService(s)).unwrap_err(),
             Error::Invalid { .. }
         ));
+    }
+
+    #[test]
+    fn sync_daemons_answer_like_the_kernel() {
+        let mut m = MemoryIpvs::new().with_interfaces(&["lo", "eth0"]);
+        assert!(m.daemons().unwrap().is_empty());
+        let master = SyncDaemon::new(SyncState::Master, "eth0", 7);
+        m.start_daemon(&master).unwrap();
+        // The dump fills in the kernel's defaults.
+        assert_eq!(
+            m.daemons().unwrap()[0].to_string(),
+            "master sync daemon (mcast=eth0, syncid=7, maxlen=1472, group=224.0.0.81, \
+             port=8848, ttl=1)"
+        );
+        assert!(master.is_met_by(&m.daemons().unwrap()[0]));
+        let e = m.start_daemon(&master).unwrap_err();
+        assert!(e.is_exists(), "{e}");
+        // Missing interface: ENODEV, before the role is looked at.
+        let e = m
+            .start_daemon(&SyncDaemon::new(SyncState::Master, "eth9", 7))
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(libc::ENODEV), "{e}");
+        assert!(e.to_string().contains("No such device (ENODEV)"), "{e}");
+        let mut backup = SyncDaemon::new(SyncState::Backup, "eth0", 7);
+        backup.mcast_group = Some(v4("192.0.2.1"));
+        assert_eq!(errno(m.start_daemon(&backup)), libc::EINVAL);
+        backup.mcast_group = None;
+        backup.sync_maxlen = Some(100);
+        m.start_daemon(&backup).unwrap();
+        let listed = m.daemons().unwrap();
+        assert_eq!(listed.len(), 2);
+        // A backup's maxlen is at least 1024.
+        assert_eq!(listed[1].sync_maxlen, Some(1024));
+        assert!(!backup.is_met_by(&listed[1]));
+        // A dest of the other family is refused while a daemon runs.
+        let s = svc();
+        one(&mut m, Op::AddService(s.clone())).unwrap();
+        let v6 = Dest::new(
+            DestKey::new("2001:db8::5".parse().unwrap(), 80),
+            Forward::Tunnel,
+        );
+        assert_eq!(
+            errno(one(&mut m, Op::AddDest(s.key, v6.clone()))),
+            libc::EINVAL
+        );
+        m.stop_daemon(SyncState::Master).unwrap();
+        m.stop_daemon(SyncState::Backup).unwrap();
+        let e = m.stop_daemon(SyncState::Backup).unwrap_err();
+        assert!(
+            matches!(e, Error::NotRunning { .. }) && e.is_not_found(),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "stop backup sync daemon: No such process (ESRCH): no sync daemon of that role runs"
+        );
+        // And no daemon starts while such a dest exists.
+        one(&mut m, Op::AddDest(s.key, v6)).unwrap();
+        assert_eq!(errno(m.start_daemon(&master)), libc::EINVAL);
     }
 
     #[test]

@@ -8,12 +8,14 @@
 //!   ([`ServiceEntry`], [`DestEntry`], [`Stats`], [`ConnCounts`]). A
 //!   reconciler diffs [`Service`]/[`Dest`] and never sees counters.
 //! - [`IpvsBackend`] + [`Op`]: what the reconciler uses: dump the table,
-//!   apply an ordered list of changes, flush.
+//!   apply an ordered list of changes, flush; list, start and stop the
+//!   connection-sync daemons.
 //! - [`NetlinkIpvs`]: the kernel backend (plus the rest of what ipvsadm can
-//!   do: info, zero, timeouts, sync daemons), with batched requests.
+//!   do: info, zero, timeouts), with batched requests.
 //! - [`MemoryIpvs`]: an in-memory backend with the kernel's error semantics,
 //!   for tests and dry runs.
-//! - [`render`]: `ipvsadm -Ln` and `ipvsadm -Ln --stats` text.
+//! - [`render`]: `ipvsadm -Ln`, `ipvsadm -Ln --stats` and `ipvsadm -L --daemon`
+//!   text.
 //! - [`Error`]: typed errors with `is_exists()` / `is_not_found()`.
 //!
 //! # Normalisation
@@ -57,7 +59,7 @@ pub use memory::MemoryIpvs;
 pub use netlink::NetlinkIpvs;
 pub use types::*;
 
-use consts::{IP_VS_PENAME_MAXLEN, IP_VS_SCHEDNAME_MAXLEN};
+use consts::{IP_VS_IFNAME_MAXLEN, IP_VS_PENAME_MAXLEN, IP_VS_SCHEDNAME_MAXLEN};
 
 /// One change to the IPVS table. Ops are applied in order; a failed op does
 /// not stop the ones after it (the kernel behaves the same way within a
@@ -161,6 +163,19 @@ pub(crate) fn validate_op(op: &Op) -> Result<()> {
     Ok(())
 }
 
+/// Checks what the wire cannot carry in a `NEW_DAEMON` request. Shared by
+/// both backends.
+pub(crate) fn validate_daemon(d: &SyncDaemon) -> Result<()> {
+    // NLA_NUL_STRING of at most IP_VS_IFNAME_MAXLEN - 1 bytes.
+    if d.mcast_ifn.len() >= IP_VS_IFNAME_MAXLEN || d.mcast_ifn.contains('\0') {
+        return Err(Error::Invalid {
+            request: format!("start {d}"),
+            reason: "mcast interface name must be at most 15 bytes".into(),
+        });
+    }
+    Ok(())
+}
+
 /// The IPVS table as the reconciler sees it.
 ///
 /// Implementations: [`NetlinkIpvs`] (the kernel) and [`MemoryIpvs`] (tests,
@@ -178,6 +193,20 @@ pub trait IpvsBackend {
 
     /// Deletes every service and dest (`ipvsadm -C`).
     fn flush(&mut self) -> Result<()>;
+
+    /// The connection-sync daemons that run (`ipvsadm -L --daemon`): none,
+    /// a master, a backup or both, each with every option filled in.
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>>;
+
+    /// Starts a sync daemon (`ipvsadm --start-daemon`). The kernel answers
+    /// ENODEV when the interface does not exist, EEXIST when a daemon of
+    /// that role runs, EINVAL for a group that is not multicast or while a
+    /// service has destinations of the other address family.
+    fn start_daemon(&mut self, d: &SyncDaemon) -> Result<()>;
+
+    /// Stops the sync daemon of a role (`ipvsadm --stop-daemon`);
+    /// [`Error::NotRunning`] when none runs.
+    fn stop_daemon(&mut self, state: SyncState) -> Result<()>;
 
     /// The configured part of the table only: what a reconciler diffs.
     fn services(&mut self) -> Result<Vec<(Service, Vec<Dest>)>> {
@@ -198,6 +227,15 @@ impl<B: IpvsBackend + ?Sized> IpvsBackend for Box<B> {
     }
     fn flush(&mut self) -> Result<()> {
         (**self).flush()
+    }
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>> {
+        (**self).daemons()
+    }
+    fn start_daemon(&mut self, d: &SyncDaemon) -> Result<()> {
+        (**self).start_daemon(d)
+    }
+    fn stop_daemon(&mut self, state: SyncState) -> Result<()> {
+        (**self).stop_daemon(state)
     }
 }
 

@@ -37,7 +37,7 @@ use super::consts::*;
 use super::error::{Errno, Error, Result};
 use super::types::*;
 use super::wire::{self, MsgWriter, Request};
-use super::{validate_op, IpvsBackend, Op};
+use super::{validate_daemon, validate_op, IpvsBackend, Op};
 
 /// Default per-request deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -419,21 +419,6 @@ impl NetlinkIpvs {
             .map(drop)
     }
 
-    /// `ipvsadm --start-daemon` (`NEW_DAEMON`); EEXIST if that role runs.
-    pub fn start_daemon(&mut self, d: &SyncDaemon) -> Result<()> {
-        let what = || format!("start sync daemon {d:?}");
-        if d.mcast_ifn.len() >= IP_VS_IFNAME_MAXLEN || d.mcast_ifn.contains('\0') {
-            return Err(Error::Invalid {
-                request: what(),
-                reason: "mcast interface name must be at most 15 bytes".into(),
-            });
-        }
-        self.with_slow_deadline(|h| {
-            h.request(Request::NewDaemon(d), Expect::Ack, &what())
-                .map(drop)
-        })
-    }
-
     /// Starting and stopping sync threads waits for kernel threads
     /// (`kthread_stop`), which can take seconds on a loaded or emulated
     /// machine: allow at least [`DAEMON_TIMEOUT`].
@@ -443,28 +428,6 @@ impl NetlinkIpvs {
         let r = f(self);
         self.timeout = saved;
         r
-    }
-
-    /// `ipvsadm --stop-daemon` (`DEL_DAEMON`); ESRCH if not running.
-    pub fn stop_daemon(&mut self, state: SyncState) -> Result<()> {
-        let what = || format!("stop sync daemon {state:?}");
-        self.with_slow_deadline(|h| {
-            h.request(Request::DelDaemon(state), Expect::Ack, &what())
-                .map(drop)
-        })
-    }
-
-    /// `ipvsadm -L --daemon` (`GET_DAEMON` dump): 0–2 daemons.
-    pub fn daemons(&mut self) -> Result<Vec<SyncDaemon>> {
-        let r = self.request(Request::DumpDaemons, Expect::Dump, "dump sync daemons")?;
-        let mut out = Vec::new();
-        for p in &r {
-            let (_, attrs) = wire::genl_split(p).map_err(decode_err)?;
-            if let Some(nest) = wire::find_attr(attrs, IPVS_CMD_ATTR_DAEMON).map_err(decode_err)? {
-                out.push(wire::decode_daemon(nest).map_err(decode_err)?);
-            }
-        }
-        Ok(out)
     }
 
     /// Applies ops in order, `batch` per datagram; one result per op.
@@ -593,6 +556,39 @@ impl IpvsBackend for NetlinkIpvs {
 
     fn flush(&mut self) -> Result<()> {
         self.request(Request::Flush, Expect::Ack, "flush").map(drop)
+    }
+
+    /// `GET_DAEMON` dump: 0–2 daemons.
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>> {
+        let r = self.request(Request::DumpDaemons, Expect::Dump, "dump sync daemons")?;
+        let mut out = Vec::new();
+        for p in &r {
+            let (_, attrs) = wire::genl_split(p).map_err(decode_err)?;
+            if let Some(nest) = wire::find_attr(attrs, IPVS_CMD_ATTR_DAEMON).map_err(decode_err)? {
+                out.push(wire::decode_daemon(nest).map_err(decode_err)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `NEW_DAEMON`.
+    fn start_daemon(&mut self, d: &SyncDaemon) -> Result<()> {
+        validate_daemon(d)?;
+        self.with_slow_deadline(|h| {
+            h.request(Request::NewDaemon(d), Expect::Ack, &format!("start {d}"))
+                .map(drop)
+        })
+        .map_err(Error::of_daemon_request)
+    }
+
+    /// `DEL_DAEMON`.
+    fn stop_daemon(&mut self, state: SyncState) -> Result<()> {
+        let what = format!("stop {} sync daemon", state.as_str());
+        self.with_slow_deadline(|h| {
+            h.request(Request::DelDaemon(state), Expect::Ack, &what)
+                .map(drop)
+        })
+        .map_err(Error::of_daemon_request)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Text of the live table in the layouts of `ipvsadm -Ln` and
-//! `ipvsadm -Ln --stats` (ipvsadm 1.31, `ipvsadm.c` `list_all`,
+//! `ipvsadm -Ln --stats`, and of the sync daemons as `ipvsadm -L --daemon`
+//! (ipvsadm 1.31, `ipvsadm.c` `list_all`,
 //! `print_title`, `print_service_entry`, `print_largenum`; the formats were
 //! read there and re-expressed here).
 //!
@@ -22,6 +23,14 @@ pub fn list(info: &Info, table: &[ServiceEntry]) -> String {
 /// `ipvsadm -Ln --stats`.
 pub fn list_stats(info: &Info, table: &[ServiceEntry]) -> String {
     render(info, table, Format::Stats)
+}
+
+/// `ipvsadm -L --daemon`: one line per running sync daemon, the master
+/// first; nothing when none runs.
+pub fn daemons(list: &[SyncDaemon]) -> String {
+    let mut sorted: Vec<&SyncDaemon> = list.iter().collect();
+    sorted.sort_by_key(|d| d.state.to_wire());
+    sorted.iter().map(|d| format!("{d}\n")).collect()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -348,6 +357,31 @@ UDP  [2001:db8::1]:53                    7  123456K 99999999   12345M     123T
             largenum(&mut s, n);
             assert_eq!(s, format!("{:>9}", want.trim_start()), "{n}");
         }
+    }
+
+    /// Golden: ipvsadm 1.31 on Linux 6.1 printed exactly these two lines
+    /// for `--start-daemon master --mcast-interface s0` and `--start-daemon
+    /// backup --mcast-interface s0 --syncid 5 --sync-maxlen 1400
+    /// --mcast-port 8850 --mcast-ttl 2`.
+    #[test]
+    fn ipvsadm_l_daemon_golden() {
+        let full = |state, id, maxlen, port, ttl| SyncDaemon {
+            sync_maxlen: Some(maxlen),
+            mcast_group: Some(ip("224.0.0.81")),
+            mcast_port: Some(port),
+            mcast_ttl: Some(ttl),
+            ..SyncDaemon::new(state, "s0", id)
+        };
+        let list = [
+            full(SyncState::Backup, 5, 1400, 8850, 2),
+            full(SyncState::Master, 0, 1472, 8848, 1),
+        ];
+        assert_eq!(
+            daemons(&list),
+            "master sync daemon (mcast=s0, syncid=0, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n\
+             backup sync daemon (mcast=s0, syncid=5, maxlen=1400, group=224.0.0.81, port=8850, ttl=2)\n"
+        );
+        assert_eq!(daemons(&[]), "");
     }
 
     #[test]

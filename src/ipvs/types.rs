@@ -751,6 +751,14 @@ impl SyncState {
             _ => None,
         }
     }
+
+    /// "master" or "backup", as ipvsadm names the role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Master => "master",
+            SyncState::Backup => "backup",
+        }
+    }
 }
 
 /// A connection-sync daemon (`ipvsadm --start-daemon`).
@@ -788,6 +796,56 @@ impl SyncDaemon {
             mcast_port: None,
             mcast_ttl: None,
         }
+    }
+
+    /// Whether `running` (as a dump reports it, every option filled in) is
+    /// the daemon this request starts: same role, interface and sync id;
+    /// each option this request sets has its value, and each it leaves out
+    /// has the kernel's default. The default maximum length depends on the
+    /// interface's MTU (backup) and is not checked.
+    pub fn is_met_by(&self, running: &SyncDaemon) -> bool {
+        let default_group = IpAddr::V4(Ipv4Addr::from(IP_VS_SYNC_GROUP));
+        self.state == running.state
+            && self.mcast_ifn == running.mcast_ifn
+            && self.sync_id == running.sync_id
+            && self
+                .sync_maxlen
+                .is_none_or(|m| running.sync_maxlen == Some(m))
+            && running.mcast_group.unwrap_or(default_group)
+                == self.mcast_group.unwrap_or(default_group)
+            && running.mcast_port.unwrap_or(IP_VS_SYNC_PORT)
+                == self.mcast_port.unwrap_or(IP_VS_SYNC_PORT)
+            && running.mcast_ttl.unwrap_or(IP_VS_SYNC_TTL)
+                == self.mcast_ttl.unwrap_or(IP_VS_SYNC_TTL)
+    }
+}
+
+impl fmt::Display for SyncDaemon {
+    /// As `ipvsadm -L --daemon` prints it (ipvsadm 1.31):
+    /// `master sync daemon (mcast=eth0, syncid=0, maxlen=1472,
+    /// group=224.0.0.81, port=8848, ttl=1)`; options that are not set are
+    /// left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} sync daemon (mcast={}, syncid={}",
+            self.state.as_str(),
+            self.mcast_ifn,
+            self.sync_id
+        )?;
+        if let Some(v) = self.sync_maxlen {
+            write!(f, ", maxlen={v}")?;
+        }
+        if let Some(v) = self.mcast_group {
+            write!(f, ", group={v}")?;
+        }
+        if let Some(v) = self.mcast_port {
+            write!(f, ", port={v}")?;
+        }
+        if let Some(v) = self.mcast_ttl {
+            write!(f, ", ttl={v}")?;
+        }
+        f.write_str(")")
     }
 }
 

@@ -1,5 +1,8 @@
-//! (configuration, health) → [`Desired`]: the services and destinations the
-//! kernel table should hold for the virtual services we manage.
+//! (configuration, per-real inputs) → [`Desired`]: the services and
+//! destinations the kernel table should hold for the virtual services we
+//! manage, and the one place where a real's kernel weight is computed
+//! ([`weigh`]), so that every pass (a check result, a load answer, a
+//! slow-start step, drift repair, reload, adoption) sets the same weight.
 //!
 //! Policy, as upstream ldirectord (reference §f.3–f.5):
 //! - a real that is up is present with its configured weight, thresholds and
@@ -9,12 +12,28 @@
 //!   operator removed it) is added back with weight 0 only with
 //!   `readdquiescent=yes`, so it is [`Presence::IfPresent`] otherwise;
 //! - while no real of a virtual is up, its fallback server (weight 1,
-//!   thresholds 0) is present; it is never quiesced.
+//!   thresholds 0) is present; it is never quiesced;
+//! - `syncdaemon=` (extension) asks for a connection-sync daemon per role
+//!   ([`sync_daemons`]).
 //!
-//! Pure: no I/O.
+//! Extensions (ldirectord-rs), all through [`RealInput`]:
+//! - a load monitor scales the weight (`75%`), sets it (`weight:N`,
+//!   nanny's formula), drains the real (weight 0, it stays: established
+//!   connections and persistence go on), puts it in maintenance or down
+//!   (out, exactly as a down real: quiescent and readdquiescent apply), or
+//!   sets its upper connection threshold (`maxconn:N`);
+//! - slow start takes the weight from 1 to that weight over `slowstart`
+//!   seconds, in whole-second steps;
+//! - a drained real, or one whose weight is 0 by its monitor, does not
+//!   count as up for the fallback server (it takes no new connections).
+//!
+//! Pure: no I/O, no clock (the ramp's elapsed time is an input).
 
+use crate::check::load::{Admin, Load, LoadWeight};
 use crate::config::{self, Config, Real, Virtual, VirtualKey};
-use crate::ipvs::{self, Dest, DestKey, Netmask, Service, ServiceFlags, ServiceKey};
+use crate::ipvs::{
+    self, Dest, DestKey, Netmask, Service, ServiceFlags, ServiceKey, SyncDaemon, SyncState,
+};
 
 /// What a destination is to us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +58,9 @@ pub struct DesiredDest {
     pub dest: Dest,
     pub role: Role,
     pub presence: Presence,
+    /// In service (up, perhaps drained), as opposed to quiesced because
+    /// down; the fallback is in service while present.
+    pub in_service: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,13 +79,113 @@ pub struct Desired {
     pub services: Vec<DesiredService>,
 }
 
-/// The desired table for `config`, given `is_up(virtual, real)`.
-pub fn desired(config: &Config, is_up: impl FnMut(&Virtual, &Real) -> bool) -> Desired {
-    desired_of(config, |_| true, |_| false, is_up)
+/// Everything the desired state needs to know of one real server of one
+/// virtual service besides the configuration. The director builds it on
+/// every pass from its health table, its load table and its slow-start
+/// clocks; a new input (operator overrides: drain, disable, a weight until
+/// enabled) is a new field here and a new step in [`weigh`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RealInput {
+    /// The health check says up (or `checktype=on`, or adopted).
+    pub up: bool,
+    /// What its load monitor says ([`Load::default`] without one).
+    pub load: Load,
+    /// Slow start in progress.
+    pub ramp: Option<Ramp>,
+}
+
+/// A real that is up, with nothing else to say (no monitor, no ramp).
+impl From<bool> for RealInput {
+    fn from(up: bool) -> RealInput {
+        RealInput {
+            up,
+            ..RealInput::default()
+        }
+    }
+}
+
+/// Slow start: `elapsed` whole seconds of `over` (> 0) since the real came
+/// back into service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ramp {
+    pub elapsed: u32,
+    pub over: u32,
+}
+
+/// One real's weight, as [`weigh`] computes it for the table and for
+/// `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Weighing {
+    /// The kernel weight; `None`: out of service, as a down real (whether
+    /// it is then absent or quiesced at 0 is quiescent's business).
+    pub weight: Option<u32>,
+    /// The weight before slow start: what the ramp climbs to.
+    pub target: u32,
+    /// Its upper connection threshold (`u:N`, or the agent's maxconn).
+    pub upper: u32,
+}
+
+/// The largest weight a monitor can ask for (that of `real=`).
+pub const MAX_WEIGHT: u32 = crate::check::load::agent::MAX_WEIGHT;
+
+/// The kernel weight of real `r` given `input`: configured weight × what
+/// the monitor says × slow start, in that order.
+///
+/// | input                              | weight                          |
+/// |------------------------------------|---------------------------------|
+/// | down, agent down, agent maint      | out                             |
+/// | agent drain                        | 0 (stays in the table)          |
+/// | `N%`                               | ⌊W × N / 100⌋ (HAProxy's), ≤ 65535 |
+/// | `weight:N`, nanny's formula        | N                               |
+/// | nothing                            | W                               |
+/// | slow start, t of S seconds         | 1 + ⌊(target − 1) × t / S⌋      |
+pub fn weigh(r: &Real, input: &RealInput) -> Weighing {
+    let load = &input.load;
+    let upper = load.maxconn.unwrap_or(r.upper);
+    let target = match load.weight {
+        None => r.weight,
+        Some(LoadWeight::Absolute(w)) => w.min(MAX_WEIGHT),
+        Some(LoadWeight::Percent(p)) => {
+            (u64::from(r.weight) * u64::from(p) / 100).min(u64::from(MAX_WEIGHT)) as u32
+        }
+    };
+    let target = if load.admin == Admin::Drain {
+        0
+    } else {
+        target
+    };
+    if !input.up || load.down || load.admin == Admin::Maint {
+        return Weighing {
+            weight: None,
+            target,
+            upper,
+        };
+    }
+    let weight = match input.ramp {
+        Some(Ramp { elapsed, over }) if over > 0 && elapsed < over && target > 1 => {
+            1 + (u64::from(target - 1) * u64::from(elapsed) / u64::from(over)) as u32
+        }
+        _ => target,
+    };
+    Weighing {
+        weight: Some(weight),
+        target,
+        upper,
+    }
+}
+
+/// The desired table for `config`, given each real's input (or just
+/// whether it is up: `|_, r| true`).
+pub fn desired<I: Into<RealInput>>(
+    config: &Config,
+    mut input: impl FnMut(&Virtual, &Real) -> I,
+) -> Desired {
+    desired_of(config, |_| true, |_| false, |v, _, r| input(v, r).into())
 }
 
 /// The desired table of the virtual services whose index `include`s (the
-/// ones a batch of check results touched), given `is_up(virtual, real)`.
+/// ones a batch of results touched), given `input(virtual, real index,
+/// real)`.
 ///
 /// `hold_fallback(index)`: the virtual service does not take its fallback
 /// server yet, although no real is up (the director holds it back while
@@ -72,7 +194,7 @@ pub fn desired_of(
     config: &Config,
     include: impl Fn(usize) -> bool,
     hold_fallback: impl Fn(usize) -> bool,
-    mut is_up: impl FnMut(&Virtual, &Real) -> bool,
+    mut input: impl FnMut(&Virtual, usize, &Real) -> RealInput,
 ) -> Desired {
     let readd = config.global.readdquiescent;
     let services = config
@@ -86,15 +208,17 @@ pub fn desired_of(
             let mut dests: Vec<DesiredDest> = Vec::new();
             let mut any_up = false;
             for (ri, r) in v.reals.iter().enumerate() {
-                let up = is_up(v, r);
-                any_up |= up;
-                let (weight, presence) = match (up, v.quiescent) {
-                    (true, _) => (r.weight, Presence::Required),
-                    (false, true) if readd => (0, Presence::Required),
-                    (false, true) => (0, Presence::IfPresent),
-                    (false, false) => continue,
+                let w = weigh(r, &input(v, ri, r));
+                // Upstream counts a real configured at weight 0 as up; a
+                // real at 0 by its monitor takes no new connections.
+                any_up |= w.weight.is_some_and(|w| w > 0 || r.weight == 0);
+                let (weight, presence) = match (w.weight, v.quiescent) {
+                    (Some(w), _) => (w, Presence::Required),
+                    (None, true) if readd => (0, Presence::Required),
+                    (None, true) => (0, Presence::IfPresent),
+                    (None, false) => continue,
                 };
-                let dest = dest_of(r.addr, r.port, r.forward, weight, r.upper, r.lower)
+                let dest = dest_of(r.addr, r.port, r.forward, weight, w.upper, r.lower)
                     .normalized_for(&key);
                 // Duplicate real lines (upstream accepts them): first wins.
                 if dests.iter().all(|d| d.dest.key != dest.key) {
@@ -102,6 +226,7 @@ pub fn desired_of(
                         dest,
                         role: Role::Real(ri),
                         presence,
+                        in_service: w.weight.is_some(),
                     });
                 }
             }
@@ -113,6 +238,7 @@ pub fn desired_of(
                             dest,
                             role: Role::Fallback,
                             presence: Presence::Required,
+                            in_service: true,
                         });
                     }
                 }
@@ -126,6 +252,30 @@ pub fn desired_of(
         })
         .collect();
     Desired { services }
+}
+
+/// The connection-sync daemons `syncdaemon=` asks for: a master, a backup,
+/// or both (the same settings for each), master first. Options left out
+/// stay unset: the kernel picks its defaults.
+pub fn sync_daemons(config: &Config) -> Vec<SyncDaemon> {
+    let Some(c) = &config.global.syncdaemon else {
+        return Vec::new();
+    };
+    let roles: &[SyncState] = match c.role {
+        config::SyncRole::Master => &[SyncState::Master],
+        config::SyncRole::Backup => &[SyncState::Backup],
+        config::SyncRole::Both => &[SyncState::Master, SyncState::Backup],
+    };
+    roles
+        .iter()
+        .map(|&state| SyncDaemon {
+            sync_maxlen: c.maxlen,
+            mcast_group: c.group,
+            mcast_port: c.port,
+            mcast_ttl: c.ttl,
+            ..SyncDaemon::new(state, &c.interface, c.syncid.map_or(0, u32::from))
+        })
+        .collect()
 }
 
 /// The IPVS service key of a virtual service.
@@ -202,9 +352,9 @@ fn dest_of(
         .thresholds(upper, lower)
 }
 
-/// The fallback server of `v` as the kernel holds it (weight 1,
-/// thresholds 0).
-fn fallback_dest(v: &Virtual) -> Option<Dest> {
+/// The fallback server of `v` as the kernel will hold it (weight 1, no
+/// thresholds), if `v` has one.
+pub fn fallback_dest(v: &Virtual) -> Option<Dest> {
     let f = v.fallback.as_ref()?;
     let port = f.port.unwrap_or(v.key.port());
     Some(dest_of(f.addr, port, f.forward, 1, 0, 0).normalized_for(&service_key(&v.key)))
@@ -226,6 +376,7 @@ pub fn real_key(v: &Virtual, r: &Real) -> DestKey {
 mod tests {
     use super::*;
 
+    use crate::check::load::{Admin, Load, LoadWeight};
     use crate::config::test_config as cfg;
 
     #[test]
@@ -260,6 +411,115 @@ mod tests {
         assert!(d.services[0].dests.iter().all(|x| x.role != Role::Fallback));
     }
 
+    fn real(weight: u32) -> Real {
+        cfg(&format!(
+            "virtual=192.0.2.1:80\n\treal=192.0.2.11:80 masq {weight} u:50\n"
+        ))
+        .virtuals[0]
+            .reals[0]
+            .clone()
+    }
+
+    fn input(load: Load, ramp: Option<(u32, u32)>) -> RealInput {
+        RealInput {
+            up: true,
+            load,
+            ramp: ramp.map(|(elapsed, over)| Ramp { elapsed, over }),
+        }
+    }
+
+    fn weight(w: Option<LoadWeight>) -> Load {
+        Load {
+            weight: w,
+            ..Load::default()
+        }
+    }
+
+    #[test]
+    fn the_weight_is_configured_times_monitor_times_ramp() {
+        use LoadWeight::*;
+        let r = real(10);
+        let w = |load: Load, ramp| weigh(&r, &input(load, ramp)).weight;
+        assert_eq!(w(Load::default(), None), Some(10));
+        assert_eq!(w(weight(Some(Percent(50))), None), Some(5));
+        // HAProxy's truncation, over 100 and 0.
+        assert_eq!(w(weight(Some(Percent(33))), None), Some(3));
+        assert_eq!(w(weight(Some(Percent(250))), None), Some(25));
+        assert_eq!(w(weight(Some(Percent(0))), None), Some(0));
+        assert_eq!(w(weight(Some(Percent(u32::MAX))), None), Some(MAX_WEIGHT));
+        assert_eq!(w(weight(Some(Absolute(7))), None), Some(7));
+        assert_eq!(w(weight(Some(Absolute(99_999))), None), Some(MAX_WEIGHT));
+        let drain = Load {
+            admin: Admin::Drain,
+            weight: Some(Percent(50)),
+            ..Load::default()
+        };
+        assert_eq!(w(drain, None), Some(0));
+        for out in [
+            Load {
+                admin: Admin::Maint,
+                ..Load::default()
+            },
+            Load {
+                down: true,
+                ..Load::default()
+            },
+        ] {
+            assert_eq!(w(out, None), None);
+        }
+        assert_eq!(weigh(&r, &RealInput::from(false)).weight, None);
+        // Slow start over 10 s, to 10, then to 50% of it.
+        let ramp: Vec<_> = (0..=11)
+            .map(|t| w(Load::default(), Some((t, 10))).unwrap())
+            .collect();
+        assert_eq!(ramp, [1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10]);
+        assert_eq!(w(weight(Some(Percent(50))), Some((5, 10))), Some(3));
+        let big = real(40);
+        let at = |t| weigh(&big, &input(Load::default(), Some((t, 10)))).weight;
+        assert_eq!(
+            (at(0), at(3), at(9), at(10)),
+            (Some(1), Some(12), Some(36), Some(40))
+        );
+        // Drained or weight 0 stays 0 during a ramp.
+        assert_eq!(w(weight(Some(Percent(0))), Some((3, 10))), Some(0));
+        // maxconn is the upper threshold.
+        let load = Load {
+            maxconn: Some(30),
+            ..Load::default()
+        };
+        assert_eq!(weigh(&r, &input(load, None)).upper, 30);
+        assert_eq!(weigh(&r, &input(Load::default(), None)).upper, 50);
+    }
+
+    #[test]
+    fn drained_reals_stay_but_do_not_count_as_up() {
+        let c =
+            cfg("fallback=127.0.0.1:81 masq\nvirtual=192.0.2.1:80\n\treal=192.0.2.11:80 masq 3\n");
+        let drained = RealInput {
+            up: true,
+            load: Load {
+                admin: Admin::Drain,
+                ..Load::default()
+            },
+            ramp: None,
+        };
+        let d = desired(&c, |_, _| drained);
+        let s = &d.services[0];
+        assert!(s.fallback_active);
+        assert_eq!((s.dests[0].dest.weight, s.dests[0].in_service), (0, true));
+        assert_eq!(s.dests[1].role, Role::Fallback);
+        // Maintenance is out, as down (quiescent=no: absent).
+        let maint = RealInput {
+            load: Load {
+                admin: Admin::Maint,
+                ..Load::default()
+            },
+            ..drained
+        };
+        let d = desired(&c, |_, _| maint);
+        assert!(d.services[0].dests.iter().all(|x| x.role == Role::Fallback));
+    }
+
     #[test]
     fn service_flags_follow_ipvsadm() {
         let c = cfg("virtual=192.0.2.1:53\n\tprotocol=udp\n\tops=yes\n\tpersistent=300\n\tnetmask=255.255.255.0\n\tscheduler=sh\n\tschedflags=sh-port\n\treal=192.0.2.11:53 gate\n");
@@ -270,5 +530,26 @@ mod tests {
             .flags
             .contains(ServiceFlags::PERSISTENT | ServiceFlags::ONEPACKET | ServiceFlags::SCHED2));
         assert_eq!(s.netmask, Netmask::V4("255.255.255.0".parse().unwrap()));
+    }
+
+    #[test]
+    fn syncdaemon_asks_for_one_daemon_per_role() {
+        assert!(sync_daemons(&cfg("virtual=192.0.2.1:80\n\treal=192.0.2.11:80 gate\n")).is_empty());
+        let c = cfg("syncdaemon=both eth0 syncid=10 port=8850\n\
+            virtual=192.0.2.1:80\n\treal=192.0.2.11:80 gate\n");
+        let d = sync_daemons(&c);
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                "master sync daemon (mcast=eth0, syncid=10, port=8850)",
+                "backup sync daemon (mcast=eth0, syncid=10, port=8850)"
+            ]
+        );
+        let c = cfg("syncdaemon=backup sync0\nvirtual=192.0.2.1:80\n\treal=192.0.2.11:80 gate\n");
+        assert_eq!(
+            sync_daemons(&c),
+            [SyncDaemon::new(SyncState::Backup, "sync0", 0)]
+        );
     }
 }

@@ -28,6 +28,10 @@ pub enum ChangeKind {
     AddReal,
     /// A present real gets its configured weight (back).
     RestoreReal,
+    /// The weight of a real in service moves (its load monitor, slow
+    /// start, a drain, drift repair) without it coming or going: logged,
+    /// never mailed.
+    ReweightReal,
     QuiesceReal,
     ReaddQuiescentReal,
     DeleteReal,
@@ -70,6 +74,9 @@ impl Change {
             ChangeKind::RestoreReal => {
                 format!("Restored real server: {r} ({v}) (Weight set to {w})")
             }
+            ChangeKind::ReweightReal => {
+                format!("Changed real server weight: {r} ({v}) (Weight set to {w})")
+            }
             ChangeKind::QuiesceReal => {
                 format!("Quiescent real server: {r} ({v}) (Weight set to 0)")
             }
@@ -93,7 +100,10 @@ impl Change {
     pub fn alerts(&self) -> bool {
         !matches!(
             self.kind,
-            ChangeKind::AddVirtual | ChangeKind::EditVirtual | ChangeKind::PurgeVirtual
+            ChangeKind::AddVirtual
+                | ChangeKind::EditVirtual
+                | ChangeKind::PurgeVirtual
+                | ChangeKind::ReweightReal
         )
     }
 }
@@ -178,10 +188,23 @@ pub fn diff(
                 }
                 None => {}
                 Some(now) if **now != dd.dest => {
+                    let configured = |i: usize| v.reals[i].weight;
                     let kind = match dd.role {
                         Role::Fallback => ChangeKind::EditFallback,
-                        Role::Real(i) if dd.dest.weight == 0 && v.reals[i].weight != 0 => {
+                        Role::Real(i)
+                            if dd.dest.weight == 0 && configured(i) != 0 && !dd.in_service =>
+                        {
                             ChangeKind::QuiesceReal
+                        }
+                        // In service before and after, same forwarding:
+                        // only its weight (or thresholds) moved.
+                        Role::Real(i)
+                            if dd.in_service
+                                && now.forward == dd.dest.forward
+                                && (now.weight > 0 || configured(i) == 0)
+                                && (dd.dest.weight > 0 || configured(i) != 0) =>
+                        {
+                            ChangeKind::ReweightReal
                         }
                         Role::Real(_) => ChangeKind::RestoreReal,
                     };

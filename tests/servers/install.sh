@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install the real servers (and client tools) used by the health-check tests.
-# Idempotent and non-interactive; run as root on Debian 12 (bookworm).
+# Idempotent; run as root on Debian 12 (bookworm). The install goes through
+# tests/apt-install.sh: if apt would remove or downgrade a package the
+# machine has, it says so before anything changes (and asks, or stops).
 #
 # Package services are NOT started: a temporary policy-rc.d refuses every
 # start during the install (the tests start their own throwaway instances on
@@ -58,11 +60,10 @@ for p in $PACKAGES; do
 done
 
 if [ -n "$missing" ]; then
-    apt-get update
+    echo "install.sh: missing, to install from Debian:$missing"
+    # Says first if apt would remove or downgrade anything the machine has.
     # shellcheck disable=SC2086 # word splitting of the package list is wanted
-    apt-get install -y --no-install-recommends \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        $missing
+    "$(dirname "$0")/../apt-install.sh" $missing
 fi
 
 # Never leave the system's default instances running or enabled.

@@ -190,7 +190,7 @@ t=$(wait_for 20 eval 'has_dest 80 192.0.2.11:80 && has_dest 80 192.0.2.12:80') \
 check "no fallback while reals are up" not has_dest 80 192.0.2.99:80
 sleep 1.2   # the status file is written at most once a second
 check "status lists each real with its health and kernel weight" \
-  eval '"$LD" "$CF" status 2>/dev/null | grep -P "^  192\.0\.2\.11:80\tup\tweight 1\tkernel 1\tok: " >/dev/null'
+  eval '"$LD" "$CF" status 2>/dev/null | grep -P "^  192\.0\.2\.11:80\tup\tweight 1\teffective 1\tkernel 1\tok: " >/dev/null'
 table > "$work/ipvsadm.txt"; "$LD" list > "$work/list.txt"
 check "ldirectord list matches ipvsadm -Ln line by line" diff "$work/ipvsadm.txt" "$work/list.txt"
 

@@ -277,6 +277,10 @@ for d in "${rw_dirs[@]}"; do start_vfsd "rw$i" "$d" auto; i=$((i + 1)); done
 # ttyS0 = kernel console -> file; ttyS1 = the command's output -> our stdout.
 # vhost-user-fs needs guest RAM in a shared memory backend.
 : > "$job/console.log"
+# Under TCG the boot takes 5-15 s with nothing to show: say so (stderr, so
+# that stdout stays the command's own).
+echo "run.sh: booting a qemu guest ($kver, $accel, $cpus vCPUs, $mem MiB; under TCG" \
+  "5-15 s before the command's output starts)" >&2
 t0=$(date +%s.%N)
 timeout -k 5 "$timeout_s" "$QEMU" \
   -machine q35 "${accel_args[@]}" -smp "$cpus" -m "$mem" \

@@ -103,7 +103,14 @@ ns_httpd() {
   printf '%s\n' "$text" > "$dir/index.html"
   echo OK > "$dir/health.html"
   case $addr in \*) listen="$port" ;; *:*) listen="[$addr]:$port" ;; *) listen="$addr:$port" ;; esac
-  ns_exec "$ns" busybox httpd -f -p "$listen" -h "$dir" &
+  # Started directly (not through ns_exec, whose subshell would be the job
+  # and print "Terminated" when the server is killed): $! is the server
+  # itself (ip netns exec execs it), so kill + wait reap it quietly.
+  if [ -z "$ns" ]; then
+    busybox httpd -f -p "$listen" -h "$dir" &
+  else
+    ip netns exec "$ns" busybox httpd -f -p "$listen" -h "$dir" &
+  fi
   NS_PIDS+=($!)
 }
 
