@@ -1,7 +1,8 @@
 //! What `cargo deb` takes from the repository and lintian or dpkg would only
 //! catch after a release build: the Debian changelog names the version being
-//! packaged, and the crate's description is a valid package synopsis. The
-//! package itself is built and installed in `tests/vm/deb-install.sh`.
+//! packaged, the crate's description is a valid package synopsis, and every
+//! example a user reads is packed. The package itself is built and installed
+//! in `tests/vm/deb-install.sh`.
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -27,4 +28,61 @@ fn description_is_a_synopsis() {
     for article in ["A ", "An ", "The "] {
         assert!(!d.starts_with(article), "{d:?} starts with an article");
     }
+}
+
+/// `examples/PREFIX*SUFFIX` matches `name` (the only glob form the assets use).
+fn glob_matches(pattern: &str, name: &str) -> bool {
+    let Some(rest) = pattern.strip_prefix("examples/") else {
+        return false;
+    };
+    match rest.split_once('*') {
+        Some((pre, suf)) => {
+            name.len() >= pre.len() + suf.len() && name.starts_with(pre) && name.ends_with(suf)
+        }
+        None => rest == name,
+    }
+}
+
+#[test]
+fn every_example_is_packed() {
+    // The assets as cargo-deb reads them: [package.metadata.deb] through
+    // `cargo metadata`.
+    let out = std::process::Command::new(env!("CARGO"))
+        .current_dir(ROOT)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let assets = meta["packages"][0]["metadata"]["deb"]["assets"]
+        .as_array()
+        .expect("[package.metadata.deb] assets")
+        .iter()
+        .filter_map(|a| a[0].as_str())
+        .collect::<Vec<_>>();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(format!("{ROOT}/examples")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        // Rust examples (`cargo run --example`) are for developers.
+        if name.ends_with(".rs") {
+            continue;
+        }
+        if !assets.iter().any(|p| glob_matches(p, &name)) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "examples/ not in the package's assets (Cargo.toml, [package.metadata.deb]): {missing:?}"
+    );
 }

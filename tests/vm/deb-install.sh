@@ -20,8 +20,10 @@
 #   5. `dpkg --purge` with the daemon running stops it and leaves none of
 #      the package's files, conffiles, rc.d or systemd links, state or log;
 #   6. with no ldirectord.cf and no /etc/ha.d (Debian's ldirectord and
-#      resource-agents purged too), `dpkg -i` creates /etc/ha.d and starts
-#      nothing; the purge removes /etc/ha.d again (empty, no owner).
+#      resource-agents purged too), `apt-get install ./PACKAGE.deb` (the
+#      README's way; offline: the dependencies are installed) creates
+#      /etc/ha.d and starts nothing; the purge removes /etc/ha.d again
+#      (empty, no owner).
 #
 # The guest has no systemd: the maintainer scripts take their SysV path.
 # They see runlevel 2 (RUNLEVEL=2) and no policy-rc.d (a Docker-style one
@@ -83,8 +85,14 @@ run_dpkg() {
   echo "+ dpkg $*" >>"$work/dpkg.log"
   dpkg --force-confdef --force-confold "$@" >>"$work/dpkg.log" 2>&1
 }
-has_virtual() { ipvsadm -Ln | grep -q "TCP  $VIRTUAL "; }
-no_virtual() { ! ipvsadm -Ln | grep -q "TCP  $VIRTUAL "; }
+run_apt() {
+  echo "+ apt-get $*" >>"$work/dpkg.log"
+  apt-get -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" \
+    >>"$work/dpkg.log" 2>&1
+}
+# (grep without -q reads all of ipvsadm's output: no closed pipe for it.)
+has_virtual() { ipvsadm -Ln | grep "TCP  $VIRTUAL " >/dev/null; }
+no_virtual() { ! ipvsadm -Ln | grep "TCP  $VIRTUAL " >/dev/null; }
 daemon_pid() { cat "$PIDF" 2>/dev/null; }
 # ours: the pid file names a live process running /usr/sbin/ldirectord
 # itself (the Perl daemon's executable is perl).
@@ -166,7 +174,10 @@ check "/etc/init.d/ldirectord stop: daemon and virtual gone" eval \
 check "/etc/init.d/ldirectord status is 3 (stopped)" eval '/etc/init.d/ldirectord status >>"$work/init.log" 2>&1; [ $? = 3 ]'
 check "/etc/init.d/ldirectord start: ours runs, the virtual is back" eval \
   '/etc/init.d/ldirectord start >>"$work/init.log" 2>&1 && wait_for 30 ours_runs && wait_for 30 has_virtual'
-check "ldirectord status names it" eval '"$LD" status 2>&1 | grep -q "running with pid: $(daemon_pid)"'
+# Into a file first: grep -q stops reading at its match, and the status
+# lines after it would then meet a closed pipe (pipefail).
+check "ldirectord status names it" eval \
+  '"$LD" status >"$work/status.out" 2>&1; grep -q "running with pid: $(daemon_pid)" "$work/status.out"'
 
 # --- 4. upgrades ----------------------------------------------------------------
 pid=$(daemon_pid)
@@ -193,7 +204,8 @@ log "Debian's ldirectord and resource-agents purged too: no ldirectord.cf, no /e
 run_dpkg --purge --force-depends ldirectord resource-agents
 rm -f "$CF"
 [ -d /etc/ha.d ] && rmdir /etc/ha.d
-check "dpkg -i without a configuration file succeeds" eval '[ ! -e /etc/ha.d ] && run_dpkg -i "$DEB"'
+check "apt-get install of the .deb without a configuration file succeeds" eval \
+  '[ ! -e /etc/ha.d ] && run_apt install --no-install-recommends "$DEB" && [ "$(status_of ldirectord-rs)" = installed ]'
 check "it created /etc/ha.d and started nothing" eval 'test -d /etc/ha.d && none_runs && no_virtual'
 check "dpkg --purge removes /etc/ha.d again (empty, no owner) and all the rest" eval \
   'run_dpkg --purge ldirectord-rs && [ ! -e /etc/ha.d ] && none_left'
