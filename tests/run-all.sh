@@ -136,7 +136,7 @@ step "two directors in a qemu guest: VRRP + sync daemon, then ECMP + mh (live co
 tests/vm/multi-director.sh
 
 step "the Debian package: cargo deb (a release build), lintian" \
-    "the first run builds every dependency again, optimized: 8 min 43 s (6.8 CPU min), and cargo-deb first if it is missing: 3 min 41 s; then 15 s, packing and lintian"
+    "the first run builds every dependency again, optimized: 8 min 43 s (6.8 CPU min), and cargo-deb first if it is missing: 3 min 41 s; then about 20 s, packing and lintian"
 if ! command -v cargo-deb >/dev/null; then
     echo "installing cargo-deb (cargo install --locked cargo-deb)"
     cargo install cargo-deb --locked

@@ -110,7 +110,7 @@ if [ "$deb" = 1 ]; then
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-deps.sh: all present (qemu, virtiofsd, cloud kernel, static busybox, tools, promtool, chromium, jsonschema)"
+  echo "install-deps.sh: all present (qemu, virtiofsd, cloud kernel, static busybox, tools, promtool, chromium, jsonschema, and what the options ask for)"
   exit 0
 fi
 
