@@ -172,6 +172,17 @@ impl Verb {
         })
     }
 
+    /// A verb that only reads files or the kernel and prints: it may die
+    /// of SIGPIPE like any filter. The others keep Rust's ignored SIGPIPE:
+    /// they run the daemon, run checks, or talk over sockets and pipes
+    /// whose peer may close first, and must report that, not die of it.
+    fn only_prints(self) -> bool {
+        matches!(
+            self,
+            Verb::Status | Verb::ConfigTest | Verb::List | Verb::Convert
+        )
+    }
+
     /// A verb that changes an override through the control socket.
     fn is_control(self) -> bool {
         matches!(
@@ -405,6 +416,18 @@ pub fn lookup_from_env() -> Lookup {
     }
 }
 
+/// A command that only prints ends quietly when its reader goes away
+/// (`ldirectord status | head -1`), as the Perl program and every Unix
+/// filter do, instead of panicking in `println!` on a broken pipe (Rust
+/// ignores SIGPIPE). Only for [`Verb::only_prints`].
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to the default has no
+    // preconditions; no other thread exists yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Run the command line; returns the process exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     let inv = match parse(args) {
@@ -424,6 +447,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             return 255;
         }
     };
+    if inv.verb.only_prints() {
+        restore_sigpipe();
+    }
     // `list` shows the kernel's table; it needs no configuration.
     if inv.verb == Verb::List {
         return list(inv.stats, inv.daemon);
