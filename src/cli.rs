@@ -4,7 +4,9 @@
 //! codes; the work of each verb lives elsewhere.
 //!
 //! Exit codes (upstream's): 0 success; 1 config file not found (and
-//! `reload` with no daemon); 2 configuration error; 255 usage error.
+//! `reload` with no daemon); 2 configuration error; 255 usage error. The
+//! operator's verbs (`drain`, `disable`, `enable`, `weight`, `plan`) add
+//! theirs ([`crate::daemon::operate`]).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -31,6 +33,10 @@ const USAGE: &str = "\
 Usage:
     ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status
     ldirectord [configfile] status --json
+    ldirectord [configfile] drain REAL [VIRTUAL] [--wait [SECONDS]]
+    ldirectord [configfile] disable|enable REAL [VIRTUAL]
+    ldirectord [configfile] weight REAL N [VIRTUAL]
+    ldirectord [configfile] plan
     ldirectord [configfile] configtest|check
     ldirectord [configfile] doctor [--real]
     ldirectord list [--stats|--daemon]
@@ -47,6 +53,8 @@ Options:
     --stats        With list: the counters, as ipvsadm -Ln --stats.
     --daemon       With list: the connection-sync daemons, as ipvsadm -L --daemon.
     --json         With status: the daemon's status as JSON (see ldirectord(8)).
+    --wait [S]     With drain: wait until the real's active connections reach
+                   0, at most S seconds (default 600); exit 1 if time is up.
     -o FILE        With convert: write the ldirectord.cf to FILE (atomically)
                    and its companion files beside it, instead of printing it.
     --lenient      With convert: read past what Piranha refused but can be
@@ -55,6 +63,9 @@ Options:
                    did) for keepalived or pacemaker.
     -h, --help     Print this help.
     -v, --version  Print the version.
+
+REAL is ADDRESS:PORT as status shows it (IPv6 in brackets); VIRTUAL narrows
+it to one virtual service (tcp:VIP:PORT, VIP:PORT or a firewall mark).
 
 The configuration file is looked up as /etc/ha.d/<configfile>, then
 /etc/ha.d/conf/<configfile>, then <configfile> as given; the default is
@@ -98,6 +109,9 @@ struct Args {
     /// `convert --ha keepalived|pacemaker`.
     #[arg(long = "ha")]
     ha: Option<String>,
+    /// `drain --wait[=SECONDS]` (`--wait SECONDS` is rewritten so).
+    #[arg(long = "wait", num_args = 0..=1, require_equals = true, default_missing_value = "600")]
+    wait: Option<String>,
     /// `[configfile] command`
     #[arg(trailing_var_arg = false)]
     rest: Vec<String>,
@@ -123,6 +137,16 @@ pub enum Verb {
     Doctor,
     /// `convert LVS_CF`: Piranha's lvs.cf → ldirectord.cf.
     Convert,
+    /// `drain REAL [VIRTUAL]`: weight 0 until enabled, connections kept.
+    Drain,
+    /// `disable REAL [VIRTUAL]`: out of the table until enabled.
+    Disable,
+    /// `enable REAL [VIRTUAL]`: back to health-driven.
+    Enable,
+    /// `weight REAL N [VIRTUAL]`: weight N until enabled.
+    Weight,
+    /// The kernel operations a reload (or a start) would make now.
+    Plan,
 }
 
 impl Verb {
@@ -139,8 +163,32 @@ impl Verb {
             "check" => Verb::Check,
             "list" => Verb::List,
             "doctor" => Verb::Doctor,
+            "drain" => Verb::Drain,
+            "disable" => Verb::Disable,
+            "enable" => Verb::Enable,
+            "weight" => Verb::Weight,
+            "plan" => Verb::Plan,
             _ => return None,
         })
+    }
+
+    /// A verb that only reads files or the kernel and prints: it may die
+    /// of SIGPIPE like any filter. The others keep Rust's ignored SIGPIPE:
+    /// they run the daemon, run checks, or talk over sockets and pipes
+    /// whose peer may close first, and must report that, not die of it.
+    fn only_prints(self) -> bool {
+        matches!(
+            self,
+            Verb::Status | Verb::ConfigTest | Verb::List | Verb::Convert
+        )
+    }
+
+    /// A verb that changes an override through the control socket.
+    fn is_control(self) -> bool {
+        matches!(
+            self,
+            Verb::Drain | Verb::Disable | Verb::Enable | Verb::Weight
+        )
     }
 }
 
@@ -161,6 +209,20 @@ pub struct Invocation {
     pub config_arg: String,
     /// The arguments of `convert`.
     pub convert: Option<ConvertArgs>,
+    /// The arguments of `drain`, `disable`, `enable` and `weight`.
+    pub control: Option<ControlArgs>,
+}
+
+/// `drain|disable|enable REAL [VIRTUAL]`, `weight REAL N [VIRTUAL]`, as
+/// typed (checked when run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlArgs {
+    pub real: String,
+    pub virtual_service: Option<String>,
+    /// `weight`'s N.
+    pub weight: Option<String>,
+    /// `drain --wait`: at most this many seconds.
+    pub wait: Option<String>,
 }
 
 /// `convert LVS_CF [-o FILE] [--lenient] [--ha keepalived|pacemaker]`.
@@ -182,9 +244,20 @@ pub enum Early {
 
 /// Parse arguments (without the program name).
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Early> {
-    let argv: Vec<OsString> = std::iter::once(OsString::from("ldirectord"))
+    let mut argv: Vec<OsString> = std::iter::once(OsString::from("ldirectord"))
         .chain(args)
         .collect();
+    // `--wait SECONDS` as `--wait=SECONDS` (a bare `--wait` takes none).
+    if let Some(i) = argv.iter().position(|a| a == "--wait") {
+        if argv
+            .get(i + 1)
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            let n = argv.remove(i + 1);
+            argv[i] = OsString::from(format!("--wait={}", n.to_string_lossy()));
+        }
+    }
     let a = Args::try_parse_from(argv).map_err(|e| Early::Usage(e.to_string()))?;
     if a.help {
         return Err(Early::Help);
@@ -200,6 +273,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
             "-o, --lenient and --ha go with convert only".into(),
         ));
     }
+    let mut control = None;
     let (config_arg, verb) = if a.test {
         match a.rest.as_slice() {
             [] => (None, Verb::ConfigTest),
@@ -211,13 +285,33 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
             }
         }
     } else {
-        match a.rest.as_slice() {
-            [v] => (None, verb(v)?),
-            [c, v] => (Some(c.clone()), verb(v)?),
-            [] => return Err(Early::Usage("no command given".into())),
-            _ => return Err(Early::Usage("too many arguments".into())),
+        let is = |i: usize| a.rest.get(i).and_then(|v| Verb::from_name(v));
+        // `[configfile] verb [arguments]`: an operator's verb first takes
+        // its arguments; else the verb is second when there are two words
+        // (a configuration file may be named like a verb).
+        let at = match (is(0), is(1)) {
+            (Some(v), _) if v.is_control() => 0,
+            (_, Some(_)) => 1,
+            (Some(_), None) if a.rest.len() == 1 || is(0).is_some_and(Verb::is_control) => 0,
+            _ => match a.rest.as_slice() {
+                [] => return Err(Early::Usage("no command given".into())),
+                [v] => return Err(Early::Usage(format!("unknown command \"{v}\""))),
+                [_, v] => return Err(Early::Usage(format!("unknown command \"{v}\""))),
+                _ => return Err(Early::Usage("too many arguments".into())),
+            },
+        };
+        let v = is(at).expect("a verb");
+        let words = &a.rest[at + 1..];
+        if v.is_control() {
+            control = Some(control_args(v, words, a.wait.clone())?);
+        } else if !words.is_empty() {
+            return Err(Early::Usage("too many arguments".into()));
         }
+        (a.rest[..at].first().cloned(), v)
     };
+    if a.wait.is_some() && verb != Verb::Drain {
+        return Err(Early::Usage("--wait goes with drain only".into()));
+    }
     if a.real && verb != Verb::Doctor {
         return Err(Early::Usage("--real goes with doctor only".into()));
     }
@@ -243,6 +337,33 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Ea
         verb,
         config_arg: config_arg.unwrap_or_else(|| "ldirectord.cf".into()),
         convert: None,
+        control,
+    })
+}
+
+/// The words after `drain|disable|enable|weight`.
+fn control_args(v: Verb, words: &[String], wait: Option<String>) -> Result<ControlArgs, Early> {
+    let name = match v {
+        Verb::Drain => "drain",
+        Verb::Disable => "disable",
+        Verb::Enable => "enable",
+        _ => "weight",
+    };
+    let (real, weight, virtual_service) = match (v, words) {
+        (Verb::Weight, [r, n]) => (r, Some(n.clone()), None),
+        (Verb::Weight, [r, n, vs]) => (r, Some(n.clone()), Some(vs.clone())),
+        (Verb::Weight, _) => {
+            return Err(Early::Usage("weight takes REAL N [VIRTUAL]".into()));
+        }
+        (_, [r]) => (r, None, None),
+        (_, [r, vs]) => (r, None, Some(vs.clone())),
+        _ => return Err(Early::Usage(format!("{name} takes REAL [VIRTUAL]"))),
+    };
+    Ok(ControlArgs {
+        real: real.clone(),
+        virtual_service,
+        weight,
+        wait,
     })
 }
 
@@ -271,6 +392,7 @@ fn parse_convert(a: Args) -> Result<Invocation, Early> {
         json: false,
         verb: Verb::Convert,
         config_arg: String::new(),
+        control: None,
         convert: Some(ConvertArgs {
             lvs_cf,
             output: a.output,
@@ -278,10 +400,6 @@ fn parse_convert(a: Args) -> Result<Invocation, Early> {
             ha,
         }),
     })
-}
-
-fn verb(s: &str) -> Result<Verb, Early> {
-    Verb::from_name(s).ok_or_else(|| Early::Usage(format!("unknown command \"{s}\"")))
 }
 
 /// Upstream's lookup: `/etc/ha.d/<c>`, `/etc/ha.d/conf/<c>`, then `<c>`.
@@ -295,6 +413,18 @@ pub fn lookup_from_env() -> Lookup {
     match std::env::var("LDIRECTORD_RESOLVE").as_deref() {
         Ok("hosts") => Lookup::HostsFile,
         _ => Lookup::System,
+    }
+}
+
+/// A command that only prints ends quietly when its reader goes away
+/// (`ldirectord status | head -1`), as the Perl program and every Unix
+/// filter do, instead of panicking in `println!` on a broken pipe (Rust
+/// ignores SIGPIPE). Only for [`Verb::only_prints`].
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to the default has no
+    // preconditions; no other thread exists yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -318,6 +448,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             return 255;
         }
     };
+    if inv.verb.only_prints() {
+        restore_sigpipe();
+    }
     // `list` shows the kernel's table; it needs no configuration.
     if inv.verb == Verb::List {
         return list(inv.stats, inv.daemon);
@@ -332,9 +465,13 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     if is_lifecycle(inv.verb) {
         return lifecycle_command(&inv, &opts);
     }
+    if let Some(args) = &inv.control {
+        return control_command(&inv, args);
+    }
     let Some(path) = find_config(&inv.config_arg) else {
         eprintln!("{}", config_not_found(&inv.config_arg));
-        return 1;
+        // For plan, 1 means "there are operations".
+        return if inv.verb == Verb::Plan { 2 } else { 1 };
     };
     let loaded = match config::load_file(&path, &opts) {
         Ok(l) => l,
@@ -352,6 +489,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         }
         Verb::Check => run_check(&config),
         Verb::Doctor => crate::doctor::run(&config, inv.real),
+        Verb::Plan => {
+            crate::daemon::operate::plan(&context(&inv, path), std::sync::Arc::new(config))
+        }
         // Handled before the configuration is read.
         _ => list(inv.stats, inv.daemon),
     }
@@ -415,7 +555,7 @@ fn print_warnings(path: &std::path::Path, loaded: &config::Loaded) {
 /// (also once it is deleted), and `reload` and `restart` refuse a file
 /// they could not put in force, without touching the daemon.
 fn lifecycle_command(inv: &Invocation, opts: &Options) -> i32 {
-    use crate::daemon::lifecycle::{self, Context, File};
+    use crate::daemon::lifecycle::{self, File};
     let path = find_config(&inv.config_arg);
     let file = match &path {
         None => File::Missing(config_not_found(&inv.config_arg)),
@@ -434,13 +574,7 @@ fn lifecycle_command(inv: &Invocation, opts: &Options) -> i32 {
             }
         },
     };
-    let ctx = Context {
-        config_path: path.unwrap_or_else(|| PathBuf::from(&inv.config_arg)),
-        config_arg: inv.config_arg.clone(),
-        cfgname: Context::cfgname_for(&inv.config_arg),
-        debug: inv.debug,
-        invoked_as: invoked_as(inv),
-    };
+    let ctx = context(inv, path.unwrap_or_else(|| PathBuf::from(&inv.config_arg)));
     lifecycle::log_invocation(&ctx, &file);
     match inv.verb {
         Verb::Start => lifecycle::start(&ctx, &file),
@@ -450,6 +584,81 @@ fn lifecycle_command(inv: &Invocation, opts: &Options) -> i32 {
         Verb::Reload | Verb::ForceReload => lifecycle::reload(&ctx, &file),
         _ => lifecycle::status(&ctx, &file, inv.json),
     }
+}
+
+/// How a command on configuration `config_path` was invoked.
+fn context(inv: &Invocation, config_path: PathBuf) -> crate::daemon::lifecycle::Context {
+    use crate::daemon::lifecycle::Context;
+    Context {
+        config_path,
+        config_arg: inv.config_arg.clone(),
+        cfgname: Context::cfgname_for(&inv.config_arg),
+        debug: inv.debug,
+        invoked_as: invoked_as(inv),
+    }
+}
+
+/// `drain|disable|enable|weight`: what was typed, checked, sent to the
+/// running daemon. Needs only the configuration's name: the daemon checks
+/// the real against the configuration it runs with.
+fn control_command(inv: &Invocation, args: &ControlArgs) -> i32 {
+    use crate::control::protocol::{self, Request, Target, WeightTarget};
+    use crate::control::Override;
+    let lookup = lookup_from_env();
+    let checked = (|| {
+        let real = protocol::parse_real(&args.real, lookup)?;
+        let virtual_service = args
+            .virtual_service
+            .as_deref()
+            .map(|v| protocol::parse_virtual(v, lookup))
+            .transpose()?;
+        let wait = match args.wait.as_deref() {
+            None => None,
+            Some(s) => match s.parse::<u64>() {
+                Ok(n) if n <= 86_400 => Some(std::time::Duration::from_secs(n)),
+                _ => return Err(format!("--wait takes 0 to 86400 seconds, not \"{s}\"")),
+            },
+        };
+        let target = Target {
+            real: real.clone(),
+            virtual_service: virtual_service.clone(),
+        };
+        let request = match inv.verb {
+            Verb::Drain => Request::Drain(target),
+            Verb::Disable => Request::Disable(target),
+            Verb::Enable => Request::Enable(target),
+            _ => {
+                let n = args.weight.as_deref().unwrap_or("");
+                let weight = n
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|w| *w <= Override::MAX_WEIGHT)
+                    .ok_or_else(|| {
+                        format!(
+                            "a weight is a whole number from 0 to {}, not \"{n}\"",
+                            Override::MAX_WEIGHT
+                        )
+                    })?;
+                Request::Weight(WeightTarget {
+                    real,
+                    virtual_service,
+                    weight,
+                })
+            }
+        };
+        Ok((request, wait))
+    })();
+    let (request, wait) = match checked {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("ldirectord: {e}");
+            return 1;
+        }
+    };
+    let path = find_config(&inv.config_arg);
+    let exists = path.is_some();
+    let ctx = context(inv, path.unwrap_or_else(|| PathBuf::from(&inv.config_arg)));
+    crate::daemon::operate::change(&ctx, exists, &request, wait)
 }
 
 /// `convert`: read an lvs.cf, print or write the ldirectord.cf (and its
@@ -627,6 +836,11 @@ fn invoked_as(inv: &Invocation) -> String {
         Verb::List => "list",
         Verb::Doctor => "doctor",
         Verb::Convert => "convert",
+        Verb::Drain => "drain",
+        Verb::Disable => "disable",
+        Verb::Enable => "enable",
+        Verb::Weight => "weight",
+        Verb::Plan => "plan",
     };
     format!("{argv0} {} {verb}", inv.config_arg)
 }
@@ -679,6 +893,65 @@ mod tests {
         ));
         assert!(p(&["x.cf", "status", "--json"]).unwrap().json);
         assert!(matches!(p(&["list", "--json"]), Err(Early::Usage(_))));
+    }
+
+    #[test]
+    fn operator_verbs_and_their_arguments() {
+        let i = p(&["drain", "192.0.2.21:80"]).unwrap();
+        assert_eq!(
+            (i.verb, i.config_arg.as_str()),
+            (Verb::Drain, "ldirectord.cf")
+        );
+        let c = i.control.unwrap();
+        assert_eq!(
+            (c.real.as_str(), c.virtual_service, c.wait),
+            ("192.0.2.21:80", None, None)
+        );
+        let i = p(&[
+            "web.cf",
+            "drain",
+            "192.0.2.21:80",
+            "tcp:192.0.2.10:80",
+            "--wait",
+            "30",
+        ])
+        .unwrap();
+        let c = i.control.unwrap();
+        assert_eq!(i.config_arg, "web.cf");
+        assert_eq!(c.virtual_service.as_deref(), Some("tcp:192.0.2.10:80"));
+        assert_eq!(c.wait.as_deref(), Some("30"));
+        let c = p(&["drain", "--wait", "192.0.2.21:80"])
+            .unwrap()
+            .control
+            .unwrap();
+        assert_eq!(
+            (c.real.as_str(), c.wait.as_deref()),
+            ("192.0.2.21:80", Some("600"))
+        );
+        let c = p(&["weight", "[2001:db8::1]:80", "5"])
+            .unwrap()
+            .control
+            .unwrap();
+        assert_eq!(c.weight.as_deref(), Some("5"));
+        assert_eq!(p(&["x.cf", "plan"]).unwrap().verb, Verb::Plan);
+        assert_eq!(p(&["plan"]).unwrap().verb, Verb::Plan);
+        assert_eq!(
+            p(&["x.cf", "enable", "192.0.2.21:80"]).unwrap().verb,
+            Verb::Enable
+        );
+        // A file named like a verb still works the old way.
+        let i = p(&["start", "stop"]).unwrap();
+        assert_eq!((i.verb, i.config_arg.as_str()), (Verb::Stop, "start"));
+        for bad in [
+            &["drain"][..],
+            &["drain", "a", "b", "c"],
+            &["weight", "192.0.2.21:80"],
+            &["x.cf", "plan", "extra"],
+            &["x.cf", "enable", "192.0.2.21:80", "--wait"],
+            &["x.cf", "start", "--wait=3"],
+        ] {
+            assert!(matches!(p(bad), Err(Early::Usage(_))), "{bad:?}");
+        }
     }
 
     #[test]

@@ -14,12 +14,15 @@
 //! - [`status`]: the director's state as one snapshot, and its views: the
 //!   status file, `status [--json]`, and the HTTP server of `statusaddress=`
 //!   (page, Prometheus metrics, JSON). Reads; never changes anything.
+//! - [`control`]: operating a running daemon: overrides (drain, disable,
+//!   weight), the control socket's protocol and client, the state file.
 //! - [`piranha`]: `ldirectord convert`: Red Hat Piranha's lvs.cf → ldirectord.cf text
 //!   (and a keepalived/Pacemaker companion for director failover).
 
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod doctor;
 pub mod ipvs;

@@ -93,6 +93,43 @@ fn configtest_prints_canonical_config_that_reads_back_the_same() {
     assert_eq!(out3.stdout, out.stdout);
 }
 
+/// `ldirectord -t big.cf | head -1`: the reader goes away and the command
+/// ends of SIGPIPE like any filter (and the Perl program), not with a
+/// panic of `println!` (exit 101).
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let dir = TempDir::new("sigpipe");
+    // Far more than a pipe holds (64 KiB), so the writes meet the closed end.
+    let big: String = (0..3000)
+        .map(|i| {
+            format!(
+                "virtual=192.0.2.{}:{}\n\treal=198.51.100.1:80 gate\n\tchecktype=on\n",
+                i % 250 + 1,
+                1000 + i
+            )
+        })
+        .collect();
+    let cf = dir.file("big.cf", &big);
+    let mut child = bin()
+        .args(["-t", s(&cf)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {stderr}",
+        out.status
+    );
+}
+
 #[test]
 fn every_error_is_reported_with_line_and_column() {
     let dir = TempDir::new("bad");

@@ -43,6 +43,14 @@ fn every_command_and_option_is_documented() {
         "\\-t",
         "\\-d",
         "\\-\\-debug",
+        "drain",
+        "disable",
+        "enable",
+        "weight",
+        "plan",
+        "\\-\\-wait",
+        "OPERATOR OVERRIDES",
+        "ldirectord_real_override",
     ] {
         assert!(man.contains(verb), "{verb} not in man/ldirectord.8");
     }

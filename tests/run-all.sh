@@ -24,7 +24,14 @@
 #  11. two directors with live connections in a qemu guest: keepalived's
 #      VRRP with the sync daemon, then ECMP with mh
 #      (tests/vm/multi-director.sh);
-#  12. fails if the run changed a tracked file (tests/tree-state.sh).
+#  12. operating a running daemon in a qemu guest: drain, disable, enable,
+#      weight over the control socket, a restart keeping them, plan
+#      (tests/vm/opcontrol.sh);
+#  13. the Debian package: `cargo deb` (a release build; cargo-deb is
+#      installed first if missing), lintian, and dpkg installing it over
+#      Debian's ldirectord, running, upgrading and purging it in a qemu
+#      guest (tests/vm/deb-install.sh);
+#  14. fails if the run changed a tracked file (tests/tree-state.sh).
 #
 # Each step prints what it does and how long it took. The durations in the
 # headers were measured from a fresh clone on the 2-core development machine
@@ -55,7 +62,9 @@ if [ "$(id -u)" -eq 0 ]; then
     step "installing test dependencies (Debian packages)" "when some are missing: apt's download and install, a minute or two; then a second"
     # --peers: keepalived, for keepalived -t of convert --ha keepalived and
     # the VRRP of tests/vm/multi-director.sh
-    tests/vm/install-deps.sh --ocf --peers
+    # --deb: dpkg-dev (Depends from dpkg-shlibdeps), binutils and lintian
+    # for `cargo deb` and its check
+    tests/vm/install-deps.sh --ocf --peers --deb
     tests/servers/install.sh
 else
     echo "not root: skipping package installs; kernel and server tests need root" >&2
@@ -128,6 +137,24 @@ tests/vm/observe.sh
 
 step "two directors in a qemu guest: VRRP + sync daemon, then ECMP + mh (live connections through a failure)" "3 to 10 min on a busy 2-core host, mostly deliberate waiting"
 tests/vm/multi-director.sh
+
+step "operating a running daemon in a qemu guest (drain, disable, enable, weight, restart, plan, bad input)" "about 2 min (100-126 s at load 7-10)"
+tests/vm/opcontrol.sh
+
+step "the Debian package: cargo deb (a release build), lintian" \
+    "the first run builds every dependency again, optimized: 8 min 43 s (6.8 CPU min), and cargo-deb first if it is missing: 3 min 41 s; then about 20 s, packing and lintian"
+if ! command -v cargo-deb >/dev/null; then
+    echo "installing cargo-deb (cargo install --locked cargo-deb)"
+    cargo install cargo-deb --locked
+fi
+# cargo deb prints the package's path last.
+deb=$(cargo deb | tail -n 1)
+# No error and no warning; the info tags left are explained in the README
+# (Install).
+lintian --fail-on error,warning "$deb"
+
+step "the Debian package over Debian's ldirectord in a qemu guest (dpkg -i, init script, upgrade, purge)" "about 3 min, mostly dpkg under TCG"
+tests/vm/deb-install.sh "$deb"
 
 step "the run left the tracked files as it found them"
 tests/tree-state.sh compare "$tree_before"

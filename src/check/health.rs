@@ -226,7 +226,7 @@ impl Health {
 /// The health of every checked (virtual, real) pair, keyed by the pair's
 /// probe identity: what the daemon keeps between [`super::pool::CheckEvent`]s
 /// and across reloads. Pure bookkeeping over [`Health`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct HealthTable {
     cells: HashMap<Arc<Target>, Vec<(Member, Health)>>,
     /// Each pair's target: the director asks by pair (every real on every

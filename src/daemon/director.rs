@@ -26,6 +26,17 @@
 //! - a reload swaps the configuration, keeps the health of unchanged
 //!   probes, purges services the new configuration no longer names;
 //! - stop: with cleanstop, removes our reals and services;
+//! - an operator's override (drain, disable, a weight, until enable; the
+//!   control socket's [`Message::Control`]) is one more input of the
+//!   desired state, kept by pair, written to the state file on every
+//!   change and put back in force at start; a reload drops (and logs) the
+//!   overrides of pairs it no longer has;
+//! - a plan ([`Director::plan_reload_at`], [`Director::plan_start_at`]) runs
+//!   the same code as a reload or a start on a copy of the director's
+//!   state and of the kernel table, and reports the operations that copy
+//!   applied: what the reload or start would do now, changing nothing.
+//!   A reload logs the operations it applied in the same notation.
+//!   Both live in [`operator`].
 //! - the connection-sync daemons of `syncdaemon=` start after adoption,
 //!   follow reloads and ticks, and stop with cleanstop
 //!   ([`super::sync_daemons`]).
@@ -33,14 +44,18 @@
 //! It never runs checks and never parses files.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::check::health::{HealthTable, State, Transition};
 use crate::check::load::{self, LoadQuery, LoadTable};
 use crate::check::pool::{JobResult, Member, Plan};
 use crate::check::{CheckResult, Target};
 use crate::config::{CheckType, Config, Real, Virtual, VirtualKey};
+use crate::control::protocol::{Reply, Request};
+use crate::control::state::Stored;
+use crate::control::{Override, Peer};
 use crate::ipvs::{Dest, IpvsBackend, Op, Service, ServiceKey};
 use crate::reconcile::desired::{service_key, weigh, RealInput};
 use crate::reconcile::{self, ChangeKind};
@@ -52,6 +67,9 @@ use super::slowstart::SlowStart;
 use super::sync_daemons::SyncDaemons;
 use super::timeline;
 use crate::status::Snapshot;
+
+mod operator;
+use operator::outweighed;
 
 /// What the director is told.
 #[derive(Debug)]
@@ -81,6 +99,39 @@ pub enum Message {
     Tick,
     /// Stop: clean up (per cleanstop) and return.
     Stop,
+    /// An operator's request from the control socket (`drain`, `disable`,
+    /// `enable`, `weight`), by `peer`; the reply goes to `reply`.
+    Control {
+        request: Request,
+        peer: Peer,
+        reply: tokio::sync::oneshot::Sender<Reply>,
+    },
+    /// What a reload to this configuration would do now (the reply's
+    /// `plan`); changes nothing.
+    Plan(Arc<Config>, tokio::sync::oneshot::Sender<Reply>),
+    /// Someone waits for a real's connections to drain: read the kernel's
+    /// counters every [`COUNTERS_EVERY`] until then.
+    Watch(Instant),
+}
+
+/// How often the kernel's counters are read while someone waits for a
+/// drain (else they come with the full pass of each tick).
+pub const COUNTERS_EVERY: Duration = Duration::from_secs(1);
+
+/// An operator's override of one pair, as the director keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operated {
+    pub what: Override,
+    pub by: Peer,
+    pub at: SystemTime,
+}
+
+/// One kernel operation of a start or reload, in the plan's notation
+/// ([`reconcile::plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub op: Op,
+    pub line: String,
 }
 
 /// The plans of one configuration: its health checks and its load queries.
@@ -194,6 +245,21 @@ pub struct Director<B: IpvsBackend> {
     /// the reload that added it): its fallback waits for the first checks
     /// of its reals for at most its check deadline from then.
     born: HashMap<VirtualKey, Instant>,
+    /// The operator's overrides, by pair.
+    overrides: HashMap<Member, Operated>,
+    /// Where the overrides are kept across restarts (`None`: nowhere).
+    state_file: Option<PathBuf>,
+    /// Overrides read from the state file, put in force by the next start.
+    stored: Option<Vec<Stored>>,
+    /// The operations of the last start or reload pass, when kept: on a
+    /// reload (to log them) and in a plan's copy.
+    journal: Vec<Planned>,
+    /// Keep the journal of a start too (a plan's copy).
+    journaling: bool,
+    /// Someone waits for a drain: the counters are read every
+    /// [`COUNTERS_EVERY`] until then.
+    watch_until: Option<Instant>,
+    next_counters: Instant,
 }
 
 impl<B: IpvsBackend> Director<B> {
@@ -221,6 +287,13 @@ impl<B: IpvsBackend> Director<B> {
             reminders: HashMap::new(),
             record: Record::default(),
             born: HashMap::new(),
+            overrides: HashMap::new(),
+            state_file: None,
+            stored: None,
+            journal: Vec::new(),
+            journaling: false,
+            watch_until: None,
+            next_counters: Instant::now(),
             sync: SyncDaemons::new(&config),
             config,
         }
@@ -269,6 +342,8 @@ impl<B: IpvsBackend> Director<B> {
         self.status = DaemonStatus::Starting;
         self.born = self.config.virtuals.iter().map(|v| (v.key, now)).collect();
         self.startup_note("director start", String::new);
+        self.journal.clear();
+        self.restore_overrides();
         let table = self.adopt();
         self.startup_note("adopted", || {
             let dests: usize = table.iter().flatten().map(|(_, d)| d.len()).sum();
@@ -332,6 +407,31 @@ impl<B: IpvsBackend> Director<B> {
                 self.stop(hooks);
                 return false;
             }
+            Message::Control {
+                request,
+                peer,
+                reply,
+            } => {
+                let answer = self.control(&request, peer, hooks);
+                let _ = reply.send(answer);
+            }
+            Message::Plan(config, reply) => {
+                let now = self.now;
+                let answer = match self.plan_reload_at(config, now) {
+                    Ok(ops) => Reply {
+                        ok: true,
+                        plan: Some(ops.into_iter().map(|p| p.line).collect()),
+                        ..Reply::default()
+                    },
+                    Err(e) => Reply::error(format!("cannot read the IPVS table: {e}")),
+                };
+                let _ = reply.send(answer);
+            }
+            Message::Watch(until) => {
+                if self.watch_until.is_none_or(|u| u < until) {
+                    self.watch_until = Some(until);
+                }
+            }
         }
         true
     }
@@ -383,13 +483,37 @@ impl<B: IpvsBackend> Director<B> {
         if changed {
             self.reconcile_changed(hooks);
         }
+        self.read_counters_if_watched();
         true
     }
 
     /// When the director must look at the table again without a message
-    /// (the next slow-start step), if ever.
+    /// (the next slow-start step, the next read of the counters while
+    /// someone waits for a drain), if ever.
     pub fn next_wake(&self) -> Option<Instant> {
-        self.slow.next_step()
+        let counters = self
+            .watch_until
+            .filter(|u| self.now < *u)
+            .map(|_| self.next_counters);
+        match (self.slow.next_step(), counters) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// While someone waits for a drain, read the kernel's counters (for
+    /// the snapshot) every [`COUNTERS_EVERY`]: one table read, whatever
+    /// the number of clients asking.
+    fn read_counters_if_watched(&mut self) {
+        let Some(until) = self.watch_until else {
+            return;
+        };
+        if self.now >= until {
+            self.watch_until = None;
+        } else if self.now >= self.next_counters {
+            let _ = self.read_table();
+            self.next_counters = self.now + COUNTERS_EVERY;
+        }
     }
 
     /// Mark the virtual services whose reals reached a new slow-start
@@ -447,8 +571,15 @@ impl<B: IpvsBackend> Director<B> {
             };
             for r in &v.reals {
                 let rk = reconcile::desired::real_key(v, r);
-                if let Some(d) = dests.iter().find(|d| d.key == rk && d.weight > 0) {
-                    let m = member(v, r);
+                let m = member(v, r);
+                // A real the operator drained is in the table at weight 0:
+                // up all the same (a restart must not take it out while
+                // its connections drain).
+                let zero = matches!(
+                    self.overrides.get(&m).map(|o| o.what),
+                    Some(Override::Drain | Override::Weight { weight: 0 })
+                );
+                if let Some(d) = dests.iter().find(|d| d.key == rk && (d.weight > 0 || zero)) {
                     // A load-driven weight survives a restart until the
                     // monitor answers again.
                     self.loads.hold(&m, d.weight);
@@ -697,7 +828,7 @@ impl<B: IpvsBackend> Director<B> {
             .collect();
         let hold = |vi: usize| held.contains(&vi);
         let (health, off_up, now) = (&self.health, &self.off_up, self.now);
-        let (loads, slow) = (&mut self.loads, &mut self.slow);
+        let (loads, slow, overrides) = (&mut self.loads, &mut self.slow, &self.overrides);
         let want = reconcile::desired::desired_of(&self.config, include, hold, |v, _, r| {
             let m = member(v, r);
             let state = state(health, off_up, v, r);
@@ -705,6 +836,7 @@ impl<B: IpvsBackend> Director<B> {
                 up: state == State::Up,
                 load: loads.load_of(&m),
                 ramp: None,
+                operator: overrides.get(&m).map(|o| o.what),
             };
             // In service = taking new connections; not known before its
             // first check (start-up never ramps). Watched only where slow
@@ -730,15 +862,31 @@ impl<B: IpvsBackend> Director<B> {
             }
         };
         let changes = reconcile::diff(&self.config, &actual, &want, &purge);
+        // A reload's operations are logged in the plan's notation; a
+        // plan's copy keeps those of its start too.
+        let journal = (self.journaling || self.status == DaemonStatus::Reloading).then(|| {
+            let before = reconcile::plan::Before::new(&actual);
+            changes
+                .iter()
+                .map(|c| Planned {
+                    op: c.op.clone(),
+                    line: before.describe(&c.op),
+                })
+                .collect::<Vec<_>>()
+        });
         if only.is_none() {
             self.view = Some(view_of(actual));
         }
         self.startup_note("diff", || format!("{} changes", changes.len()));
         self.failed_last_pass = 0;
-        for (i, chunk) in reconcile::by_services(changes, APPLY_CHUNK)
-            .into_iter()
-            .enumerate()
-        {
+        // A journaled pass (a reload, a plan's copy) is applied in one go:
+        // its "Reload:" lines come before the changes' own, as they did.
+        let mut journal = journal;
+        let chunks = match journal {
+            Some(_) => vec![changes],
+            None => reconcile::by_services(changes, APPLY_CHUNK),
+        };
+        for (i, chunk) in chunks.into_iter().enumerate() {
             let (ops, started) = (chunk.len(), Instant::now());
             let applied = reconcile::apply(&mut self.backend, chunk);
             self.startup_note("applied", || {
@@ -748,6 +896,23 @@ impl<B: IpvsBackend> Director<B> {
                     started.elapsed().as_secs_f64() * 1e3
                 )
             });
+            if let Some(ops) = journal.take() {
+                let reloading = self.status == DaemonStatus::Reloading;
+                if reloading && ops.is_empty() {
+                    self.log.log("Reload: no kernel operations");
+                }
+                for p in ops {
+                    if reloading {
+                        match applied.failed.iter().find(|(c, _)| c.op == p.op) {
+                            Some((_, e)) => {
+                                self.log.log(&format!("Reload: {} (failed: {e})", p.line))
+                            }
+                            None => self.log.log(&format!("Reload: {}", p.line)),
+                        }
+                    }
+                    self.journal.push(p);
+                }
+            }
             self.took(applied, hooks);
         }
         // fallbackcommand on the edges only.
@@ -929,6 +1094,8 @@ impl<B: IpvsBackend> Director<B> {
         self.fallback_active.clear();
         // Indexes of the old configuration mean nothing in the new one.
         self.reminders.clear();
+        self.journal.clear();
+        self.drop_unconfigured_overrides();
         let table = self.adopt();
         let health = &self.health;
         self.record.retain(|m| health.of_member(m).is_some());
@@ -1012,17 +1179,29 @@ impl<B: IpvsBackend> Director<B> {
     fn weight_of(&self, v: &Virtual, r: &Real) -> RealWeight {
         let m = member(v, r);
         let state = state(&self.health, &self.off_up, v, r);
+        let operator = self.overrides.get(&m).map(|o| o.what);
         let input = RealInput {
             up: state == State::Up,
             load: self.loads.load_of(&m),
             ramp: self.slow.ramp(&m, self.now),
+            operator,
         };
         let w = weigh(r, &input);
         let mut reasons = Vec::new();
-        match state {
-            State::Up => {}
-            State::Down => reasons.push("down".to_string()),
-            State::Unknown => reasons.push("not checked yet".to_string()),
+        let health = self.health_reason(&m, state);
+        if operator == Some(Override::Disable) {
+            reasons.push("disabled by operator".to_string());
+        }
+        reasons.extend(health.clone());
+        if let Some(o @ (Override::Drain | Override::Weight { .. })) = operator {
+            let text = match o {
+                Override::Weight { weight } => format!("operator weight {weight}"),
+                _ => "drained by operator".to_string(),
+            };
+            reasons.push(match outweighed(o, &input, health) {
+                Some(winner) => format!("{text} ({winner} wins)"),
+                None => text,
+            });
         }
         reasons.extend(self.loads.reasons(&m));
         if let (Some(now), Some(_)) = (w.weight, input.ramp) {
@@ -1034,6 +1213,31 @@ impl<B: IpvsBackend> Director<B> {
             configured: r.weight,
             effective: w.weight,
             reasons,
+        }
+    }
+
+    /// Why a real is not up, as `status` says it: `in maintenance` (a file
+    /// in maintenancedir held its last check down), `down`, `not checked
+    /// yet`; `None` when it is up.
+    fn health_reason(&self, m: &Member, state: State) -> Option<String> {
+        match state {
+            State::Up => None,
+            State::Down => {
+                let maintenance = self
+                    .health
+                    .of_member(m)
+                    .and_then(|(t, _)| self.last.get(t))
+                    .is_some_and(|l| l.maintenance);
+                Some(
+                    if maintenance {
+                        "in maintenance"
+                    } else {
+                        "down"
+                    }
+                    .to_string(),
+                )
+            }
+            State::Unknown => Some("not checked yet".to_string()),
         }
     }
 
@@ -1077,6 +1281,7 @@ impl<B: IpvsBackend> Director<B> {
         let (health, off_up) = (&self.health, &self.off_up);
         let state = |v: &Virtual, r: &Real| state(health, off_up, v, r);
         let weight = |v: &Virtual, r: &Real| self.weight_of(v, r);
+        let operator = |v: &Virtual, r: &Real| self.operator_of(v, r);
         let parts = observe::Parts {
             config: &self.config,
             health,
@@ -1086,6 +1291,7 @@ impl<B: IpvsBackend> Director<B> {
             status: self.status,
             state: &state,
             weight: &weight,
+            operator: &operator,
         };
         let mut snapshot = observe::build(&parts, &mut record);
         self.record = record;

@@ -57,6 +57,16 @@ impl Context {
     pub fn status_path(&self) -> PathBuf {
         pidfile::run_dir().join(format!("ldirectord.{}.status", self.cfgname))
     }
+
+    /// The control socket (`ldirectord drain|disable|enable|weight|plan`).
+    pub fn control_path(&self) -> PathBuf {
+        crate::control::socket_path(&pidfile::run_dir(), &self.cfgname)
+    }
+
+    /// The state file of the operator's overrides.
+    pub fn state_path(&self) -> PathBuf {
+        crate::control::state::path_for(&self.cfgname)
+    }
 }
 
 /// The configuration file as a lifecycle command finds it. Only `start`

@@ -20,12 +20,12 @@ use crate::config::{Config, Virtual};
 use crate::ipvs::{Dest, DestKey, ServiceEntry, ServiceKey};
 use crate::reconcile::desired::{fallback_dest, real_key, service_key};
 use crate::status::snapshot::{
-    self, unix, Change, LastCheck, RealStatus, Reloads, Role, Snapshot, State, Traffic,
-    VirtualStatus, RECENT_CHANGES,
+    self, unix, Change, LastCheck, OperatorStatus, RealStatus, Reloads, Role, Snapshot, State,
+    Traffic, VirtualStatus, RECENT_CHANGES,
 };
 
 use super::alert::DaemonStatus;
-use super::director::{LastResult, RealWeight};
+use super::director::{LastResult, Operated, RealWeight};
 
 /// See the module doc.
 #[derive(Debug)]
@@ -129,6 +129,12 @@ impl Record {
         self.reloads.last_ok = Some(ok);
     }
 
+    /// An operator changed an override: worth a snapshot soon, as a state
+    /// change is.
+    pub fn operator_changed(&mut self) {
+        self.changes += 1;
+    }
+
     /// State changes recorded since start.
     pub fn changes(&self) -> u64 {
         self.changes
@@ -153,7 +159,12 @@ pub struct Parts<'a> {
     pub state: &'a dyn Fn(&Virtual, &crate::config::Real) -> Health,
     /// The weight the director gives a real, and why.
     pub weight: &'a dyn Fn(&Virtual, &crate::config::Real) -> RealWeight,
+    /// The operator's override of a real, and whether it is in force.
+    pub operator: &'a OperatorOf<'a>,
 }
+
+/// The operator's override of a real, and whether it decides the weight.
+pub type OperatorOf<'a> = dyn Fn(&Virtual, &crate::config::Real) -> Option<(Operated, bool)> + 'a;
 
 /// Freeze the director's state and `record` into a snapshot.
 pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
@@ -218,6 +229,12 @@ pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
                         .get(&m)
                         .map_or((None, 0), |&(t, n)| (Some(unix(t)), n));
                     let w = (p.weight)(v, r);
+                    let operator = (p.operator)(v, r).map(|(o, in_force)| OperatorStatus {
+                        what: o.what,
+                        by: o.by,
+                        at: unix(o.at),
+                        in_force,
+                    });
                     RealStatus {
                         real: r.id(),
                         role: Role::Real,
@@ -226,6 +243,7 @@ pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
                         weight: r.weight,
                         effective_weight: w.effective,
                         weight_reasons: w.reasons,
+                        operator,
                         kernel_weight,
                         last_check,
                         since,
@@ -247,6 +265,7 @@ pub fn build(p: &Parts, record: &mut Record) -> Snapshot {
                     weight: 1,
                     effective_weight: fallback_active.then_some(1),
                     weight_reasons: Vec::new(),
+                    operator: None,
                     kernel_weight: weight_of(&dest.key),
                     last_check: None,
                     since: None,

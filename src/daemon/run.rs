@@ -8,12 +8,14 @@
 //! The director publishes a [`crate::status::Snapshot`] about once a second
 //! and soon after a state change; a thread of its own writes it to the
 //! status file, and with `statusaddress=` the status HTTP server
-//! ([`crate::status::http`]) serves it on this runtime.
+//! ([`crate::status::http`]) serves it on this runtime. So does the
+//! control socket ([`super::control`]); the operator's overrides are read
+//! from the state file here, before the director starts.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +37,7 @@ use super::instances::{changes, Instances, Runner};
 use super::lifecycle::Context;
 use super::log::{Logger, Sink};
 use super::pidfile::PidFile;
+use crate::control::state::{self as state_file, Stored};
 
 /// Open the kernel's IPVS (before the daemon reports that it started, so
 /// that `start` fails visibly on a kernel without IPVS or without
@@ -122,6 +125,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
             })
             .expect("spawn status file thread")
     };
+    let state = load_state(&ctx.state_path(), &log);
     // The director thread: the only writer of IPVS.
     let director = {
         let (config, log) = (config.clone(), log.clone());
@@ -132,7 +136,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
         };
         std::thread::Builder::new()
             .name("director".into())
-            .spawn(move || director_loop(config, plans, backend, log, director_rx, out))
+            .spawn(move || director_loop(config, plans, backend, log, director_rx, out, state))
             .expect("spawn director thread")
     };
 
@@ -160,6 +164,16 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
         checks: Some(pools.checks.stats()),
     };
     let mut status_server = start_status(config.global.statusaddress, &source, &log).await;
+    let control = super::control::start(
+        &ctx.control_path(),
+        super::control::Served {
+            director: director_tx.clone(),
+            snapshots: source.snapshots.clone(),
+            config_path: ctx.config_path.clone(),
+            options: reload_options(),
+            log: log.clone(),
+        },
+    );
     // upstream starts the other instances after its own table is set up;
     // ours are independent of it, so they start right away.
     instances.send("start", &config.global.execute);
@@ -259,6 +273,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     }
     instances.send("stop", &running.global.execute);
     stop_status(status_server.take()).await;
+    super::control::stop(control).await;
     let _ = shutdown_tx.send(true);
     pools.checks.join().await;
     pools.loads.join().await;
@@ -359,11 +374,7 @@ fn put_in_force<P: crate::check::probe::Probe>(
 /// Parse the file again. On any error keep the running configuration
 /// untouched and log every error (upstream half-rolls back, §f.8).
 fn reload(ctx: &Context, log: &Logger) -> Option<Arc<Config>> {
-    let opts = config::Options {
-        lookup: crate::cli::lookup_from_env(),
-        ..Default::default()
-    };
-    match config::load_file(&ctx.config_path, &opts) {
+    match config::load_file(&ctx.config_path, &reload_options()) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 log_diagnostic(log, "Warning", &ctx.config_path, w);
@@ -377,6 +388,44 @@ fn reload(ctx: &Context, log: &Logger) -> Option<Arc<Config>> {
             log.log("Reload failed: keeping the running configuration");
             None
         }
+    }
+}
+
+/// How a reload (and a plan) reads the file.
+fn reload_options() -> config::Options {
+    config::Options {
+        lookup: crate::cli::lookup_from_env(),
+        ..Default::default()
+    }
+}
+
+/// The overrides of the state file at `path`, and where to keep them. A
+/// file that is not usable is logged and set aside, never fatal; when it
+/// cannot even be moved, the daemon keeps its overrides in memory only
+/// (and says so), so that nothing of it is lost.
+fn load_state(path: &Path, log: &Logger) -> (Option<PathBuf>, Vec<Stored>) {
+    match state_file::read(path) {
+        state_file::Read::Missing => (Some(path.to_path_buf()), Vec::new()),
+        state_file::Read::Found(s) => (Some(path.to_path_buf()), s.overrides),
+        state_file::Read::Corrupt(why) => match state_file::set_aside(path) {
+            Ok(to) => {
+                log.log(&format!(
+                    "Error: the state file {} is not usable ({why}): set aside as {}; \
+                     running without operator overrides",
+                    path.display(),
+                    to.display()
+                ));
+                (Some(path.to_path_buf()), Vec::new())
+            }
+            Err(e) => {
+                log.log(&format!(
+                    "Error: the state file {} is not usable ({why}) and cannot be set aside ({e}); \
+                     running without operator overrides, and keeping new ones in memory only",
+                    path.display()
+                ));
+                (None, Vec::new())
+            }
+        },
     }
 }
 
@@ -409,10 +458,12 @@ fn director_loop<B: IpvsBackend>(
     log: Arc<Logger>,
     rx: std_mpsc::Receiver<Message>,
     out: Published,
+    (state_path, stored): (Option<PathBuf>, Vec<Stored>),
 ) {
     let mut d = Director::new(config, backend, log.clone())
         .with_plan(plans.checks)
-        .with_load_plan(plans.loads);
+        .with_load_plan(plans.loads)
+        .with_state(state_path, stored);
     let mut hooks = ShellHooks {
         log,
         hostname: config::resolve::system_hostname(),

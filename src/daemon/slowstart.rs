@@ -35,7 +35,7 @@ impl Clock {
 }
 
 /// Every pair's service state as last seen, and the ramps in progress.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SlowStart {
     /// In service at the last look; pairs never seen in a known state are
     /// absent.

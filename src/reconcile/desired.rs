@@ -25,12 +25,19 @@
 //! - slow start takes the weight from 1 to that weight over `slowstart`
 //!   seconds, in whole-second steps;
 //! - a drained real, or one whose weight is 0 by its monitor, does not
-//!   count as up for the fallback server (it takes no new connections).
+//!   count as up for the fallback server (it takes no new connections);
+//! - an operator's override ([`crate::control::Override`], `ldirectord
+//!   drain|disable|weight`): `disable` takes the real out of the table
+//!   (even with `quiescent=yes`), `drain` sets weight 0 (it stays), `weight
+//!   N` replaces the configured weight × its monitor. The stricter wins:
+//!   disable > down or in maintenance (an agent's `maint`/`down` too) >
+//!   drain (an agent's `drain` too) > weight.
 //!
 //! Pure: no I/O, no clock (the ramp's elapsed time is an input).
 
 use crate::check::load::{Admin, Load, LoadWeight};
 use crate::config::{self, Config, Real, Virtual, VirtualKey};
+use crate::control::Override;
 use crate::ipvs::{
     self, Dest, DestKey, Netmask, Service, ServiceFlags, ServiceKey, SyncDaemon, SyncState,
 };
@@ -81,9 +88,9 @@ pub struct Desired {
 
 /// Everything the desired state needs to know of one real server of one
 /// virtual service besides the configuration. The director builds it on
-/// every pass from its health table, its load table and its slow-start
-/// clocks; a new input (operator overrides: drain, disable, a weight until
-/// enabled) is a new field here and a new step in [`weigh`].
+/// every pass from its health table, its load table, its slow-start
+/// clocks and the operator's overrides; a new input is a new field here
+/// and a new step in [`weigh`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RealInput {
     /// The health check says up (or `checktype=on`, or adopted).
@@ -92,6 +99,9 @@ pub struct RealInput {
     pub load: Load,
     /// Slow start in progress.
     pub ramp: Option<Ramp>,
+    /// What an operator said (`ldirectord drain|disable|weight`), until
+    /// `enable`.
+    pub operator: Option<Override>,
 }
 
 /// A real that is up, with nothing else to say (no monitor, no ramp).
@@ -123,18 +133,24 @@ pub struct Weighing {
     pub target: u32,
     /// Its upper connection threshold (`u:N`, or the agent's maxconn).
     pub upper: u32,
+    /// Disabled by an operator: absent from the table, whatever
+    /// `quiescent` says.
+    pub removed: bool,
 }
 
 /// The largest weight a monitor can ask for (that of `real=`).
 pub const MAX_WEIGHT: u32 = crate::check::load::agent::MAX_WEIGHT;
 
 /// The kernel weight of real `r` given `input`: configured weight × what
-/// the monitor says × slow start, in that order.
+/// the monitor says (or the operator's weight) × slow start, in that
+/// order; the stricter of the operator and the rest wins.
 ///
 /// | input                              | weight                          |
 /// |------------------------------------|---------------------------------|
+/// | operator disable                   | out, absent even if quiescent   |
 /// | down, agent down, agent maint      | out                             |
-/// | agent drain                        | 0 (stays in the table)          |
+/// | operator drain, agent drain        | 0 (stays in the table)          |
+/// | operator weight N                  | N (instead of all below)        |
 /// | `N%`                               | ⌊W × N / 100⌋ (HAProxy's), ≤ 65535 |
 /// | `weight:N`, nanny's formula        | N                               |
 /// | nothing                            | W                               |
@@ -142,23 +158,26 @@ pub const MAX_WEIGHT: u32 = crate::check::load::agent::MAX_WEIGHT;
 pub fn weigh(r: &Real, input: &RealInput) -> Weighing {
     let load = &input.load;
     let upper = load.maxconn.unwrap_or(r.upper);
-    let target = match load.weight {
-        None => r.weight,
-        Some(LoadWeight::Absolute(w)) => w.min(MAX_WEIGHT),
-        Some(LoadWeight::Percent(p)) => {
+    let target = match (input.operator, load.weight) {
+        (Some(Override::Weight { weight }), _) => weight.min(MAX_WEIGHT),
+        (_, None) => r.weight,
+        (_, Some(LoadWeight::Absolute(w))) => w.min(MAX_WEIGHT),
+        (_, Some(LoadWeight::Percent(p))) => {
             (u64::from(r.weight) * u64::from(p) / 100).min(u64::from(MAX_WEIGHT)) as u32
         }
     };
-    let target = if load.admin == Admin::Drain {
+    let target = if load.admin == Admin::Drain || input.operator == Some(Override::Drain) {
         0
     } else {
         target
     };
-    if !input.up || load.down || load.admin == Admin::Maint {
+    let removed = input.operator == Some(Override::Disable);
+    if removed || !input.up || load.down || load.admin == Admin::Maint {
         return Weighing {
             weight: None,
             target,
             upper,
+            removed,
         };
     }
     let weight = match input.ramp {
@@ -171,6 +190,7 @@ pub fn weigh(r: &Real, input: &RealInput) -> Weighing {
         weight: Some(weight),
         target,
         upper,
+        removed: false,
     }
 }
 
@@ -213,6 +233,7 @@ pub fn desired_of(
                 // real at 0 by its monitor takes no new connections.
                 any_up |= w.weight.is_some_and(|w| w > 0 || r.weight == 0);
                 let (weight, presence) = match (w.weight, v.quiescent) {
+                    _ if w.removed => continue,
                     (Some(w), _) => (w, Presence::Required),
                     (None, true) if readd => (0, Presence::Required),
                     (None, true) => (0, Presence::IfPresent),
@@ -425,6 +446,7 @@ mod tests {
             up: true,
             load,
             ramp: ramp.map(|(elapsed, over)| Ramp { elapsed, over }),
+            operator: None,
         }
     }
 
@@ -502,6 +524,7 @@ mod tests {
                 ..Load::default()
             },
             ramp: None,
+            operator: None,
         };
         let d = desired(&c, |_, _| drained);
         let s = &d.services[0];
@@ -518,6 +541,90 @@ mod tests {
         };
         let d = desired(&c, |_, _| maint);
         assert!(d.services[0].dests.iter().all(|x| x.role == Role::Fallback));
+    }
+
+    /// The operator's overrides, and the stricter wins.
+    #[test]
+    fn operator_overrides_and_precedence() {
+        use Override::*;
+        let r = real(10);
+        let w = |up: bool, load: Load, op: Option<Override>| {
+            let x = weigh(
+                &r,
+                &RealInput {
+                    up,
+                    load,
+                    ramp: None,
+                    operator: op,
+                },
+            );
+            (x.weight, x.removed)
+        };
+        let agent = |admin| Load {
+            admin,
+            ..Load::default()
+        };
+        let none = Load::default();
+        assert_eq!(w(true, none, Some(Drain)), (Some(0), false));
+        assert_eq!(w(true, none, Some(Disable)), (None, true));
+        assert_eq!(w(true, none, Some(Weight { weight: 4 })), (Some(4), false));
+        // The operator's weight replaces the monitor's, not its drain.
+        assert_eq!(
+            w(
+                true,
+                weight(Some(LoadWeight::Percent(50))),
+                Some(Weight { weight: 4 })
+            ),
+            (Some(4), false)
+        );
+        assert_eq!(
+            w(true, agent(Admin::Drain), Some(Weight { weight: 4 })),
+            (Some(0), false)
+        );
+        // Down or in maintenance wins over drain and weight; disable over all.
+        for op in [Some(Drain), Some(Weight { weight: 4 })] {
+            assert_eq!(w(false, none, op), (None, false));
+            assert_eq!(w(true, agent(Admin::Maint), op), (None, false));
+        }
+        assert_eq!(w(false, none, Some(Disable)), (None, true));
+        // A ramp climbs to the operator's weight.
+        let ramped = weigh(
+            &r,
+            &RealInput {
+                up: true,
+                load: none,
+                ramp: Some(Ramp {
+                    elapsed: 5,
+                    over: 10,
+                }),
+                operator: Some(Weight { weight: 21 }),
+            },
+        );
+        assert_eq!((ramped.weight, ramped.target), (Some(11), 21));
+
+        // In the table: disabled is absent even when quiescent; drained
+        // stays at 0 and does not count as up for the fallback.
+        let c = cfg("quiescent=yes\nreaddquiescent=yes\nfallback=127.0.0.1:81 masq\n\
+                     virtual=192.0.2.1:80\n\treal=192.0.2.11:80 masq 3\n\treal=192.0.2.12:80 masq 2\n");
+        let d = desired(&c, |_, r: &Real| RealInput {
+            up: true,
+            operator: Some(if r.weight == 3 { Disable } else { Drain }),
+            ..RealInput::default()
+        });
+        let s = &d.services[0];
+        let dests: Vec<(String, u32)> = s
+            .dests
+            .iter()
+            .map(|d| (d.dest.key.to_string(), d.dest.weight))
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                ("192.0.2.12:80".to_string(), 0),
+                ("127.0.0.1:81".to_string(), 1)
+            ]
+        );
+        assert!(s.fallback_active);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod desired;
 pub mod diff;
+pub mod plan;
 
 pub use apply::{apply, by_services, Applied};
 pub use desired::{desired, Desired, DesiredDest, DesiredService, Presence, Role};

@@ -177,8 +177,9 @@ const REAL_FAMILIES: [RealFamily; 10] = [
 ];
 
 /// Parts: the per-real families, the per-real packets and bytes (two
-/// families with a `direction` label), the rest (small) in one.
-const PARTS: usize = REAL_FAMILIES.len() + 3;
+/// families with a `direction` label), the operators' overrides, the rest
+/// (small) in one.
+const PARTS: usize = REAL_FAMILIES.len() + 4;
 
 #[derive(Debug)]
 struct Part {
@@ -215,6 +216,7 @@ impl Collector for Part {
                 "Bytes IPVS forwarded for the real server, by direction.",
                 |t| (t.bytes_in, t.bytes_out),
             ),
+            i if i == REAL_FAMILIES.len() + 2 => real_overrides(&mut e, s),
             _ => small_families(&mut e, s),
         }
     }
@@ -254,6 +256,34 @@ fn real_directional(
                 ];
                 sample(&mut fam, &labels, MetricType::Counter, Num::U(n))?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// `ldirectord_real_override`: a sample per real with an operator's
+/// override, labelled with its action; 1 while it decides the weight, 0
+/// while something stricter wins.
+fn real_overrides(e: &mut DescriptorEncoder, s: &Sources) -> Result<(), std::fmt::Error> {
+    let mut fam = e.encode_descriptor(
+        "ldirectord_real_override",
+        "An operator's override of the real server (ldirectord drain|disable|weight, until enable), by action: 1 while it decides the weight, 0 while something stricter wins (down, maintenance, the agent).",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (v, r) in s.snapshot.reals() {
+        if let Some(o) = &r.operator {
+            let labels = [
+                ("virtual", v.id.as_str()),
+                ("real", r.real.as_str()),
+                ("action", o.what.action()),
+            ];
+            sample(
+                &mut fam,
+                &labels,
+                MetricType::Gauge,
+                Num::U(u64::from(o.in_force)),
+            )?;
         }
     }
     Ok(())
@@ -534,6 +564,7 @@ mod tests {
                         weight: 2,
                         effective_weight: (i != 0).then_some(2),
                         weight_reasons: Vec::new(),
+                        operator: None,
                         kernel_weight: (i != 0).then_some(2),
                         last_check: None,
                         since: None,

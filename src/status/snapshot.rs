@@ -211,6 +211,10 @@ pub struct RealStatus {
     /// when nothing moves it.
     #[serde(default)]
     pub weight_reasons: Vec<String>,
+    /// An operator's override (`ldirectord drain|disable|weight`), until
+    /// `enable`; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<OperatorStatus>,
     /// The weight in the kernel table; `None`: not in the table.
     pub kernel_weight: Option<u32>,
     /// The last check's outcome; `None`: not checked yet (and always for
@@ -222,6 +226,22 @@ pub struct RealStatus {
     pub transitions: u64,
     /// Its counters in the kernel; `None`: not in the table when read.
     pub ipvs: Option<Traffic>,
+}
+
+/// An operator's override of a real: `{"action":"drain"}`,
+/// `{"action":"disable"}`, `{"action":"weight","weight":5}`, who made it
+/// and when, and whether it decides the weight now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatorStatus {
+    #[serde(flatten)]
+    pub what: crate::control::Override,
+    /// The peer credentials of the request.
+    pub by: crate::control::Peer,
+    pub at: f64,
+    /// `false`: something stricter wins for now (the real is down or in
+    /// maintenance, or its agent says `maint`, `down` or, over a weight,
+    /// `drain`); the reasons say what.
+    pub in_force: bool,
 }
 
 /// The outcome of a real's last check.

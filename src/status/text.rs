@@ -81,6 +81,7 @@ mod tests {
             } else {
                 vec!["not checked yet".into()]
             },
+            operator: None,
             kernel_weight: kw,
             last_check: last,
             since: None,

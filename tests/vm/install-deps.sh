@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/vm/install-deps.sh [--peers] [--lint] [--ocf]
+# tests/vm/install-deps.sh [--peers] [--lint] [--ocf] [--deb]
 #
 # Installs, from Debian 12 (bookworm) packages only, everything the real-kernel
 # harness in tests/vm/ needs on the host:
@@ -28,6 +28,10 @@
 #             agent ocf:heartbeat:ldirectord and ocf-tester) and libxml2-utils
 #             (xmllint, for ocf-tester's meta-data check): what
 #             tests/vm/upgrade-ocf.sh runs against ldirectord-rs
+#   --deb     also install what `cargo deb` and its checks use: dpkg-dev
+#             (dpkg-shlibdeps computes Depends), binutils (strip), lintian;
+#             and the Perl ldirectord and resource-agents that
+#             tests/vm/deb-install.sh installs ours over (and purges)
 #
 # What is already there is used: a package is installed only when what the
 # harness takes from it is missing (qemu-system-x86_64 >= 7.2 with a
@@ -41,12 +45,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd -P)
-peers=0 lint=0 ocf=0
+peers=0 lint=0 ocf=0 deb=0
 for arg in "$@"; do
   case $arg in
     --peers) peers=1 ;;
     --lint) lint=1 ;;
     --ocf) ocf=1 ;;
+    --deb) deb=1 ;;
     -h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -98,9 +103,17 @@ if [ "$ocf" = 1 ]; then
   have xmllint || missing+=(libxml2-utils)
 fi
 if [ "$lint" = 1 ]; then have shellcheck || missing+=(shellcheck); fi
+if [ "$deb" = 1 ]; then
+  # What tests/vm/deb-install.sh installs ours over, and the packaging tools.
+  installed ldirectord || missing+=(ldirectord)
+  installed resource-agents || missing+=(resource-agents)
+  have dpkg-shlibdeps || missing+=(dpkg-dev)
+  have strip || missing+=(binutils)
+  have lintian || missing+=(lintian)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-deps.sh: all present (qemu, virtiofsd, cloud kernel, static busybox, tools, promtool, chromium, jsonschema)"
+  echo "install-deps.sh: all present (qemu, virtiofsd, cloud kernel, static busybox, tools, promtool, chromium, jsonschema, and what the options ask for)"
   exit 0
 fi
 

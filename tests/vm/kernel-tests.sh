@@ -41,7 +41,9 @@ done
 
 # Build. Human-readable diagnostics still reach stderr; stdout carries the
 # JSON messages, one per line.
-json=$(cargo test --features kernel-tests --no-run --message-format=json-render-diagnostics \
+# Only the kernel_* targets: building every test again with the feature
+# doubled target/debug (the feature rebuilds the library and each binary).
+json=$(cargo test --features kernel-tests --test 'kernel_*' --no-run --message-format=json-render-diagnostics \
   "${cargo_args[@]}")
 
 # Integration-test artifacts have "kind":["test"]; their executable is

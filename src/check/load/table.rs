@@ -75,7 +75,7 @@ struct Cell {
 }
 
 /// The state of every load query of the running configuration.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct LoadTable {
     cells: HashMap<Arc<LoadQuery>, Cell>,
     /// Each pair's query.
