@@ -96,8 +96,19 @@ fn raw(sock: &Path, bytes: &[u8]) -> Reply {
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     // The daemon may answer (and close) before it read everything.
     let _ = s.write_all(bytes);
-    let mut line = String::new();
-    s.read_to_string(&mut line).unwrap();
+    // When the daemon closes with our bytes still unread, Linux reports
+    // ECONNRESET after its reply has been read (not EOF): keep the reply.
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if !bytes.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("reading the reply: {e}"),
+        }
+    }
+    let line = String::from_utf8_lossy(&bytes);
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
 }
 
