@@ -34,8 +34,9 @@
 #  14. fails if the run changed a tracked file (tests/tree-state.sh).
 #
 # Each step prints what it does and how long it took. The durations in the
-# headers were measured from a fresh clone on the 2-core development machine
-# while other builds kept it busy (load 8-13; README, "The two commands").
+# headers were measured from fresh clones on the 2-core development machine,
+# idle (the lower figure) and while other builds kept it busy (load 6-13;
+# README, "The two commands").
 # Needs root for 1 and 5. Safe to re-run; installs are skipped when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,16 +74,16 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy" "the first run checks every dependency: 10 min; then seconds"
+step "cargo clippy" "the first run checks every dependency: 1-4 min, 10 on a very busy host; then seconds"
 cargo clippy --all-targets -- -D warnings
 
-step "cargo test" "the first run builds the tests: 16 min; running them about 2 min"
+step "cargo test" "the first run builds the tests: 3-7 min, up to 16 on a very busy host; running them 1-2 min"
 cargo test --all-targets
 # The corpus summary line ("N/N agree, M documented divergences").
 cargo test -q --test compat_corpus compat_corpus -- --nocapture 2>&1 | grep 'compat corpus:'
 
 step "building the fuzz targets (cargo fuzz build)" \
-    "the first run builds every dependency again, optimized and instrumented: 23 min, and cargo-fuzz first if it is missing; then seconds"
+    "the first run builds every dependency again, optimized and instrumented: 4-12 min, up to 23 on a very busy host, and cargo-fuzz first if it is missing; then seconds"
 if ! command -v cargo-fuzz >/dev/null; then
     echo "installing cargo-fuzz (cargo install --locked cargo-fuzz)"
     cargo install cargo-fuzz --locked
@@ -111,38 +112,38 @@ fuzz_corpus=$(mktemp -d)
 grep -E '^Done [0-9]+ runs' "$fuzz_corpus.log"
 rm -rf "$fuzz_corpus" "$fuzz_corpus.log"
 
-step "kernel tests in a qemu guest" "builds them, then one guest: about 4 min"
+step "kernel tests in a qemu guest" "builds them, then one guest: under a minute"
 # One at a time: see tests/vm/kernel-tests.sh (a kernel-side wait when
 # sync daemons stop while other namespaces are busy).
 tests/vm/kernel-tests.sh -- --test-threads 1
 
-step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)" "about 4 min; the first run builds the binary first, about 1.5 min"
+step "the director end to end in a qemu guest (real IPVS, namespaces, HTTP)" "2-6 min; the first run builds the binary first"
 cargo build --bin ldirectord
 tests/vm/e2e-director.sh
 
-step "a converted Piranha lvs.cf end to end in a qemu guest (the kernel table of lvsd's ipvsadm commands)"
+step "a converted Piranha lvs.cf end to end in a qemu guest (the kernel table of lvsd's ipvsadm commands)" "under a minute"
 tests/vm/e2e-piranha.sh
 
-step "load-driven weights and slow start in a qemu guest (agents on two reals, real traffic)" "about 2 min"
+step "load-driven weights and slow start in a qemu guest (agents on two reals, real traffic)" "1-2 min"
 tests/vm/e2e-loadweights.sh
 
 step "doctor on a director and a real in a qemu guest" "under a minute"
 tests/vm/doctor.sh
 
-step "beside the Perl ldirectord and the OCF agent in a qemu guest (upgrade, ocf-tester, a typo while running, -d)"
+step "beside the Perl ldirectord and the OCF agent in a qemu guest (upgrade, ocf-tester, a typo while running, -d)" "0.5-2 min"
 tests/vm/upgrade-ocf.sh
 
-step "the status server in a qemu guest (promtool, JSON schema, headless chromium)"
+step "the status server in a qemu guest (promtool, JSON schema, headless chromium)" "1-2 min; chromium under TCG is the slow part"
 tests/vm/observe.sh
 
-step "two directors in a qemu guest: VRRP + sync daemon, then ECMP + mh (live connections through a failure)" "3 to 10 min on a busy 2-core host, mostly deliberate waiting"
+step "two directors in a qemu guest: VRRP + sync daemon, then ECMP + mh (live connections through a failure)" "2 min idle, up to 10 on a busy host, mostly deliberate waiting"
 tests/vm/multi-director.sh
 
-step "operating a running daemon in a qemu guest (drain, disable, enable, weight, restart, plan, bad input)" "about 2 min (100-126 s at load 7-10)"
+step "operating a running daemon in a qemu guest (drain, disable, enable, weight, restart, plan, bad input)" "1-2 min"
 tests/vm/opcontrol.sh
 
 step "the Debian package: cargo deb (a release build), lintian" \
-    "the first run builds every dependency again, optimized: 8 min 43 s (6.8 CPU min), and cargo-deb first if it is missing: 3 min 41 s; then about 20 s, packing and lintian"
+    "the first run builds every dependency again, optimized: 4-9 min (6.8 CPU min), and cargo-deb first if it is missing: about 4 min; then about 20 s, packing and lintian"
 if ! command -v cargo-deb >/dev/null; then
     echo "installing cargo-deb (cargo install --locked cargo-deb)"
     cargo install cargo-deb --locked
@@ -153,7 +154,7 @@ deb=$(cargo deb | tail -n 1)
 # (Install).
 lintian --fail-on error,warning "$deb"
 
-step "the Debian package over Debian's ldirectord in a qemu guest (dpkg -i, init script, upgrade, purge)" "about 3 min, mostly dpkg under TCG"
+step "the Debian package over Debian's ldirectord in a qemu guest (dpkg -i, init script, upgrade, purge)" "1-3 min, mostly dpkg under TCG"
 tests/vm/deb-install.sh "$deb"
 
 step "the run left the tracked files as it found them"
