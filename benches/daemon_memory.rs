@@ -16,7 +16,6 @@
 mod loopback;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,30 +95,6 @@ fn main() {
     }
 }
 
-/// The benchmark's configuration: virtuals of 10 reals, as the guest's
-/// start-up benchmark writes them (benches/director/gen.py).
-fn config_text(n: u16, interval: u32, logfile: &Path) -> String {
-    let mut text = format!(
-        "checktimeout=3\nnegotiatetimeout=3\ncheckinterval={interval}\nfailurecount=1\n\
-         quiescent=no\nautoreload=no\nlogfile=\"{}\"\n\n",
-        logfile.display()
-    );
-    for v in 0..n.div_ceil(10) {
-        text.push_str(&format!("virtual=198.51.100.100:{}\n", 10000 + v));
-        for i in (v * 10)..((v + 1) * 10).min(n) {
-            text.push_str(&format!(
-                "\treal=127.0.0.1:{} masq 1\n",
-                loopback::BASE_PORT + i
-            ));
-        }
-        text.push_str(
-            "\tservice=http\n\tchecktype=negotiate\n\trequest=\"health.html\"\n\
-             \treceive=\"OK\"\n\tscheduler=rr\n\tprotocol=tcp\n\n",
-        );
-    }
-    text
-}
-
 fn row(part: &str, bytes: usize, n: u16) {
     println!(
         "| {part} | {:.1} | {:.0} |",
@@ -135,7 +110,11 @@ fn run(n: u16, interval: u32, seconds: u64, hung_every: u16) {
     // The daemon's status file goes there (read before any thread starts).
     std::env::set_var("LDIRECTORD_RUN_DIR", &dir);
     let cf = dir.join("bench.cf");
-    std::fs::write(&cf, config_text(n, interval, &dir.join("log"))).unwrap();
+    std::fs::write(
+        &cf,
+        loopback::config_text(n, interval, &dir.join("log"), ""),
+    )
+    .unwrap();
     let mut server = loopback::spawn_servers(n, hung_every);
 
     println!("| part ({n} reals) | live heap (MB) | bytes per real |");

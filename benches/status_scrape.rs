@@ -115,28 +115,6 @@ fn scrape(port: u16, seconds: u64) {
     );
 }
 
-fn config_text(n: u16, interval: u32, port: u16, logfile: &std::path::Path) -> String {
-    let mut text = format!(
-        "checktimeout=3\nnegotiatetimeout=3\ncheckinterval={interval}\nfailurecount=1\n\
-         quiescent=no\nautoreload=no\nlogfile=\"{}\"\nstatusaddress=127.0.0.1:{port}\n\n",
-        logfile.display()
-    );
-    for v in 0..n.div_ceil(10) {
-        text.push_str(&format!("virtual=198.51.100.100:{}\n", 10000 + v));
-        for i in (v * 10)..((v + 1) * 10).min(n) {
-            text.push_str(&format!(
-                "\treal=127.0.0.1:{} masq 1\n",
-                loopback::BASE_PORT + i
-            ));
-        }
-        text.push_str(
-            "\tservice=http\n\tchecktype=negotiate\n\trequest=\"health.html\"\n\
-             \treceive=\"OK\"\n\tscheduler=rr\n\tprotocol=tcp\n\n",
-        );
-    }
-    text
-}
-
 /// One window: CPU seconds of this process and its RSS (mean, max) while
 /// `during` runs for `seconds`.
 fn window(
@@ -173,7 +151,16 @@ fn run(n: u16, interval: u32, seconds: u64, runs: usize) {
         .unwrap()
         .port();
     let cf = dir.join("bench.cf");
-    std::fs::write(&cf, config_text(n, interval, port, &dir.join("log"))).unwrap();
+    std::fs::write(
+        &cf,
+        loopback::config_text(
+            n,
+            interval,
+            &dir.join("log"),
+            &format!("statusaddress=127.0.0.1:{port}\n"),
+        ),
+    )
+    .unwrap();
     let mut servers = loopback::spawn_servers(n, 0);
     let opts = Options {
         lookup: Lookup::HostsFile,

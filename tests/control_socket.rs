@@ -5,6 +5,10 @@
 //!
 //! One test: it signals its own process (TERM), which the daemon handles.
 
+#[path = "support/wait.rs"]
+mod wait;
+use wait::wait_for;
+
 #[path = "support/tempdir.rs"]
 mod tempdir;
 
@@ -15,7 +19,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ldirectord::config::{self, names::Lookup, Options};
 use ldirectord::control::protocol::{Reply, Request, Target, WeightTarget};
@@ -32,17 +36,6 @@ fn server() -> u16 {
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || for _ in l.incoming() {});
     port
-}
-
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    f()
 }
 
 fn text(log: &Path, a: u16, b: u16, scheduler: &str) -> String {

@@ -9,6 +9,10 @@
 //! One test: it signals its own process (HUP, TERM), which the daemon
 //! handles.
 
+#[path = "support/wait.rs"]
+mod wait;
+use wait::wait_for;
+
 #[path = "support/tempdir.rs"]
 mod tempdir;
 
@@ -128,40 +132,46 @@ fn snapshot(addr: SocketAddr) -> Snapshot {
 }
 
 /// Poll (every 0.2 s, at most `limit`) until `f` holds.
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    f()
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v != "false" && v != "0")
 }
 
-fn promtool(text: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v != "false" && v != "0");
-    let child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
+/// `program args` with `input` on its standard input, and what it printed.
+/// A program that is not installed skips the check (`skip`: why, printed),
+/// except in CI, which must have it.
+fn fed(program: &str, args: &[&str], input: &str, skip: &str) -> Option<std::process::Output> {
+    let child = std::process::Command::new(program)
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) if !ci => {
-            eprintln!("SKIP promtool check metrics: {e} (tests/vm/install-deps.sh installs it)");
-            return;
+        Err(e) if !in_ci() => {
+            eprintln!("SKIP {skip}: {e}");
+            return None;
         }
-        Err(e) => panic!("promtool: {e}"),
+        Err(e) => panic!("{program}: {e}"),
     };
     child
         .stdin
         .take()
         .unwrap()
-        .write_all(text.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    Some(child.wait_with_output().unwrap())
+}
+
+fn promtool(text: &str) {
+    let Some(out) = fed(
+        "promtool",
+        &["check", "metrics"],
+        text,
+        "promtool check metrics (tests/vm/install-deps.sh installs it)",
+    ) else {
+        return;
+    };
     assert!(
         out.status.success(),
         "promtool check metrics: {}{}",
@@ -173,33 +183,19 @@ fn promtool(text: &str) {
 /// Validate `json` against man/status.schema.json with Debian's
 /// python3-jsonschema (skipped when it is missing, except in CI).
 fn json_schema(json: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v != "false" && v != "0");
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/man/status.schema.json");
     let script = "import json, sys, jsonschema\n\
         jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])))\n";
-    let child = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", script, schema])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if !ci => {
-            eprintln!("SKIP JSON schema: {e}");
-            return;
-        }
-        Err(e) => panic!("python3: {e}"),
+    let Some(out) = fed(
+        "/usr/bin/python3",
+        &["-c", script, schema],
+        json,
+        "JSON schema",
+    ) else {
+        return;
     };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(json.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    if !ci && err.contains("No module named 'jsonschema'") {
+    if !in_ci() && err.contains("No module named 'jsonschema'") {
         eprintln!("SKIP JSON schema: python3-jsonschema is not installed");
         return;
     }

@@ -191,3 +191,26 @@ pub fn cpu_seconds() -> f64 {
         t(u.ru_utime) + t(u.ru_stime)
     }
 }
+
+/// The configuration of the daemon benchmarks: N HTTP reals on these
+/// servers in virtuals of 10, as the guest's start-up benchmark writes them
+/// (benches/director/gen.py); `globals` adds global lines (each ending in a
+/// newline).
+pub fn config_text(n: u16, interval: u32, logfile: &std::path::Path, globals: &str) -> String {
+    let mut text = format!(
+        "checktimeout=3\nnegotiatetimeout=3\ncheckinterval={interval}\nfailurecount=1\n\
+         quiescent=no\nautoreload=no\nlogfile=\"{}\"\n{globals}\n",
+        logfile.display()
+    );
+    for v in 0..n.div_ceil(10) {
+        text.push_str(&format!("virtual=198.51.100.100:{}\n", 10000 + v));
+        for i in (v * 10)..((v + 1) * 10).min(n) {
+            text.push_str(&format!("\treal=127.0.0.1:{} masq 1\n", BASE_PORT + i));
+        }
+        text.push_str(
+            "\tservice=http\n\tchecktype=negotiate\n\trequest=\"health.html\"\n\
+             \treceive=\"OK\"\n\tscheduler=rr\n\tprotocol=tcp\n\n",
+        );
+    }
+    text
+}

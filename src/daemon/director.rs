@@ -764,16 +764,7 @@ impl<B: IpvsBackend> Director<B> {
                 m.virtual_key.id(),
                 escape_monitor(&message)
             );
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let written = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o640)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(path)
-                .and_then(|mut f| f.write_all(line.as_bytes()));
-            if let Err(e) = written {
+            if let Err(e) = super::log::append(path, &line) {
                 self.log.log(&format!(
                     "unable to open monitorfile {}: {e}",
                     path.display()

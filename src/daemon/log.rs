@@ -65,6 +65,19 @@ impl std::fmt::Debug for Logger {
     }
 }
 
+/// Append `text` to the file at `path`: opened and closed per call,
+/// created 0640, never through a symbolic link. The log file and the
+/// monitor file are both written so.
+pub fn append(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+}
+
 impl Logger {
     pub fn new(sink: Sink, cfgname: &str) -> Logger {
         Logger {
@@ -117,14 +130,7 @@ impl Logger {
             text.push_str(m);
             text.push('\n');
         }
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o640)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-            .and_then(|mut f| f.write_all(text.as_bytes()));
-        if written.is_err() {
+        if append(path, &text).is_err() {
             eprint!("{text}");
         }
     }
@@ -147,14 +153,7 @@ impl Logger {
                     self.cfgname,
                     std::process::id()
                 );
-                let written = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .mode(0o640)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(path)
-                    .and_then(|mut f| f.write_all(line.as_bytes()));
-                if written.is_err() {
+                if append(path, &line).is_err() {
                     eprint!("{line}");
                 }
             }

@@ -444,32 +444,11 @@ pub(super) fn outweighed(o: Override, input: &RealInput, health: Option<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::CheckError;
-    use crate::check::Target;
-    use crate::daemon::log::Sink;
     use crate::ipvs::{Dest, DestKey, Forward, Op, Service, ServiceKey};
 
-    fn cfg(text: &str) -> Arc<Config> {
-        Arc::new(crate::config::test_config(text))
-    }
-
-    fn director<B: IpvsBackend>(c: Arc<Config>, b: B) -> (Director<B>, Arc<Logger>) {
-        let log = Arc::new(Logger::new(Sink::Stderr, "t"));
-        (Director::new(c, b, log.clone()), log)
-    }
-
-    fn result(c: &Config, vi: usize, ri: usize, ok: bool) -> Message {
-        let v = &c.virtuals[vi];
-        Message::Result {
-            target: Arc::new(Target::new(v, &v.reals[ri])),
-            result: if ok {
-                Ok("up".into())
-            } else {
-                Err(CheckError::Refused)
-            },
-            latency: Duration::from_millis(1),
-        }
-    }
+    // The director's own test helpers: a configuration, a director on a
+    // backend, a check result.
+    use crate::daemon::director::tests::{cfg, director, result};
 
     /// `service real weight` of every destination, sorted.
     fn table<B: IpvsBackend>(b: &mut B) -> Vec<String> {

@@ -5,7 +5,7 @@ use crate::check::CheckError;
 use crate::daemon::log::Sink;
 use crate::ipvs::{Dest, DestKey, Forward, MemoryIpvs, Op, Service};
 
-fn cfg(text: &str) -> Arc<Config> {
+pub(super) fn cfg(text: &str) -> Arc<Config> {
     Arc::new(crate::config::test_config(text))
 }
 
@@ -24,12 +24,12 @@ impl Hooks for Recorder {
     }
 }
 
-fn director(c: Arc<Config>, b: MemoryIpvs) -> (Director<MemoryIpvs>, Arc<Logger>) {
+pub(super) fn director<B: IpvsBackend>(c: Arc<Config>, b: B) -> (Director<B>, Arc<Logger>) {
     let log = Arc::new(Logger::new(Sink::Stderr, "t"));
     (Director::new(c, b, log.clone()), log)
 }
 
-fn result(c: &Config, vi: usize, ri: usize, ok: bool) -> Message {
+pub(super) fn result(c: &Config, vi: usize, ri: usize, ok: bool) -> Message {
     let v = &c.virtuals[vi];
     Message::Result {
         target: Arc::new(Target::new(v, &v.reals[ri])),
