@@ -67,13 +67,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-up() { cut -d' ' -f1 /proc/uptime; }
-log() { echo "# [$(up)] $*"; }
-ok() { echo "ok - $1 [$(up)]"; passed=$((passed + 1)); }
-notok() { echo "not ok - $1 [$(up)]"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
-# wait_for SECONDS CMD...: poll every 0.2 s (bounded).
+TAP_STAMP=1
+# shellcheck source=tests/vm/lib/tap.sh
+. "$here/lib/tap.sh"
+# wait_for SECONDS CMD...: this script's own, silent (its callers test the
+# status only): poll every 0.2 s, bounded, then CMD's own status.
 wait_for() {
   local i n=$(($1 * 5)); shift
   for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.2; done

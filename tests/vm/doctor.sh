@@ -32,9 +32,8 @@ LD=${LDIRECTORD:-$root/target/debug/ldirectord}
 work=$(mktemp -d /tmp/doctor.XXXXXX)
 trap 'ns_teardown; rm -rf "$work"' EXIT
 
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-notok() { echo "not ok - $1"; failed=$((failed + 1)); }
+# shellcheck source=tests/vm/lib/tap.sh
+. "$here/lib/tap.sh"
 
 VIP=192.0.2.100
 CF=$work/doctor.cf

@@ -45,12 +45,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-up() { cut -d' ' -f1 /proc/uptime; }
-log() { echo "# [$(up)] $*"; }
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-notok() { echo "not ok - $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
+# shellcheck source=tests/vm/lib/tap.sh
+. "$here/lib/tap.sh"
 
 VIP=198.51.100.100
 CF=$work/director.cf
@@ -80,17 +76,6 @@ weight_of() {
   table | awk -v svc="$VIP:$1" -v d="$2" '
     /^(TCP|UDP|FWM)/ { in_svc = ($2 == svc) }
     in_svc && $1 == "->" && $2 == d { print $4 }'
-}
-# wait_for SECONDS CMD...: poll every 0.2 s; prints the seconds it took.
-wait_for() {
-  local limit=$1 start now; shift
-  start=$(up)
-  while :; do
-    if "$@"; then awk -v a="$start" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; return 0; fi
-    now=$(up)
-    awk -v a="$start" -v b="$now" -v l="$limit" 'BEGIN { exit !(b - a > l) }' && return 1
-    sleep 0.2
-  done
 }
 not() { ! "$@"; }
 # alternates NS URL NAME1 NAME2: six requests from NS are answered "hello
@@ -282,7 +267,7 @@ t=$(wait_for 10 eval '[ -e /var/run/ldirectord.dr.cf.pid ] && dr_has 203.0.113.2
   && ok "execute=: a reload starts the second instance; its reals are up, forwarded by gate (${t}s)" \
   || notok "execute= starts the second instance"
 check "status runs status for the execute= instance" \
-  eval '"$LD" "$CF" status 2>&1 | grep -q "ldirectord for $DRCF is running with pid"'
+  eval '"$LD" "$CF" status 2>&1 | grep "ldirectord for $DRCF is running with pid" >/dev/null'
 alternates cdr "http://$VIP_DR/" dr1 dr2 \
   && ok "DR: the client sees the reals alternate, answered directly: $ALT" \
   || notok "DR traffic alternates: $ALT"

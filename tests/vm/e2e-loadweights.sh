@@ -39,13 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-up() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
-log() { echo "# [$(up)] $*"; }
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-notok() { echo "not ok - $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
+# shellcheck source=tests/vm/lib/tap.sh
+. "$here/lib/tap.sh"
 not() { ! "$@"; }
 # weight_of RIP -> the kernel weight of RIP:7000 under VIP:7000 (empty: absent).
 weight_of() {
@@ -54,18 +49,8 @@ weight_of() {
     in_svc && $1 == "->" && $2 == d { print $4 }'
 }
 weight_is() { [ "$(weight_of "$1")" = "$2" ]; }
-# wait_for SECONDS CMD...: poll every 0.2 s (bounded); prints the seconds it took.
-wait_for() {
-  local limit=$1 start; shift
-  start=$(up)
-  while :; do
-    if "$@"; then since "$start"; return 0; fi
-    awk -v a="$start" -v b="$(up)" -v l="$limit" 'BEGIN { exit !(b - a > l) }' && return 1
-    sleep 0.2
-  done
-}
 # status_has PCRE: a line of `ldirectord status` matches (else it is shown).
-status_says() { "$LD" "$CF" status 2>/dev/null | grep -qP "$1"; }
+status_says() { "$LD" "$CF" status 2>/dev/null | grep -P "$1" >/dev/null; }
 status_has() { status_says "$1" || { "$LD" "$CF" status 2>&1 | sed 's/^/#   /'; false; }; }
 says() { printf '%s\n' "$2" > "$work/agent-$1.txt"; }   # says rsN LINE
 addr_of() { case $1 in rs1) echo 192.0.2.11 ;; rs2) echo 192.0.2.12 ;; esac; }

@@ -49,23 +49,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-up() { cut -d' ' -f1 /proc/uptime; }
-log() { echo "# [$(up)] $*"; }
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-notok() { echo "not ok - $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
-# wait_for SECONDS CMD...: poll every 0.2 s; prints the seconds it took.
-wait_for() {
-  local limit=$1 start now; shift
-  start=$(up)
-  while :; do
-    if "$@"; then awk -v a="$start" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; return 0; fi
-    now=$(up)
-    awk -v a="$start" -v b="$now" -v l="$limit" 'BEGIN { exit !(b - a > l) }' && return 1
-    sleep 0.2
-  done
-}
+# shellcheck source=tests/vm/lib/tap.sh
+. "$here/lib/tap.sh"
 
 # The table of a namespace as ipvsadm -Ln prints it, without the connection
 # counters (the reference has no traffic; neither has the director here).

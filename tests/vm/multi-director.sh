@@ -70,24 +70,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-up() { cut -d' ' -f1 /proc/uptime; }
-log() { echo "# [$(up)] $*"; }
+# shellcheck source=tests/vm/lib/tap.sh
+. "$here/lib/tap.sh"
 measured() { echo "# measured: $*"; }
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-notok() { echo "not ok - $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
-since() { awk -v a="$1" -v b="${2:-$(up)}" 'BEGIN { printf "%.1f", b - a }'; }
-# wait_for SECONDS CMD...: poll every 0.2 s; prints the seconds it took.
-wait_for() {
-  local limit=$1 start; shift
-  start=$(up)
-  while :; do
-    if "$@"; then since "$start"; return 0; fi
-    awk -v a="$start" -v b="$(up)" -v l="$limit" 'BEGIN { exit !(b - a > l) }' && return 1
-    sleep 0.2
-  done
-}
 
 VIP_V=192.0.2.100        # VRRP
 VIP_E=198.51.100.100     # ECMP
