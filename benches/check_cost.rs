@@ -17,7 +17,12 @@
 //! valgrind --tool=callgrind --callgrind-out-file=cg.out target/release/deps/check_cost-* 127.0.0.1:18080 100 1 2 10
 //! ```
 //!
-//! usage: cargo bench --bench check_cost -- ADDR:PORT N INTERVAL WARM WINDOW
+//! With a sixth argument `spread` the reals are N different loopback
+//! addresses instead (127.0.1.1, 127.0.1.2, …, 250 per /24, on PORT; the
+//! server must listen on them), as the guest's reals are: N targets that
+//! differ where a target is hashed, not only in the path.
+//!
+//! usage: cargo bench --bench check_cost -- ADDR:PORT N INTERVAL WARM WINDOW [spread]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,7 +40,9 @@ fn main() {
         .collect();
     if args.len() < 5 {
         // `cargo test --all-targets` runs bench binaries without arguments.
-        println!("usage: cargo bench --bench check_cost -- ADDR:PORT N INTERVAL WARM WINDOW");
+        println!(
+            "usage: cargo bench --bench check_cost -- ADDR:PORT N INTERVAL WARM WINDOW [spread]"
+        );
         return;
     }
     let server: SocketAddr = args[0].parse().expect("ADDR:PORT");
@@ -43,10 +50,17 @@ fn main() {
     let interval: u32 = args[2].parse().expect("INTERVAL");
     let warm: u64 = args[3].parse().expect("WARM");
     let window: u64 = args[4].parse().expect("WINDOW");
-    run(server, n, interval, warm, window);
+    let spread = args.get(5).is_some_and(|a| a == "spread");
+    run(server, n, interval, warm, window, spread);
 }
 
-fn config_text(server: SocketAddr, n: usize, interval: u32, log: &std::path::Path) -> String {
+fn config_text(
+    server: SocketAddr,
+    n: usize,
+    interval: u32,
+    spread: bool,
+    log: &std::path::Path,
+) -> String {
     let mut text = format!(
         "checktimeout=3\nnegotiatetimeout=3\ncheckinterval={interval}\nfailurecount=1\n\
          quiescent=no\nautoreload=no\nlogfile=\"{}\"\n\n",
@@ -55,9 +69,16 @@ fn config_text(server: SocketAddr, n: usize, interval: u32, log: &std::path::Pat
     for v in 0..n.div_ceil(10) {
         text.push_str(&format!("virtual=198.51.100.100:{}\n", 10000 + v));
         for r in (v * 10)..((v + 1) * 10).min(n) {
-            text.push_str(&format!(
-                "\treal={server} masq 1 \"/health.html?r={r}\", \"OK\"\n"
-            ));
+            if spread {
+                let addr =
+                    std::net::Ipv4Addr::new(127, 0, 1 + (r / 250) as u8, 1 + (r % 250) as u8);
+                let port = server.port();
+                text.push_str(&format!("\treal={addr}:{port} masq 1\n"));
+            } else {
+                text.push_str(&format!(
+                    "\treal={server} masq 1 \"/health.html?r={r}\", \"OK\"\n"
+                ));
+            }
         }
         text.push_str(
             "\tservice=http\n\tchecktype=negotiate\n\trequest=\"/health.html\"\n\
@@ -96,7 +117,7 @@ fn sample() -> (f64, Vec<(String, u64)>) {
     (ticks / hz, threads)
 }
 
-fn run(server: SocketAddr, n: usize, interval: u32, warm: u64, window: u64) {
+fn run(server: SocketAddr, n: usize, interval: u32, warm: u64, window: u64, spread: bool) {
     // The configuration, the log and the run directory (status file) in
     // directories of their own, as installed: the daemon watches the
     // configuration's directory, and files written beside it would wake it.
@@ -108,7 +129,7 @@ fn run(server: SocketAddr, n: usize, interval: u32, warm: u64, window: u64) {
     std::env::set_var("LDIRECTORD_RUN_DIR", &run_dir);
     let cf = etc.join("bench.cf");
     let log_file = log_dir.join("ldirectord.log");
-    std::fs::write(&cf, config_text(server, n, interval, &log_file)).unwrap();
+    std::fs::write(&cf, config_text(server, n, interval, spread, &log_file)).unwrap();
     let config = Arc::new(
         config::load_file(&cf, &Options::default())
             .expect("config")

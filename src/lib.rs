@@ -16,6 +16,7 @@
 //!   (page, Prometheus metrics, JSON). Reads; never changes anything.
 //! - [`control`]: operating a running daemon: overrides (drain, disable,
 //!   weight), the control socket's protocol and client, the state file.
+//! - [`fastmap`]: the hasher of the maps looked up on every check result.
 //! - [`piranha`]: `ldirectord convert`: Red Hat Piranha's lvs.cf → ldirectord.cf text
 //!   (and a keepalived/Pacemaker companion for director failover).
 
@@ -25,6 +26,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod doctor;
+pub mod fastmap;
 pub mod ipvs;
 pub mod piranha;
 pub mod reconcile;

@@ -61,6 +61,7 @@ fn target(service: Service, port: u16, protocol: Protocol) -> Target {
         checkcount: 1,
         checktimeout: REAL,
         negotiatetimeout: REAL,
+        prepared: Default::default(),
     }
 }
 

@@ -44,6 +44,7 @@ use std::sync::Arc;
 use super::pool::{Member, Plan};
 use super::Target;
 use crate::config::{Config, VirtualKey};
+use crate::fastmap::FastMap;
 
 /// What the director currently believes about a real server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -228,11 +229,11 @@ impl Health {
 /// and across reloads. Pure bookkeeping over [`Health`].
 #[derive(Debug, Default, Clone)]
 pub struct HealthTable {
-    cells: HashMap<Arc<Target>, Vec<(Member, Health)>>,
+    cells: FastMap<Arc<Target>, Vec<(Member, Health)>>,
     /// Each pair's target: the director asks by pair (every real on every
     /// pass), and building the pair's [`Target`] to ask cost more than the
     /// rest of a pass at 10,000 reals.
-    targets: HashMap<Member, Arc<Target>>,
+    targets: FastMap<Member, Arc<Target>>,
 }
 
 impl HealthTable {

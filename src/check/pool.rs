@@ -40,6 +40,7 @@ use super::probe::{run_with_deadline, Probe};
 use super::stats::{CheckStats, InFlight};
 use super::{CheckError, Target};
 use crate::config::{CheckType, Config, VirtualKey};
+use crate::fastmap::FastMap;
 
 /// What a pool schedules: an identity probed at an interval. Equal jobs
 /// (by `Eq`) are one schedule, whatever the number of (virtual, real)
@@ -366,8 +367,8 @@ struct Entry<J: Job> {
 }
 
 struct Schedule<J: Job> {
-    entries: HashMap<u64, Entry<J>>,
-    ids: HashMap<Arc<J>, u64>,
+    entries: FastMap<u64, Entry<J>>,
+    ids: FastMap<Arc<J>, u64>,
     /// Due times, earliest first. An entry whose `due` no longer matches
     /// (rescheduled or removed) is skipped when it comes up.
     queue: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -379,8 +380,8 @@ struct Schedule<J: Job> {
 impl<J: Job> Default for Schedule<J> {
     fn default() -> Self {
         Schedule {
-            entries: HashMap::new(),
-            ids: HashMap::new(),
+            entries: FastMap::default(),
+            ids: FastMap::default(),
             queue: BinaryHeap::new(),
             next_id: 0,
             wake: None,
@@ -759,6 +760,7 @@ mod tests {
             checkcount: 1,
             checktimeout: Duration::from_secs(2),
             negotiatetimeout: Duration::from_secs(2),
+            prepared: Default::default(),
         })
     }
 

@@ -45,6 +45,50 @@ pub struct Target {
     pub checktimeout: Duration,
     /// Deadline of negotiate probes.
     pub negotiatetimeout: Duration,
+    /// An http check's request, worked out from the fields above on its
+    /// first run and kept for the next ones (parsing the URL and building
+    /// the headers was a tenth of a check's instructions). Not part of the
+    /// identity: equal targets are equal whether it is filled or not.
+    pub prepared: Memo<super::service::http::Prepared>,
+}
+
+/// A value worked out once from the rest of a struct, which does not
+/// count in its equality (always equal) and is not printed.
+/// A copy starts empty: a copied target may be changed before its first
+/// run (tests build targets that way), and must not keep the original's.
+pub struct Memo<T>(std::sync::OnceLock<T>);
+
+impl<T> Default for Memo<T> {
+    fn default() -> Self {
+        Memo(std::sync::OnceLock::new())
+    }
+}
+
+impl<T> Clone for Memo<T> {
+    fn clone(&self) -> Self {
+        Memo::default()
+    }
+}
+
+impl<T> Memo<T> {
+    /// The value, worked out by `f` the first time.
+    pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
+        self.0.get_or_init(f)
+    }
+}
+
+impl<T> PartialEq for Memo<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> Eq for Memo<T> {}
+
+impl<T> std::fmt::Debug for Memo<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
 }
 
 /// Hashes where the probe goes, not all of it: equal targets hash
@@ -98,6 +142,7 @@ impl Target {
             checkcount: v.checkcount,
             checktimeout: Duration::from_secs(u64::from(v.checktimeout)),
             negotiatetimeout: Duration::from_secs(u64::from(v.negotiatetimeout)),
+            prepared: Memo::default(),
         }
     }
 

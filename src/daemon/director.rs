@@ -61,6 +61,7 @@ use crate::config::{CheckType, Config, Real, Virtual, VirtualKey};
 use crate::control::protocol::{Reply, Request};
 use crate::control::state::Stored;
 use crate::control::{Override, Peer};
+use crate::fastmap::{FastMap, FastSet};
 use crate::ipvs::{Dest, IpvsBackend, Op, Service, ServiceKey};
 use crate::reconcile::desired::{service_key, weigh, RealInput};
 use crate::reconcile::{self, ChangeKind};
@@ -219,8 +220,8 @@ pub struct Director<B: IpvsBackend> {
     now: Instant,
     /// `checktype=off` reals found up in the kernel at start: they stay up
     /// (upstream never checks them).
-    off_up: HashSet<Member>,
-    last: HashMap<Arc<Target>, LastResult>,
+    off_up: FastSet<Member>,
+    last: FastMap<Arc<Target>, LastResult>,
     /// Services of ours: named by the current or an earlier configuration
     /// of this daemon.
     owned: HashSet<ServiceKey>,
@@ -237,7 +238,7 @@ pub struct Director<B: IpvsBackend> {
     /// last pass.
     dirty: HashSet<usize>,
     /// The indexes of each virtual service key in the configuration.
-    index: HashMap<VirtualKey, Vec<usize>>,
+    index: FastMap<VirtualKey, Vec<usize>>,
     phase: &'static str,
     status: DaemonStatus,
     /// Reals down with `emailalertfreq` > 0: (virtual index, `RIP:RPORT`)
@@ -253,7 +254,7 @@ pub struct Director<B: IpvsBackend> {
     /// of its reals for at most its check deadline from then.
     born: HashMap<VirtualKey, Instant>,
     /// The operator's overrides, by pair.
-    overrides: HashMap<Member, Operated>,
+    overrides: FastMap<Member, Operated>,
     /// Where the overrides are kept across restarts (`None`: nowhere).
     state_file: Option<PathBuf>,
     /// Overrides read from the state file, put in force by the next start.
@@ -282,8 +283,8 @@ impl<B: IpvsBackend> Director<B> {
             loads: LoadTable::new(),
             slow: SlowStart::new(),
             now: Instant::now(),
-            off_up: HashSet::new(),
-            last: HashMap::new(),
+            off_up: FastSet::default(),
+            last: FastMap::default(),
             owned: HashSet::new(),
             fallback_active: HashMap::new(),
             failed_last_pass: 0,
@@ -294,7 +295,7 @@ impl<B: IpvsBackend> Director<B> {
             reminders: HashMap::new(),
             record: Record::default(),
             born: HashMap::new(),
-            overrides: HashMap::new(),
+            overrides: FastMap::default(),
             state_file: None,
             stored: None,
             journal: Vec::new(),
@@ -651,9 +652,20 @@ impl<B: IpvsBackend> Director<B> {
             .is_some_and(|dir| {
                 super::maintenance::in_maintenance(dir, &target.addr, target.real_port)
             });
+        let transitions = if maintenance {
+            self.health.force_down(&target)
+        } else {
+            self.health.observe(&target, ok)
+        };
+        // Most results change nothing: nothing to say unless -d asks for
+        // every result (formatting the reason and the pair's names for
+        // each was a tenth of a check's instructions).
+        let debug = self.log.is_debug();
+        let says = |t: &Transition| debug || *t != Transition::None;
         // Why the real is up or down, for the line that goes with a state
         // change (upstream's lines say what changed, not why).
         let why = match &result {
+            _ if !transitions.iter().any(|(_, t)| says(t)) => String::new(),
             Ok(d) if d.is_empty() => "Success".to_string(),
             Ok(d) => d.clone(),
             Err(e) => e.reason(latency),
@@ -667,14 +679,12 @@ impl<B: IpvsBackend> Director<B> {
                 maintenance,
             },
         );
-        let transitions = if maintenance {
-            self.health.force_down(&target)
-        } else {
-            self.health.observe(&target, ok)
-        };
         self.monitor(&transitions, &target, maintenance);
         let mut changed = false;
         for (m, t) in transitions {
+            if !says(&t) {
+                continue;
+            }
             let (real, vid) = (m.real_id(), m.virtual_key.id());
             // -d: each result as upstream's debug mode shows it.
             self.log.debug(
@@ -735,12 +745,13 @@ impl<B: IpvsBackend> Director<B> {
             return;
         };
         for (m, _) in pairs {
+            // The first virtual of the key, by index: a search of the
+            // virtuals for every result grew with the configuration.
             let Some(path) = self
-                .config
-                .virtuals
-                .iter()
-                .find(|v| v.key == m.virtual_key)
-                .and_then(|v| v.monitorfile.as_deref())
+                .index
+                .get(&m.virtual_key)
+                .and_then(|vis| vis.first())
+                .and_then(|&vi| self.config.virtuals[vi].monitorfile.as_deref())
             else {
                 continue;
             };
@@ -929,7 +940,7 @@ fn member(v: &Virtual, r: &Real) -> Member {
 }
 
 /// The state of real `r` of virtual `v`.
-fn state(health: &HealthTable, off_up: &HashSet<Member>, v: &Virtual, r: &Real) -> State {
+fn state(health: &HealthTable, off_up: &FastSet<Member>, v: &Virtual, r: &Real) -> State {
     let m = member(v, r);
     match v.checktype {
         CheckType::Off if off_up.contains(&m) => State::Up,
@@ -957,8 +968,8 @@ fn view_of(table: Table) -> View {
 }
 
 /// Where each virtual service key is in the configuration.
-fn index_of(config: &Config) -> HashMap<VirtualKey, Vec<usize>> {
-    let mut index: HashMap<VirtualKey, Vec<usize>> = HashMap::new();
+fn index_of(config: &Config) -> FastMap<VirtualKey, Vec<usize>> {
+    let mut index: FastMap<VirtualKey, Vec<usize>> = FastMap::default();
     for (i, v) in config.virtuals.iter().enumerate() {
         index.entry(v.key).or_default().push(i);
     }

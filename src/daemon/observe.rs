@@ -17,6 +17,7 @@ use crate::check::health::{HealthTable, State as Health};
 use crate::check::pool::Member;
 use crate::check::Target;
 use crate::config::{Config, Virtual};
+use crate::fastmap::FastMap;
 use crate::ipvs::{Dest, DestKey, ServiceEntry, ServiceKey};
 use crate::reconcile::desired::{fallback_dest, real_key, service_key};
 use crate::status::snapshot::{
@@ -32,7 +33,7 @@ use super::director::{LastResult, Operated, RealWeight};
 pub struct Record {
     started: SystemTime,
     /// Per pair: when it last changed state, and how many times it did.
-    changed: HashMap<Member, (SystemTime, u64)>,
+    changed: FastMap<Member, (SystemTime, u64)>,
     /// Newest first, at most [`RECENT_CHANGES`].
     recent: VecDeque<Change>,
     /// The counters of the last full read, by service: the service's and
@@ -49,7 +50,7 @@ impl Default for Record {
     fn default() -> Self {
         Record {
             started: SystemTime::now(),
-            changed: HashMap::new(),
+            changed: FastMap::default(),
             recent: VecDeque::new(),
             traffic: HashMap::new(),
             read_at: None,
@@ -150,7 +151,7 @@ impl Record {
 pub struct Parts<'a> {
     pub config: &'a Config,
     pub health: &'a HealthTable,
-    pub last: &'a HashMap<Arc<Target>, LastResult>,
+    pub last: &'a FastMap<Arc<Target>, LastResult>,
     /// The director's view of the kernel table (`None`: unknown).
     pub view: Option<&'a HashMap<ServiceKey, (crate::ipvs::Service, Vec<Dest>)>>,
     pub fallback_active: &'a HashMap<ServiceKey, bool>,

@@ -16,6 +16,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -114,13 +115,17 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
     // The status file, written off the director's thread: the latest
     // snapshot only (one waiting at most; a newer one replaces it).
     let (file_tx, file_rx) = std_mpsc::sync_channel::<Arc<Snapshot>>(1);
+    let file_cost = Arc::new(AtomicU64::new(0));
     let file_writer = {
         let path = ctx.status_path();
+        let cost = file_cost.clone();
         std::thread::Builder::new()
             .name("status-file".into())
             .spawn(move || {
                 for snapshot in file_rx {
+                    let started = Instant::now();
                     let _ = crate::status::write_file(&path, &snapshot);
+                    cost.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 }
             })
             .expect("spawn status file thread")
@@ -133,6 +138,7 @@ pub async fn serve<B: IpvsBackend + Send + 'static>(
         let out = Published {
             publisher,
             file: file_tx,
+            file_cost,
         };
         std::thread::Builder::new()
             .name("director".into())
@@ -439,6 +445,8 @@ fn log_diagnostic(log: &Logger, kind: &str, path: &Path, d: &config::Diagnostic)
 struct Published {
     publisher: Publisher,
     file: std_mpsc::SyncSender<Arc<Snapshot>>,
+    /// What writing the last status file took, in µs.
+    file_cost: Arc<AtomicU64>,
 }
 
 impl Published {
@@ -448,6 +456,11 @@ impl Published {
         // Busy writing the last one: this one is skipped, the next is
         // written (the file is never more than a publication behind).
         let _ = self.file.try_send(snapshot);
+    }
+
+    /// What the last status file took to write.
+    fn file_cost(&self) -> Duration {
+        Duration::from_micros(self.file_cost.load(Ordering::Relaxed))
     }
 }
 
@@ -527,8 +540,8 @@ fn director_loop<B: IpvsBackend>(
         if Instant::now() >= next_status {
             let started = Instant::now();
             out.publish(d.snapshot());
-            (last_status, last_cost) = (started, started.elapsed());
-            next_status = not_before(Duration::from_secs(1), started);
+            (last_status, last_cost) = (started, started.elapsed() + out.file_cost());
+            next_status = not_before(status_period(last_cost), started);
         }
     }
     // The last state, for a status server still answering.
@@ -537,6 +550,16 @@ fn director_loop<B: IpvsBackend>(
 
 /// How soon after a state change a snapshot shows it (at the earliest).
 const SOON: Duration = Duration::from_millis(100);
+
+/// How often the status (last checks, counters) is refreshed when no
+/// state changes: every second, unless building and writing it (`cost`)
+/// would take more than 2 % of the time, then as often as that allows, at
+/// least every 10 s. A snapshot costs per real, not per check: at 1,000
+/// reals checked every 10 s it was most of the daemon's instructions
+/// (README, Design: "The check path").
+fn status_period(cost: Duration) -> Duration {
+    (cost * 50).clamp(Duration::from_secs(1), Duration::from_secs(10))
+}
 
 /// Most messages the director takes in one go.
 const MAX_BATCH: usize = 16_384;

@@ -41,8 +41,26 @@ pub async fn check(t: &Target) -> CheckResult {
     }
 }
 
-async fn fetch(t: &Target) -> CheckResult {
-    ensure_tls_provider();
+/// What an http check of one target sends, worked out from the target
+/// alone on its first run and kept in it ([`Target::prepared`]): the
+/// URL, the Host header, how reqwest's client must be built, and for
+/// plain http the request for hyper. An error here is the target's
+/// configuration's (an invalid URL or virtualhost) and stays the same.
+#[derive(Clone)]
+pub struct Prepared(Result<std::sync::Arc<Request>, CheckError>);
+
+struct Request {
+    url: reqwest::Url,
+    host_header: Option<HeaderValue>,
+    proxy: Option<String>,
+    resolve: Option<(String, SocketAddr)>,
+    same_host: bool,
+    /// Plain http on hyper ([`plain`]): where to connect, the Host header,
+    /// the request target (path and query).
+    plain: Option<Result<(SocketAddr, HeaderValue, String), CheckError>>,
+}
+
+fn prepare(t: &Target) -> Result<Request, CheckError> {
     let port = t
         .port
         .ok_or_else(|| CheckError::Config("no port to check".into()))?;
@@ -85,17 +103,59 @@ async fn fetch(t: &Target) -> CheckResult {
         }
         same_host = true;
     }
-    if t.service == Service::Http && url.scheme() == "http" {
-        if let Some(addr) = plain_addr(&url, resolve.as_ref()) {
-            if let Some(r) = plain(t, addr, &url, host_header.clone()).await {
-                return r;
+    let plain = if t.service == Service::Http && url.scheme() == "http" {
+        plain_addr(&url, resolve.as_ref()).map(|addr| {
+            let host = match &host_header {
+                Some(h) => h.clone(),
+                None => {
+                    let name = url.host_str().unwrap_or_default();
+                    let text = match url.port() {
+                        Some(p) => format!("{name}:{p}"),
+                        None => name.to_string(),
+                    };
+                    HeaderValue::from_str(&text)
+                        .map_err(|e| CheckError::Config(format!("host {text:?}: {e}")))?
+                }
+            };
+            let mut target = url.path().to_string();
+            if let Some(q) = url.query() {
+                target.push('?');
+                target.push_str(q);
             }
-        }
-    }
-    let client = client_for(ClientKey {
+            Ok((addr, host, target))
+        })
+    } else {
+        None
+    };
+    Ok(Request {
+        url,
+        host_header,
         proxy,
         resolve,
         same_host,
+        plain,
+    })
+}
+
+async fn fetch(t: &Target) -> CheckResult {
+    ensure_tls_provider();
+    let prepared = t
+        .prepared
+        .get_or_init(|| Prepared(prepare(t).map(std::sync::Arc::new)));
+    let r = prepared.0.as_ref().map_err(Clone::clone)?;
+    match &r.plain {
+        Some(Ok((addr, host, target))) => {
+            if let Some(result) = plain(t, *addr, host.clone(), target).await {
+                return result;
+            }
+        }
+        Some(Err(e)) => return Err(e.clone()),
+        None => {}
+    }
+    let client = client_for(ClientKey {
+        proxy: r.proxy.clone(),
+        resolve: r.resolve.clone(),
+        same_host: r.same_host,
         timeout: t.negotiatetimeout,
     })?;
 
@@ -103,9 +163,9 @@ async fn fetch(t: &Target) -> CheckResult {
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Head => reqwest::Method::HEAD,
     };
-    let mut req = client.request(method, url);
-    if let Some(h) = host_header {
-        req = req.header(HOST, h);
+    let mut req = client.request(method, r.url.clone());
+    if let Some(h) = &r.host_header {
+        req = req.header(HOST, h.clone());
     }
     let mut resp = req.send().await.map_err(map_error)?;
     let status_line = format!("{:?} {}", resp.version(), resp.status());
@@ -148,8 +208,8 @@ fn plain_addr(url: &reqwest::Url, resolve: Option<&(String, SocketAddr)>) -> Opt
 async fn plain(
     t: &Target,
     addr: SocketAddr,
-    url: &reqwest::Url,
-    host_header: Option<HeaderValue>,
+    host: HeaderValue,
+    target: &str,
 ) -> Option<CheckResult> {
     use http_body_util::BodyExt;
     use hyper::header::{ACCEPT, USER_AGENT};
@@ -164,25 +224,6 @@ async fn plain(
         }
         Err(e) => return Some(Err(CheckError::Io(format!("tcp connect error: {e}")))),
     };
-    let host = match host_header {
-        Some(h) => h,
-        None => {
-            let name = url.host_str().unwrap_or_default();
-            let text = match url.port() {
-                Some(p) => format!("{name}:{p}"),
-                None => name.to_string(),
-            };
-            match HeaderValue::from_str(&text) {
-                Ok(h) => h,
-                Err(e) => return Some(Err(CheckError::Config(format!("host {text:?}: {e}")))),
-            }
-        }
-    };
-    let mut target = url.path().to_string();
-    if let Some(q) = url.query() {
-        target.push('?');
-        target.push_str(q);
-    }
     let method = match t.httpmethod {
         HttpMethod::Get => hyper::Method::GET,
         HttpMethod::Head => hyper::Method::HEAD,
