@@ -36,7 +36,7 @@ use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::probe::{run_with_deadline, Probe};
+use super::probe::{Probe, BACKSTOP_GRACE};
 use super::stats::{CheckStats, InFlight};
 use super::{CheckError, Target};
 use crate::config::{CheckType, Config, VirtualKey};
@@ -56,8 +56,8 @@ pub trait Job: Eq + std::hash::Hash + Send + Sync + 'static {
     fn next_step(&self, memory: &Self::Memory) -> Option<Self::Step>;
     /// Remember how a run of `step` went.
     fn record(memory: &mut Self::Memory, step: Self::Step, ok: bool);
-    /// How long a run of `step` may take; [`run_with_deadline`] adds a
-    /// backstop past it.
+    /// How long a run of `step` may take; the pool (and
+    /// [`super::probe::run_with_deadline`]) adds a backstop past it.
     fn deadline(&self, step: Self::Step) -> Duration;
     /// Whether a run's outcome is known without running it
     /// (`checktype=on`: always up), so that its first run need not come at
@@ -296,6 +296,17 @@ impl Slots {
         permit.expect("the slots are never closed")
     }
 
+    /// A free slot now, if there is one (with `reserve`, also one of the
+    /// reserve), without waiting.
+    fn try_acquire(&self, reserve: bool) -> Option<OwnedSemaphorePermit> {
+        if reserve {
+            if let Ok(p) = self.added.clone().try_acquire_owned() {
+                return Some(p);
+            }
+        }
+        self.permits.clone().try_acquire_owned().ok()
+    }
+
     /// How long the next probe may hold its slot.
     pub fn hold(&self) -> Duration {
         match self.passing_us.load(Ordering::Relaxed) {
@@ -321,15 +332,42 @@ impl Slots {
         slot: OwnedSemaphorePermit,
         probe: F,
     ) -> Result<T, CheckError> {
+        self.run_within(slot, probe, None).await
+    }
+
+    /// [`Slots::run`], and with a `limit` the probe ends there (from its
+    /// start) with [`CheckError::Timeout`]. One timer does both: it fires
+    /// at the hold, gives the slot away, and is moved on to the limit (a
+    /// timer per bound was two registrations per check, each of which can
+    /// wake the runtime's driver).
+    pub async fn run_within<T, F: Future<Output = Result<T, CheckError>>>(
+        &self,
+        slot: OwnedSemaphorePermit,
+        probe: F,
+        limit: Option<Duration>,
+    ) -> Result<T, CheckError> {
         let started = Instant::now();
-        tokio::pin!(probe);
-        let result = tokio::select! {
-            r = &mut probe => r,
-            _ = tokio::time::sleep(self.hold()) => {
-                drop(slot);
-                probe.await
+        let hold = self.hold();
+        let mut slot = Some(slot);
+        // The limit first if it comes before the hold ends.
+        let first = match limit {
+            Some(l) if l <= hold => l,
+            _ => hold,
+        };
+        let timer = tokio::time::sleep_until(started + first);
+        tokio::pin!(probe, timer);
+        let result = loop {
+            tokio::select! {
+                r = &mut probe => break r,
+                _ = &mut timer => match (slot.take(), limit) {
+                    // The hold is over: the slot goes to the next check.
+                    (Some(_), Some(l)) if l > hold => timer.as_mut().reset(started + l),
+                    (Some(_), None) => break probe.await,
+                    _ => break Err(CheckError::Timeout),
+                },
             }
         };
+        drop(slot);
         if result.is_ok() {
             self.record_pass(started.elapsed());
         }
@@ -674,9 +712,37 @@ type Ready<J> = VecDeque<Due<J>>;
 async fn run_scheduler<P: Probe<J>, J: Job>(shared: Arc<Shared<P, J>>) {
     let mut shutdown = shared.shutdown.clone();
     let (mut ready, mut ready_added) = (Ready::new(), Ready::new());
+    // One timer for the next due time, moved when that changes: a new one
+    // on every turn of the loop (a check started, a check ended) was one
+    // more timer registration per check.
+    let timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     loop {
         let next = shared.take_due(&mut ready, &mut ready_added);
+        if *shutdown.borrow() {
+            return;
+        }
+        // Start what has a free slot at once; wait below only for the rest.
+        while !ready_added.is_empty() {
+            let Some(slot) = shared.slots.try_acquire(true) else {
+                break;
+            };
+            shared.start(ready_added.pop_front().expect("not empty"), slot);
+        }
+        while !ready.is_empty() {
+            let Some(slot) = shared.slots.try_acquire(false) else {
+                break;
+            };
+            shared.start(ready.pop_front().expect("not empty"), slot);
+        }
         shared.stats.set_waiting(ready.len() + ready_added.len());
+        if next != armed {
+            if let Some(at) = next {
+                timer.as_mut().reset(at);
+            }
+            armed = next;
+        }
         tokio::select! {
             biased;
             _ = stopped(&mut shutdown) => return,
@@ -688,7 +754,7 @@ async fn run_scheduler<P: Probe<J>, J: Job>(shared: Arc<Shared<P, J>>) {
             }
             // A notification sent before we wait here is kept (one permit).
             _ = shared.wake.notified() => {}
-            _ = async { tokio::time::sleep_until(next.unwrap()).await }, if next.is_some() => {}
+            _ = &mut timer, if armed.is_some() => armed = None,
         }
     }
 }
@@ -707,7 +773,14 @@ async fn run_check<P: Probe<J>, J: Job>(
     let started = Instant::now();
     let wall_started = SystemTime::now();
     let result = tokio::select! {
-        r = shared.slots.run(slot, run_with_deadline(&*shared.probe, &target, kind)) => r,
+        // The probe on the heap: its future is as large as the largest
+        // kind's (an external command's), and the check's task, copied
+        // several times on its way to the runtime, stays small.
+        r = shared.slots.run_within(
+            slot,
+            Box::pin(shared.probe.probe(&target, kind)),
+            Some(target.deadline(kind) + BACKSTOP_GRACE),
+        ) => r,
         _ = stopped(&mut shutdown) => return,
     };
     let latency = started.elapsed();

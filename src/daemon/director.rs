@@ -961,7 +961,7 @@ const APPLY_CHUNK: usize = 1024;
 type Table = Vec<(Service, Vec<Dest>)>;
 
 /// The table by service key (see `Director::view`).
-type View = HashMap<ServiceKey, (Service, Vec<Dest>)>;
+type View = FastMap<ServiceKey, (Service, Vec<Dest>)>;
 
 fn view_of(table: Table) -> View {
     table.into_iter().map(|(s, d)| (s.key, (s, d))).collect()

@@ -153,7 +153,7 @@ pub struct Parts<'a> {
     pub health: &'a HealthTable,
     pub last: &'a FastMap<Arc<Target>, LastResult>,
     /// The director's view of the kernel table (`None`: unknown).
-    pub view: Option<&'a HashMap<ServiceKey, (crate::ipvs::Service, Vec<Dest>)>>,
+    pub view: Option<&'a FastMap<ServiceKey, (crate::ipvs::Service, Vec<Dest>)>>,
     pub fallback_active: &'a HashMap<ServiceKey, bool>,
     pub status: DaemonStatus,
     /// The health of a real, as the director decides it.

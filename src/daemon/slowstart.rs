@@ -14,10 +14,10 @@
 //! wakes at [`SlowStart::next_step`]: each ramping pair changes its weight
 //! at most once a second.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::check::pool::Member;
+use crate::fastmap::FastMap;
 use crate::reconcile::desired::Ramp;
 
 #[derive(Debug, Clone, Copy)]
@@ -39,8 +39,8 @@ impl Clock {
 pub struct SlowStart {
     /// In service at the last look; pairs never seen in a known state are
     /// absent.
-    serving: HashMap<Member, bool>,
-    ramps: HashMap<Member, Clock>,
+    serving: FastMap<Member, bool>,
+    ramps: FastMap<Member, Clock>,
 }
 
 impl SlowStart {

@@ -12,12 +12,12 @@
 //! adoption, held until the monitor first answers so that a restarted
 //! daemon does not flap the weight back to the configured one.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{nanny, Admin, AgentHealth, LoadQuery, LoadWeight, Reading};
 use crate::check::pool::{JobResult, Member, Plan};
 use crate::config::{Config, LoadMonitor};
+use crate::fastmap::FastMap;
 
 /// What the monitor of one (virtual, real) pair asks of the desired state.
 /// The default (no monitor, or no answer yet) changes nothing.
@@ -77,9 +77,9 @@ struct Cell {
 /// The state of every load query of the running configuration.
 #[derive(Debug, Default, Clone)]
 pub struct LoadTable {
-    cells: HashMap<Arc<LoadQuery>, Cell>,
+    cells: FastMap<Arc<LoadQuery>, Cell>,
     /// Each pair's query.
-    queries: HashMap<Member, Arc<LoadQuery>>,
+    queries: FastMap<Member, Arc<LoadQuery>>,
 }
 
 impl LoadTable {
