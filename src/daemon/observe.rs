@@ -128,6 +128,10 @@ impl Record {
         }
         self.reloads.last = Some(unix(SystemTime::now()));
         self.reloads.last_ok = Some(ok);
+        // What the status shows changed (virtuals, reals, the reload's
+        // outcome): worth a snapshot soon, as a state change is, now that
+        // a costly snapshot is otherwise taken less often than every second.
+        self.changes += 1;
     }
 
     /// An operator changed an override: worth a snapshot soon, as a state
@@ -136,7 +140,8 @@ impl Record {
         self.changes += 1;
     }
 
-    /// State changes recorded since start.
+    /// State changes (and operator changes and reloads) recorded since
+    /// start: the director takes a snapshot soon after each.
     pub fn changes(&self) -> u64 {
         self.changes
     }
