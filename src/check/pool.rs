@@ -1277,6 +1277,24 @@ mod tests {
         assert_eq!(ev.latency, Duration::from_secs(3));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_backstop_before_the_hold_ends_cuts_the_probe() {
+        // A hold longer than the backstop: the one timer fires at the
+        // backstop, not at the hold.
+        let fake = Fake::new(Duration::from_secs(1000), false);
+        let (tx, mut rx) = mpsc::channel(100);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let options = PoolOptions {
+            max_in_flight: 1,
+            slot_hold: Duration::from_secs(60),
+        };
+        let mut pool = Pool::new(fake.clone(), options, tx, stop_rx);
+        pool.update(&plan(&[(target(1, CheckType::Connect), 10)]));
+        let ev = rx.recv().await.unwrap();
+        assert_eq!(ev.result, Err(CheckError::Timeout));
+        assert_eq!(ev.latency, Duration::from_secs(3));
+    }
+
     #[test]
     fn plan_groups_pairs_by_target() {
         let text = "\
