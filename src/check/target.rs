@@ -45,10 +45,11 @@ pub struct Target {
     pub checktimeout: Duration,
     /// Deadline of negotiate probes.
     pub negotiatetimeout: Duration,
-    /// An http check's request, worked out from the fields above on its
-    /// first run and kept for the next ones (parsing the URL and building
-    /// the headers was a tenth of a check's instructions). Not part of the
-    /// identity: equal targets are equal whether it is filled or not.
+    /// A plain http check's request (address, Host, path), worked out from
+    /// the fields above on its first run and kept for the next ones
+    /// (parsing the URL and building the headers was a tenth of a check's
+    /// instructions). Not part of the identity: equal targets are equal
+    /// whether it is filled or not.
     pub prepared: Memo<super::service::http::Prepared>,
 }
 
