@@ -24,6 +24,9 @@
 //!
 //! usage: cargo bench --bench check_cost -- ADDR:PORT N INTERVAL WARM WINDOW [spread]
 
+#[path = "support/loopback.rs"]
+mod loopback;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +57,9 @@ fn main() {
     run(server, n, interval, warm, window, spread);
 }
 
+/// N reals in virtuals of 10 (benches/support/loopback.rs): with
+/// `spread` on 127.0.1.1, 127.0.1.2, … at the server's port, else all on
+/// the server with their own request path (`receive` as the virtuals').
 fn config_text(
     server: SocketAddr,
     n: usize,
@@ -61,31 +67,14 @@ fn config_text(
     spread: bool,
     log: &std::path::Path,
 ) -> String {
-    let mut text = format!(
-        "checktimeout=3\nnegotiatetimeout=3\ncheckinterval={interval}\nfailurecount=1\n\
-         quiescent=no\nautoreload=no\nlogfile=\"{}\"\n\n",
-        log.display()
-    );
-    for v in 0..n.div_ceil(10) {
-        text.push_str(&format!("virtual=198.51.100.100:{}\n", 10000 + v));
-        for r in (v * 10)..((v + 1) * 10).min(n) {
-            if spread {
-                let addr =
-                    std::net::Ipv4Addr::new(127, 0, 1 + (r / 250) as u8, 1 + (r % 250) as u8);
-                let port = server.port();
-                text.push_str(&format!("\treal={addr}:{port} masq 1\n"));
-            } else {
-                text.push_str(&format!(
-                    "\treal={server} masq 1 \"/health.html?r={r}\", \"OK\"\n"
-                ));
-            }
+    loopback::config_with_reals(n, interval, log, "", |r| {
+        if spread {
+            let addr = std::net::Ipv4Addr::new(127, 0, 1 + (r / 250) as u8, 1 + (r % 250) as u8);
+            format!("real={addr}:{} masq 1", server.port())
+        } else {
+            format!("real={server} masq 1 \"/health.html?r={r}\", \"OK\"")
         }
-        text.push_str(
-            "\tservice=http\n\tchecktype=negotiate\n\trequest=\"/health.html\"\n\
-             \treceive=\"OK\"\n\tscheduler=rr\n\tprotocol=tcp\n\n",
-        );
-    }
-    text
+    })
 }
 
 /// CPU seconds of this process and each thread's (name, voluntary

@@ -197,6 +197,20 @@ pub fn cpu_seconds() -> f64 {
 /// (benches/director/gen.py); `globals` adds global lines (each ending in a
 /// newline).
 pub fn config_text(n: u16, interval: u32, logfile: &std::path::Path, globals: &str) -> String {
+    config_with_reals(n.into(), interval, logfile, globals, |i| {
+        format!("real=127.0.0.1:{} masq 1", BASE_PORT + i as u16)
+    })
+}
+
+/// The same shape with the `real=` line of real `i` from `real`
+/// (benches/check_cost.rs puts its reals elsewhere).
+pub fn config_with_reals(
+    n: usize,
+    interval: u32,
+    logfile: &std::path::Path,
+    globals: &str,
+    real: impl Fn(usize) -> String,
+) -> String {
     let mut text = format!(
         "checktimeout=3\nnegotiatetimeout=3\ncheckinterval={interval}\nfailurecount=1\n\
          quiescent=no\nautoreload=no\nlogfile=\"{}\"\n{globals}\n",
@@ -205,7 +219,9 @@ pub fn config_text(n: u16, interval: u32, logfile: &std::path::Path, globals: &s
     for v in 0..n.div_ceil(10) {
         text.push_str(&format!("virtual=198.51.100.100:{}\n", 10000 + v));
         for i in (v * 10)..((v + 1) * 10).min(n) {
-            text.push_str(&format!("\treal=127.0.0.1:{} masq 1\n", BASE_PORT + i));
+            text.push('\t');
+            text.push_str(&real(i));
+            text.push('\n');
         }
         text.push_str(
             "\tservice=http\n\tchecktype=negotiate\n\trequest=\"health.html\"\n\
