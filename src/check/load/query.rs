@@ -148,15 +148,28 @@ where
     F: FnOnce(tokio::process::ChildStdout) -> Fut,
     Fut: std::future::Future<Output = Result<T, CheckError>>,
 {
-    let mut child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| CheckError::Config(format!("cannot run {program}: {e}")))?;
+        .kill_on_drop(true);
+    // A program just written (an installer replacing the monitor, or any
+    // file written while another thread forks) may be busy for a moment:
+    // ETXTBSY until the writer's descriptor is closed everywhere. A few
+    // short retries, not a failed query.
+    let mut tries = 0;
+    let mut child = loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 5 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            r => break r.map_err(|e| CheckError::Config(format!("cannot run {program}: {e}")))?,
+        }
+    };
     let guard = GroupKill::of(&child);
     let stdout = child.stdout.take().expect("stdout is piped");
     let work = async {
