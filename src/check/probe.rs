@@ -312,7 +312,7 @@ pub async fn external(t: &Target, perl: bool) -> CheckResult {
         .process_group(0)
         .kill_on_drop(true);
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| {
+    let mut child = spawn(&mut cmd).await.map_err(|e| {
         CheckError::Config(format!(
             "cannot run {}{}: {e}",
             if perl { "perl " } else { "" },
@@ -338,6 +338,26 @@ pub async fn external(t: &Target, perl: bool) -> CheckResult {
         (None, Some(sig)) => CheckError::Status(format!("killed by signal {sig}")),
         _ => CheckError::Status(status.to_string()),
     })
+}
+
+/// Start `command`. A program just written (an installer replacing a
+/// check script or a load monitor, or any file written while another
+/// thread forks) may be busy for a moment: ETXTBSY until the writer's
+/// descriptor is closed everywhere. A few short retries, not a failed
+/// check.
+pub(crate) async fn spawn(
+    command: &mut tokio::process::Command,
+) -> std::io::Result<tokio::process::Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 5 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Kills an external check's process group when a probe is dropped (the

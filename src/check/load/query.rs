@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{agent, nanny, AgentReply, LoadQuery, Reading};
-use crate::check::probe::GroupKill;
+use crate::check::probe::{spawn, GroupKill};
 use crate::check::CheckError;
 use crate::config::LoadMonitor;
 
@@ -156,20 +156,9 @@ where
         .stderr(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    // A program just written (an installer replacing the monitor, or any
-    // file written while another thread forks) may be busy for a moment:
-    // ETXTBSY until the writer's descriptor is closed everywhere. A few
-    // short retries, not a failed query.
-    let mut tries = 0;
-    let mut child = loop {
-        match command.spawn() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 5 => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            r => break r.map_err(|e| CheckError::Config(format!("cannot run {program}: {e}")))?,
-        }
-    };
+    let mut child = spawn(&mut command)
+        .await
+        .map_err(|e| CheckError::Config(format!("cannot run {program}: {e}")))?;
     let guard = GroupKill::of(&child);
     let stdout = child.stdout.take().expect("stdout is piped");
     let work = async {

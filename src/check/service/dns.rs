@@ -66,8 +66,7 @@ async fn query(t: &Target) -> CheckResult {
             "dns check with an empty receive is always down (as upstream)".into(),
         ));
     }
-    let re = regex::Regex::new(&t.receive)
-        .map_err(|e| CheckError::Config(format!("invalid receive pattern: {e}")))?;
+    let re = super::common::compiled(&t.receive)?;
     let (name, types) = questions(&t.request)?;
     let server = t
         .socket_addr()
@@ -98,7 +97,7 @@ async fn query(t: &Target) -> CheckResult {
                 RData::PTR(p) => p.0.to_string(),
                 _ => continue,
             };
-            if re.is_match(&value) {
+            if re.is_match(value.as_bytes()) {
                 return Ok(format!("{name} {} {value}", rec.record_type()));
             }
             seen.push(value);

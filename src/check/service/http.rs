@@ -373,7 +373,7 @@ fn verdict(
     if t.receive.is_empty() {
         return Ok(status_line);
     }
-    if receive_regex(&t.receive)?.is_match(body) {
+    if super::common::compiled(&t.receive)?.is_match(body) {
         Ok(status_line)
     } else {
         Err(CheckError::Mismatch(format!(
@@ -461,28 +461,6 @@ fn client_for(key: ClientKey) -> Result<reqwest::Client, CheckError> {
     }
     map.insert(key, client.clone());
     Ok(client)
-}
-
-/// `receive` compiled once per pattern, not once per check, and shared:
-/// a clone of a `Regex` starts with an empty match cache, which its first
-/// search builds (about 3,000 instructions of every http check with a
-/// `receive`, measured with callgrind in `benches/check_cost.rs`).
-fn receive_regex(pattern: &str) -> Result<std::sync::Arc<regex::bytes::Regex>, CheckError> {
-    type Cache = HashMap<String, std::sync::Arc<regex::bytes::Regex>>;
-    static REGEXES: OnceLock<Mutex<Cache>> = OnceLock::new();
-    let cache = REGEXES.get_or_init(Default::default);
-    if let Some(re) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(pattern) {
-        return Ok(re.clone());
-    }
-    let re = regex::bytes::Regex::new(pattern)
-        .map(std::sync::Arc::new)
-        .map_err(|e| CheckError::Config(format!("invalid receive pattern: {e}")))?;
-    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if map.len() >= CACHE_LIMIT {
-        map.clear();
-    }
-    map.insert(pattern.to_string(), re.clone());
-    Ok(re)
 }
 
 /// `www.example.test` from `www.example.test:8080`; IPv6 literals (with

@@ -41,21 +41,21 @@ fn payload(t: &Target) -> Vec<u8> {
 /// Whether `line` (without its `\n`, as Perl's `$` ignores it) is the
 /// answer. COMPAT: an empty receive makes upstream re-use the last
 /// successful regex of the process (unpredictable); we take any line.
-fn matches(re: &Option<Regex>, line: &[u8]) -> bool {
+fn matches(re: Option<&Regex>, line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
-    re.as_ref().is_none_or(|re| re.is_match(line))
+    re.is_none_or(|re| re.is_match(line))
 }
 
 async fn run(t: &Target) -> CheckResult {
     let re = common::receive_regex(t)?;
     let addr = common::socket_addr(t)?;
     match t.protocol {
-        Protocol::Tcp => tcp(t, addr, &re).await,
-        Protocol::Udp => udp(t, addr, &re).await,
+        Protocol::Tcp => tcp(t, addr, re.as_deref()).await,
+        Protocol::Udp => udp(t, addr, re.as_deref()).await,
     }
 }
 
-async fn tcp(t: &Target, addr: SocketAddr, re: &Option<Regex>) -> CheckResult {
+async fn tcp(t: &Target, addr: SocketAddr, re: Option<&Regex>) -> CheckResult {
     let mut s = common::connect(addr).await?;
     s.write_all(&payload(t)).await?;
     // SHUT_WR, as upstream: many simple services answer at end of input.
@@ -75,7 +75,7 @@ async fn tcp(t: &Target, addr: SocketAddr, re: &Option<Regex>) -> CheckResult {
     )))
 }
 
-async fn udp(t: &Target, addr: SocketAddr, re: &Option<Regex>) -> CheckResult {
+async fn udp(t: &Target, addr: SocketAddr, re: Option<&Regex>) -> CheckResult {
     let bind: SocketAddr = if addr.is_ipv4() {
         (IpAddr::from([0u8; 4]), 0).into()
     } else {
