@@ -413,6 +413,12 @@ async fn the_plain_http_request_is_reqwests() {
             .any(|l| l == &format!("host: 127.0.0.1:{port}")),
         "{heads:?}"
     );
+    // Upstream's LWP asks the server to close (no keep-alive): the
+    // server's side then keeps the TIME_WAIT, not the director's.
+    assert!(
+        heads[0].iter().any(|l| l == "connection: close"),
+        "{heads:?}"
+    );
 }
 
 fn dns_cf(proto: &str, port: u16, request: &str, receive: &str) -> String {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, Once, OnceLock};
 
-use reqwest::header::{HeaderValue, HOST};
+use reqwest::header::{HeaderValue, CONNECTION, HOST};
 use reqwest::redirect;
 
 use super::super::{CheckError, CheckResult, Target};
@@ -182,7 +182,9 @@ async fn fetch(t: &Target) -> CheckResult {
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Head => reqwest::Method::HEAD,
     };
-    let mut req = client.request(method, r.url);
+    // As upstream (LWP, no keep-alive) asks: the server closes first, so
+    // its side keeps the TIME_WAIT, not the director's.
+    let mut req = client.request(method, r.url).header(CONNECTION, "close");
     if let Some(h) = r.host_header {
         req = req.header(HOST, h);
     }
@@ -219,7 +221,7 @@ fn plain_addr(url: &reqwest::Url, resolve: Option<&(String, SocketAddr)>) -> Opt
 
 /// A plain-http check on one connection of hyper's HTTP/1 client, in this
 /// task: the same request as reqwest's (method, path, `Host`, `Accept`,
-/// `User-Agent`) and the same verdict, without reqwest's client layers
+/// `User-Agent`, `Connection: close`) and the same verdict, without reqwest's client layers
 /// around it (a pooled client, a task and a dispatch channel per
 /// connection, connection-info system calls): they were most of a
 /// check's own CPU time. `None` when the answer is a redirect: the check
@@ -256,6 +258,7 @@ async fn plain(
             concat!("ldirectord-rs/", env!("CARGO_PKG_VERSION")),
         )
         .header(HOST, host)
+        .header(CONNECTION, "close")
         .body(http_body_util::Empty::<hyper::body::Bytes>::new());
     let request = match request {
         Ok(r) => r,
