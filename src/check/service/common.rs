@@ -3,10 +3,12 @@
 //! the TCP connect, a read cap for clients that take any stream, a capped
 //! loopback relay for clients that only open their own sockets, and a TLS
 //! client that does not verify certificates (as upstream's IO::Socket::SSL
-//! defaults in those checks).
+//! defaults in those checks); and every service's `receive` pattern,
+//! compiled once (http and dns use it too).
 //!
-//! Must not: know any protocol, keep state between probes, or read from the
-//! network without a byte cap.
+//! Must not: know any protocol, keep state between probes (the compiled
+//! patterns are a memo of the configuration, not of any probe), or read
+//! from the network without a byte cap.
 
 use std::collections::HashMap;
 use std::future::Future;
