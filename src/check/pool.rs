@@ -809,6 +809,21 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
+    /// A pool of `probe` with its result channel and its shutdown switch:
+    /// what every test here starts from.
+    fn started<P: Probe<Target>>(
+        probe: Arc<P>,
+        options: PoolOptions,
+    ) -> (
+        Pool<P, Target>,
+        mpsc::Receiver<CheckEvent<Target>>,
+        watch::Sender<bool>,
+    ) {
+        let (tx, rx) = mpsc::channel(1000);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        (Pool::new(probe, options, tx, stop_rx), rx, stop_tx)
+    }
+
     fn target(last: u8, checktype: CheckType) -> Arc<Target> {
         let addr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, last));
         Arc::new(Target {
@@ -902,9 +917,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn first_runs_at_once_then_spread_then_every_interval() {
         let fake = Fake::new(Duration::ZERO, true);
-        let (tx, mut rx) = mpsc::channel(100);
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        let (mut pool, mut rx, stop_tx) = started(fake.clone(), PoolOptions::default());
         let ts: Vec<_> = (1..=4)
             .map(|i| (target(i, CheckType::Connect), 10))
             .collect();
@@ -950,9 +963,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_job_known_without_running_never_runs() {
         let fake = Fake::new(Duration::ZERO, true);
-        let (tx, _rx) = mpsc::channel(100);
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        let (mut pool, _rx, stop_tx) = started(fake.clone(), PoolOptions::default());
         let ts: Vec<_> = (1..=4)
             .map(|i| {
                 (
@@ -987,9 +998,7 @@ mod tests {
     async fn shutdown_stops_sleeping_and_running_probes() {
         // Probes that take far longer than the test.
         let fake = Fake::new(Duration::from_secs(1000), true);
-        let (tx, _rx) = mpsc::channel(100);
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        let (mut pool, _rx, stop_tx) = started(fake.clone(), PoolOptions::default());
         pool.update(&plan(&[
             (target(1, CheckType::Connect), 10),
             (target(2, CheckType::Connect), 10),
@@ -1006,16 +1015,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn concurrency_is_bounded() {
         let fake = Fake::new(Duration::from_secs(1), true);
-        let (tx, mut rx) = mpsc::channel(100);
-        let (_stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = Pool::new(
+        let (mut pool, mut rx, _stop_tx) = started(
             fake.clone(),
             PoolOptions {
                 max_in_flight: 3,
                 slot_hold: Duration::from_secs(10),
             },
-            tx,
-            stop_rx,
         );
         // 10 targets all due within 0.1 s.
         let ts: Vec<_> = (1..=10)
@@ -1070,13 +1075,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_real_added_by_a_reload_does_not_queue_behind_the_backlog() {
         let fake = Fake::new(Duration::from_millis(100), true);
-        let (tx, _rx) = mpsc::channel(1000);
-        let (_stop_tx, stop_rx) = watch::channel(false);
         let options = PoolOptions {
             max_in_flight: 8,
             slot_hold: Duration::from_secs(10),
         };
-        let mut pool = Pool::new(fake.clone(), options, tx, stop_rx);
+        let (mut pool, _rx, _stop_tx) = started(fake.clone(), options);
         // 80 targets at start: ten rounds of eight, one second of backlog.
         let mut ts: Vec<_> = (1..=80)
             .map(|i| (target(i, CheckType::Connect), 10))
@@ -1122,13 +1125,11 @@ mod tests {
             start: Instant::now(),
             calls: Mutex::new(Vec::new()),
         });
-        let (tx, mut rx) = mpsc::channel(100);
-        let (_stop_tx, stop_rx) = watch::channel(false);
         let options = PoolOptions {
             max_in_flight: 2,
             slot_hold: Duration::from_secs(1),
         };
-        let mut pool = Pool::new(fake.clone(), options, tx, stop_rx);
+        let (mut pool, mut rx, _stop_tx) = started(fake.clone(), options);
         let ts: Vec<_> = (1..=4)
             .map(|i| (target(i, CheckType::Connect), 10))
             .collect();
@@ -1167,9 +1168,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn reload_keeps_unchanged_targets_and_their_schedule() {
         let fake = Fake::new(Duration::ZERO, true);
-        let (tx, _rx) = mpsc::channel(1000);
-        let (_stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        let (mut pool, _rx, _stop_tx) = started(fake.clone(), PoolOptions::default());
         let a = target(1, CheckType::Connect);
         let b = target(2, CheckType::Connect);
         let c = target(3, CheckType::Connect);
@@ -1206,9 +1205,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_kept_target_is_held_as_the_new_plans_copy() {
         let fake = Fake::new(Duration::ZERO, true);
-        let (tx, _rx) = mpsc::channel(100);
-        let (_stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = Pool::new(fake, PoolOptions::default(), tx, stop_rx);
+        let (mut pool, _rx, _stop_tx) = started(fake, PoolOptions::default());
         let old = target(1, CheckType::Connect);
         pool.update(&plan(&[(old.clone(), 10)]));
         // A reload builds a new, equal target: the director keys its
@@ -1223,9 +1220,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_removed_target_stops_mid_check() {
         let fake = Fake::new(Duration::from_secs(1), true);
-        let (tx, mut rx) = mpsc::channel(100);
-        let (_stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        let (mut pool, mut rx, _stop_tx) = started(fake.clone(), PoolOptions::default());
         let a = target(1, CheckType::Connect);
         let b = target(2, CheckType::Connect);
         pool.update(&plan(&[(a.clone(), 10), (b.clone(), 10)]));
@@ -1247,9 +1242,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn combined_counter_lives_in_the_schedule() {
         let fake = Fake::new(Duration::ZERO, true);
-        let (tx, _rx) = mpsc::channel(100);
-        let (_stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        let (mut pool, _rx, _stop_tx) = started(fake.clone(), PoolOptions::default());
         pool.update(&plan(&[(target(1, CheckType::Combined(2)), 1)]));
         tokio::time::sleep(Duration::from_millis(5_500)).await;
         let kinds: Vec<ProbeKind> = fake.calls().iter().map(|c| c.1).collect();
@@ -1263,9 +1256,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_hung_probe_is_cut_by_the_backstop() {
         let fake = Fake::new(Duration::from_secs(1000), false);
-        let (tx, mut rx) = mpsc::channel(100);
-        let (_stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = Pool::new(fake.clone(), PoolOptions::default(), tx, stop_rx);
+        let (mut pool, mut rx, _stop_tx) = started(fake.clone(), PoolOptions::default());
         pool.update(&plan(&[(target(1, CheckType::Connect), 10)]));
         let ev = rx.recv().await.unwrap();
         assert_eq!(ev.result, Err(CheckError::Timeout));
@@ -1278,13 +1269,11 @@ mod tests {
         // A hold longer than the backstop: the one timer fires at the
         // backstop, not at the hold.
         let fake = Fake::new(Duration::from_secs(1000), false);
-        let (tx, mut rx) = mpsc::channel(100);
-        let (_stop_tx, stop_rx) = watch::channel(false);
         let options = PoolOptions {
             max_in_flight: 1,
             slot_hold: Duration::from_secs(60),
         };
-        let mut pool = Pool::new(fake.clone(), options, tx, stop_rx);
+        let (mut pool, mut rx, _stop_tx) = started(fake.clone(), options);
         pool.update(&plan(&[(target(1, CheckType::Connect), 10)]));
         let ev = rx.recv().await.unwrap();
         assert_eq!(ev.result, Err(CheckError::Timeout));

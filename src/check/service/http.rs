@@ -224,8 +224,9 @@ fn plain_addr(url: &reqwest::Url, resolve: Option<&(String, SocketAddr)>) -> Opt
 /// `User-Agent`, `Connection: close`) and the same verdict, without
 /// reqwest's client layers around it (a pooled client, a task and a
 /// dispatch channel per connection, connection-info system calls): they
-/// were most of a check's own CPU time. `None` when the answer is a redirect: the check
-/// then starts again on reqwest, which follows redirects as LWP does.
+/// were most of a check's own CPU time. `None` when the answer is a
+/// redirect: the check then starts again on reqwest, which follows
+/// redirects as LWP does.
 async fn plain(
     t: &Target,
     addr: SocketAddr,
